@@ -1,0 +1,160 @@
+// Package event holds the domain types every other package shares: what
+// arrives at the collector (Hit), what the pipeline decides (Tier, Drop) and
+// what is written to the stats database (Event). It imports nothing of the
+// project, so every package may import it.
+package event
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Kind says what an event records. The values are stored: never renumber.
+type Kind uint8
+
+const (
+	// KindPageview is a page view (the tracker's default, the pixel's default).
+	KindPageview Kind = 1
+	// KindCustom is a named custom event sent through the tracker's API.
+	KindCustom Kind = 2
+)
+
+// Tier is the outcome of the one decision made for every event at ingress.
+// The values are stored: never renumber.
+type Tier uint8
+
+const (
+	// TierDrop keeps nothing but a counter of the reason.
+	TierDrop Tier = 0
+	// TierAnonymous feeds the aggregates only.
+	TierAnonymous Tier = 1
+	// TierConsented feeds the aggregates and a per-event row in the
+	// identified database.
+	TierConsented Tier = 2
+)
+
+// String names the tier for metric labels and logs.
+func (t Tier) String() string {
+	switch t {
+	case TierAnonymous:
+		return "anonymous"
+	case TierConsented:
+		return "consented"
+	default:
+		return "drop"
+	}
+}
+
+// Source says which endpoint an event came through; it is a bounded metric
+// label and never stored.
+type Source uint8
+
+const (
+	SourcePixel Source = iota + 1
+	SourceBeacon
+	SourceSessionLog
+)
+
+// String names the source for metric labels.
+func (s Source) String() string {
+	switch s {
+	case SourcePixel:
+		return "pixel"
+	case SourceBeacon:
+		return "beacon"
+	case SourceSessionLog:
+		return "sessionlog"
+	}
+	return "unknown"
+}
+
+// Hit is one event as received, before any decision. It holds the full IP
+// address and the raw user agent: it lives only in memory, between the
+// request and the anonymiser, and is never logged, stored or put in an error.
+type Hit struct {
+	Source   Source
+	Time     time.Time // server receive time (or the log line's time), UTC
+	SiteID   string
+	URL      string // page URL as sent by the tracker
+	Referrer string
+	Name     string // custom event name; empty for a page view
+	Screen   int    // screen width in CSS pixels, 0 when unknown
+	Language string // navigator.language or Accept-Language
+
+	IP        netip.Addr
+	UserAgent string
+
+	// Headers the decision reads.
+	DNT            bool
+	GPC            bool
+	Purpose        string // Sec-Purpose / Purpose / X-Moz header (prefetch)
+	AcceptLanguage string
+	HasAccept      bool // an Accept header was present (bots often omit it)
+	HasAcceptLang  bool
+
+	// ConsentCookie is the raw value of the sezim_consent cookie, if any.
+	ConsentCookie string
+	// VisitorCookie is the raw first-party visitor id cookie, if any.
+	VisitorCookie string
+	// UserID is the site's own account id, passed by the site for logged-in
+	// visitors; kept only with the identified purpose granted.
+	UserID string
+}
+
+// Reset clears every field so a pooled Hit keeps nothing of the last visitor.
+func (h *Hit) Reset() { *h = Hit{} }
+
+// Event is an event after anonymisation and enrichment: exactly what the
+// stats database may hold about one event. Nothing in it identifies a person
+// once the salt of SaltDay is destroyed.
+type Event struct {
+	SiteID string
+	Time   time.Time // UTC, second precision
+	// SaltDay is the UTC day whose salt produced Visitor. The raw events
+	// table is partitioned by it and the partition is dropped when the salt
+	// is destroyed.
+	SaltDay time.Time
+	// Visitor is the cookieless daily visitor hash.
+	Visitor uint64
+	Kind    Kind
+	Name    string
+
+	Path        string
+	RefHost     string
+	Channel     string
+	UTMSource   string
+	UTMMedium   string
+	UTMCampaign string
+	UTMContent  string
+	UTMTerm     string
+
+	Country        string
+	Region         string
+	Browser        string
+	BrowserVersion uint16
+	OS             string
+	Device         string
+	Screen         string
+	Language       string
+
+	Tier Tier
+}
+
+// Reset clears every field for reuse.
+func (e *Event) Reset() { *e = Event{} }
+
+// Drop names why an event was not kept. The set is closed and small: it is
+// used as a metric label.
+type Drop string
+
+const (
+	DropNone        Drop = ""
+	DropBot         Drop = "bot"
+	DropPrefetch    Drop = "prefetch"
+	DropUnknownSite Drop = "unknown_site"
+	DropOrigin      Drop = "origin"
+	DropMalformed   Drop = "malformed"
+	DropDNT         Drop = "dnt"
+	DropGPC         Drop = "gpc"
+	DropRefused     Drop = "refused"
+)

@@ -1,0 +1,3 @@
+module github.com/sezim-analytics/sezim
+
+go 1.26.8
