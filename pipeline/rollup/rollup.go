@@ -1,0 +1,254 @@
+// Package rollup turns the short-lived anonymous events into the aggregates
+// the dashboards read.
+//
+// Why this mechanism. The stats database may single out nobody once a day's
+// salt is destroyed. Sketches (uniqState, HyperLogLog) kept forever would
+// still hold hashed visitor ids that link the pages one visitor saw, so the
+// aggregates here are plain numbers only. The per-event rows, with their
+// daily visitor hash, are written to sezim_stats.events partitioned by the
+// salt's day; this package recomputes, from those rows, the hourly and daily
+// counts of every dimension, and the retention job drops the partition when
+// the salt is destroyed, after a last recomputation. Visits, bounces,
+// durations, entry and exit pages need a visitor's events in order; doing
+// that here, over the rows in ClickHouse, means it is correct with any number
+// of collectors writing (no in-memory session state, no sticky sessions for
+// sessionisation) and it is the same code on every ClickHouse version.
+//
+// A recomputation of one salt day is idempotent: rows carry the salt day and
+// a version, the tables are ReplacingMergeTree, and queries read them FINAL
+// and add the salt days up. A key that a recomputation no longer produces
+// (an entry page changed because an earlier event arrived late) is written
+// again with zeros, so nothing is counted twice.
+package rollup
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/sezim-analytics/sezim/event"
+	"github.com/sezim-analytics/sezim/site"
+	"github.com/sezim-analytics/sezim/store"
+)
+
+// SessionTimeout ends a visit after this much inactivity.
+const SessionTimeout = 30 * time.Minute
+
+// Dimensions names every breakdown the aggregates hold, as stored in the
+// dim column. "" is the site total. The names are stored: never rename.
+var Dimensions = []string{
+	DimPage, DimEntryPage, DimExitPage, DimSource, DimChannel,
+	DimUTMSource, DimUTMMedium, DimUTMCampaign, DimUTMContent, DimUTMTerm,
+	DimCountry, DimRegion, DimBrowser, DimBrowserVersion, DimOS, DimDevice,
+	DimScreen, DimLanguage, DimEvent,
+}
+
+// Dimension names.
+const (
+	DimTotal          = ""
+	DimPage           = "page"
+	DimEntryPage      = "entry_page"
+	DimExitPage       = "exit_page"
+	DimSource         = "source"
+	DimChannel        = "channel"
+	DimUTMSource      = "utm_source"
+	DimUTMMedium      = "utm_medium"
+	DimUTMCampaign    = "utm_campaign"
+	DimUTMContent     = "utm_content"
+	DimUTMTerm        = "utm_term"
+	DimCountry        = "country"
+	DimRegion         = "region"
+	DimBrowser        = "browser"
+	DimBrowserVersion = "browser_version"
+	DimOS             = "os"
+	DimDevice         = "device"
+	DimScreen         = "screen"
+	DimLanguage       = "language"
+	DimEvent          = "event"
+)
+
+// rowsPerShard bounds how many events one pass holds in memory: a salt day
+// with more is read in shards of visitors (visitor % n).
+const rowsPerShard = 500_000
+
+// Options configure a Rollup.
+type Options struct {
+	Store  store.Store
+	Sites  *site.Config
+	Logger *slog.Logger
+	// Now is the clock; tests inject one.
+	Now func() time.Time
+}
+
+// Rollup recomputes aggregates.
+type Rollup struct {
+	st     store.Store
+	sites  *site.Config
+	log    *slog.Logger
+	now    func() time.Time
+	insert int // rows per insert
+}
+
+// New returns a Rollup.
+func New(o Options) *Rollup {
+	r := &Rollup{st: o.Store, sites: o.Sites, log: o.Logger, now: o.Now, insert: 50_000}
+	if r.log == nil {
+		r.log = slog.Default()
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	return r
+}
+
+// Result says what one recomputation did.
+type Result struct {
+	Events int // events read
+	Rows   int // aggregate rows written (including zeroed ones)
+}
+
+// Run recomputes the aggregates of every configured site from the events of
+// one salt day (a UTC day).
+func (r *Rollup) Run(ctx context.Context, saltDay time.Time) (Result, error) {
+	var total Result
+	for _, s := range r.sites.Sites {
+		res, err := r.RunSite(ctx, s, saltDay)
+		total.Events += res.Events
+		total.Rows += res.Rows
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// RunSite recomputes one site's aggregates from one salt day.
+func (r *Rollup) RunSite(ctx context.Context, s *site.Site, saltDay time.Time) (Result, error) {
+	version := uint64(r.now().UnixNano())
+	day := store.DayOf(saltDay.UTC())
+	db := r.st.DB().Stats
+	where := fmt.Sprintf("salt_day = %s AND site = %s", store.Quote(day.String()), store.Quote(s.ID))
+
+	var count uint64
+	err := r.st.Query(ctx, "SELECT count() FROM "+db+".events WHERE "+where, func(row store.Row) error {
+		count = row.Uint64(0)
+		return nil
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("cannot count events of %s for site %q: %w", day, s.ID, err)
+	}
+	shards := uint64(1 + count/rowsPerShard)
+	acc := newAccumulator(s)
+	for shard := uint64(0); shard < shards; shard++ {
+		q := fmt.Sprintf(`SELECT visitor, toUInt32(ts), kind, name, path, ref_host, channel,
+ utm_source, utm_medium, utm_campaign, utm_content, utm_term, country, region,
+ browser, browser_version, os, device, screen, language
+ FROM %s.events WHERE %s AND visitor %% %d = %d ORDER BY visitor, ts`, db, where, shards, shard)
+		err := r.st.Query(ctx, q, func(row store.Row) error {
+			acc.add(readEvent(row))
+			return nil
+		})
+		if err != nil {
+			return Result{Events: acc.events}, fmt.Errorf("cannot read events of %s for site %q: %w", day, s.ID, err)
+		}
+		acc.flushVisitor()
+	}
+	n, err := r.write(ctx, s, day, version, acc)
+	return Result{Events: acc.events, Rows: n}, err
+}
+
+func readEvent(row store.Row) event.Event {
+	return event.Event{
+		Visitor:        row.Uint64(0),
+		Time:           time.Unix(int64(row.Uint64(1)), 0).UTC(),
+		Kind:           event.Kind(row.Uint64(2)),
+		Name:           row.String(3),
+		Path:           row.String(4),
+		RefHost:        row.String(5),
+		Channel:        row.String(6),
+		UTMSource:      row.String(7),
+		UTMMedium:      row.String(8),
+		UTMCampaign:    row.String(9),
+		UTMContent:     row.String(10),
+		UTMTerm:        row.String(11),
+		Country:        row.String(12),
+		Region:         row.String(13),
+		Browser:        row.String(14),
+		BrowserVersion: uint16(row.Uint64(15)),
+		OS:             row.String(16),
+		Device:         row.String(17),
+		Screen:         row.String(18),
+		Language:       row.String(19),
+	}
+}
+
+// write inserts the accumulated counts, and zeros for keys of this salt day
+// that earlier recomputations wrote but this one did not produce.
+func (r *Rollup) write(ctx context.Context, s *site.Site, day store.Day, version uint64, acc *accumulator) (int, error) {
+	db := r.st.DB().Stats
+	written := 0
+	for _, g := range []granularity{hourly, daily} {
+		table, col := "agg_hourly", "hour"
+		if g == daily {
+			table, col = "agg_daily", "day"
+		}
+		counts := acc.byGran[g]
+		var stale []aggKey
+		q := fmt.Sprintf(`SELECT toUInt32(%s), dim, value FROM %s.%s FINAL
+ WHERE site = %s AND salt_day = %s AND (visitors + visits + pageviews + events) > 0`,
+			col, db, table, store.Quote(s.ID), store.Quote(day.String()))
+		err := r.st.Query(ctx, q, func(row store.Row) error {
+			k := aggKey{period: int64(row.Uint64(0)), dim: row.String(1), value: row.String(2)}
+			if _, ok := counts[k]; !ok {
+				stale = append(stale, k)
+			}
+			return nil
+		})
+		if err != nil {
+			return written, fmt.Errorf("cannot read earlier aggregates of %s for site %q: %w", day, s.ID, err)
+		}
+		cols := []string{"site", col, "dim", "value", "salt_day", "visitors", "visits", "pageviews", "bounces", "duration", "events", "version"}
+		rows := make([][]any, 0, min(len(counts)+len(stale), r.insert))
+		period := func(p int64) any {
+			t := time.Unix(p, 0).UTC()
+			if g == daily {
+				return store.DayOf(t)
+			}
+			return t
+		}
+		flush := func() error {
+			if len(rows) == 0 {
+				return nil
+			}
+			if err := r.st.Insert(ctx, db+"."+table, cols, rows); err != nil {
+				return fmt.Errorf("cannot write aggregates of %s for site %q: %w", day, s.ID, err)
+			}
+			written += len(rows)
+			rows = rows[:0]
+			return nil
+		}
+		for k, c := range counts {
+			rows = append(rows, []any{s.ID, period(k.period), k.dim, k.value, day,
+				c.visitors, c.visits, c.pageviews, c.bounces, c.duration, c.events, version})
+			if len(rows) == r.insert {
+				if err := flush(); err != nil {
+					return written, err
+				}
+			}
+		}
+		for _, k := range stale {
+			rows = append(rows, []any{s.ID, period(k.period), k.dim, k.value, day,
+				uint64(0), uint64(0), uint64(0), uint64(0), uint64(0), uint64(0), version})
+			if len(rows) == r.insert {
+				if err := flush(); err != nil {
+					return written, err
+				}
+			}
+		}
+		if err := flush(); err != nil {
+			return written, err
+		}
+	}
+	return written, nil
+}

@@ -1,0 +1,274 @@
+// Package site owns the site configuration: which sites the collector accepts,
+// from which origins, in which time zone, how long each table keeps data and
+// what to do when a visitor refuses or sends GPC/DNT. It is loaded once at
+// start and validated there, so a mistake stops the service with a message
+// that names the file, the key and what is wrong.
+package site
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Action is what to do with an event a visitor asked not to be tracked.
+type Action string
+
+const (
+	// ActionAnonymous keeps the event in the aggregates only (the default).
+	ActionAnonymous Action = "anonymous"
+	// ActionDrop keeps nothing but a counter.
+	ActionDrop Action = "drop"
+)
+
+// Retention says how many days each table keeps its rows. The raw events
+// table is not listed: it lives exactly as long as the salt (48 hours).
+type Retention struct {
+	HourlyDays     int `yaml:"agg_hourly_days"`
+	DailyDays      int `yaml:"agg_daily_days"`
+	IdentifiedDays int `yaml:"identified_days"`
+	ConsentLogDays int `yaml:"consent_log_days"`
+}
+
+// Site is one site the collector accepts events for.
+type Site struct {
+	ID        string    `yaml:"id"`
+	Domains   []string  `yaml:"domains"`
+	Origins   []string  `yaml:"origins"`
+	TimeZone  string    `yaml:"timezone"`
+	Retention Retention `yaml:"retention"`
+	OnRefusal Action    `yaml:"on_refusal"`
+	OnGPC     Action    `yaml:"on_gpc"`
+	OnDNT     Action    `yaml:"on_dnt"`
+	// KThreshold hides dashboard cells computed from fewer visitors.
+	KThreshold int `yaml:"k_threshold"`
+
+	// Location is TimeZone loaded.
+	Location *time.Location `yaml:"-"`
+	domains  map[string]struct{}
+	origins  map[string]struct{}
+}
+
+// Config is the whole configuration file.
+type Config struct {
+	// TrustedProxies are the direct peers whose X-Forwarded-For is believed.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	Sites          []*Site  `yaml:"sites"`
+
+	proxies []netip.Prefix
+	byID    map[string]*Site
+}
+
+// Defaults applied to keys a site leaves out.
+const (
+	DefaultHourlyDays     = 90
+	DefaultDailyDays      = 3 * 365
+	DefaultIdentifiedDays = 180
+	DefaultConsentLogDays = 5 * 365
+	DefaultKThreshold     = 5
+)
+
+var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+// Load reads and validates the configuration file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read config %q: %w", path, err)
+	}
+	cfg, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Parse decodes and validates a configuration; errors name the key.
+func Parse(data []byte) (*Config, error) {
+	var cfg Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		return nil, fmt.Errorf("cannot parse config: %w", err)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	for i, p := range c.TrustedProxies {
+		pfx, err := parseProxy(p)
+		if err != nil {
+			bad(fmt.Sprintf("trusted_proxies[%d]", i), "%q is not an IP address or CIDR prefix", p)
+			continue
+		}
+		c.proxies = append(c.proxies, pfx)
+	}
+	if len(c.Sites) == 0 {
+		bad("sites", "at least one site is required")
+	}
+	c.byID = make(map[string]*Site, len(c.Sites))
+	for i, s := range c.Sites {
+		key := fmt.Sprintf("sites[%d]", i)
+		if s == nil {
+			bad(key, "empty site")
+			continue
+		}
+		if !idPattern.MatchString(s.ID) {
+			bad(key+".id", "%q must be 1-64 characters of a-z, 0-9, '.', '_' or '-'", s.ID)
+		} else if _, dup := c.byID[s.ID]; dup {
+			bad(key+".id", "%q is used by another site", s.ID)
+		} else {
+			c.byID[s.ID] = s
+		}
+		s.validate(key, bad)
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Site) validate(key string, bad func(key, format string, args ...any)) {
+	if len(s.Domains) == 0 {
+		bad(key+".domains", "at least one domain is required")
+	}
+	s.domains = make(map[string]struct{}, len(s.Domains))
+	for j, d := range s.Domains {
+		d = strings.ToLower(strings.TrimSpace(d))
+		if d == "" || strings.ContainsAny(d, "/:@ ") {
+			bad(fmt.Sprintf("%s.domains[%d]", key, j), "%q is not a host name", s.Domains[j])
+			continue
+		}
+		s.domains[d] = struct{}{}
+	}
+	s.origins = make(map[string]struct{}, len(s.Origins))
+	for j, o := range s.Origins {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			bad(fmt.Sprintf("%s.origins[%d]", key, j), "%q is not an origin like https://example.com", o)
+			continue
+		}
+		s.origins[strings.ToLower(u.Scheme+"://"+u.Host)] = struct{}{}
+	}
+	if s.TimeZone == "" {
+		s.TimeZone = "UTC"
+	}
+	loc, err := time.LoadLocation(s.TimeZone)
+	if err != nil {
+		bad(key+".timezone", "unknown time zone %q", s.TimeZone)
+	}
+	s.Location = loc
+	for _, a := range []struct {
+		name string
+		v    *Action
+	}{{"on_refusal", &s.OnRefusal}, {"on_gpc", &s.OnGPC}, {"on_dnt", &s.OnDNT}} {
+		switch *a.v {
+		case "":
+			*a.v = ActionAnonymous
+		case ActionAnonymous, ActionDrop:
+		default:
+			bad(key+"."+a.name, "%q must be %q or %q", *a.v, ActionAnonymous, ActionDrop)
+		}
+	}
+	r := &s.Retention
+	for _, d := range []struct {
+		name string
+		v    *int
+		def  int
+	}{
+		{"agg_hourly_days", &r.HourlyDays, DefaultHourlyDays},
+		{"agg_daily_days", &r.DailyDays, DefaultDailyDays},
+		{"identified_days", &r.IdentifiedDays, DefaultIdentifiedDays},
+		{"consent_log_days", &r.ConsentLogDays, DefaultConsentLogDays},
+	} {
+		switch {
+		case *d.v == 0:
+			*d.v = d.def
+		case *d.v < 0 || *d.v > 100*365:
+			bad(key+".retention."+d.name, "%d must be between 1 and 36500 days", *d.v)
+		}
+	}
+	switch {
+	case s.KThreshold == 0:
+		s.KThreshold = DefaultKThreshold
+	case s.KThreshold < 1 || s.KThreshold > 1000:
+		bad(key+".k_threshold", "%d must be between 1 and 1000", s.KThreshold)
+	}
+}
+
+func parseProxy(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+}
+
+// Site returns the site with id, or nil.
+func (c *Config) Site(id string) *Site { return c.byID[id] }
+
+// TrustedProxy reports whether the direct peer addr may set X-Forwarded-For.
+func (c *Config) TrustedProxy(addr netip.Addr) bool {
+	addr = addr.Unmap()
+	for _, p := range c.proxies {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// AllowsOrigin reports whether a browser Origin header value may send events
+// for the site. An empty origin (the pixel in a <noscript> image, a server
+// session log) is allowed; the Referer check covers the pixel.
+func (s *Site) AllowsOrigin(origin string) bool {
+	if origin == "" {
+		return true
+	}
+	if _, ok := s.origins[strings.ToLower(origin)]; ok {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	return s.AllowsHost(u.Hostname())
+}
+
+// AllowsHost reports whether host (a page's host) belongs to the site.
+func (s *Site) AllowsHost(host string) bool {
+	host = strings.ToLower(host)
+	if _, ok := s.domains[host]; ok {
+		return true
+	}
+	// A listed domain also covers its subdomains.
+	for d := range s.domains {
+		if strings.HasSuffix(host, "."+d) {
+			return true
+		}
+	}
+	return false
+}
+
+// Day is the site-local calendar day of t, and HourStart the start of its
+// site-local hour as an instant.
+func (s *Site) HourStart(t time.Time) time.Time {
+	l := t.In(s.Location)
+	return time.Date(l.Year(), l.Month(), l.Day(), l.Hour(), 0, 0, 0, s.Location).UTC()
+}
