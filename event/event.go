@@ -6,6 +6,7 @@ package event
 
 import (
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -84,6 +85,10 @@ type Hit struct {
 	IP        netip.Addr
 	UserAgent string
 
+	// Origin is the browser's Origin header (empty for the pixel and for
+	// server session logs).
+	Origin string
+
 	// Headers the decision reads.
 	DNT            bool
 	GPC            bool
@@ -158,3 +163,15 @@ const (
 	DropGPC         Drop = "gpc"
 	DropRefused     Drop = "refused"
 )
+
+// OwnStrings replaces every field that may point into a request's buffer
+// with its own copy. A Sink calls it before keeping an Event, since HTTP
+// frameworks reuse request memory after the handler returns.
+func (e *Event) OwnStrings() {
+	for _, p := range []*string{&e.Name, &e.Path, &e.RefHost, &e.UTMSource, &e.UTMMedium,
+		&e.UTMCampaign, &e.UTMContent, &e.UTMTerm, &e.Language} {
+		if *p != "" {
+			*p = strings.Clone(*p)
+		}
+	}
+}

@@ -39,7 +39,6 @@ type accumulator struct {
 	seq     uint64 // visitor sequence number, starting at 1
 	cur     []event.Event
 	events  int
-	periods [2]int64 // scratch
 }
 
 func newAccumulator(s *site.Site) *accumulator {

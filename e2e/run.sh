@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs the browser tests: installs what is missing (the npm packages from the
+# lockfile, Debian's Chromium), then every e2e/*.test.mjs with Node's runner.
+# Without SEZIM_COLLECTOR_URL and SEZIM_SITE_PAGE_URL the tests run against
+# e2e/recorder.mjs; see e2e/lib.mjs for pointing them at a real collector.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# playwright-core never downloads a browser, but a stray "playwright" package
+# would try: this machine can't fetch browsers, and we use Debian's.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+
+if ! command -v node >/dev/null; then
+	echo "e2e: node (>= 20) is required" >&2
+	exit 1
+fi
+if [ ! -x /usr/bin/chromium ]; then
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+fi
+if [ ! -d e2e/node_modules ]; then
+	npm ci --prefix e2e --no-audit --no-fund
+fi
+
+# A shell glob rather than a directory: how "node --test DIR" searches
+# changed between Node versions.
+exec node --test e2e/*.test.mjs

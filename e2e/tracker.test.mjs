@@ -1,0 +1,231 @@
+// The tracker (web/s.min.js, the bytes the collector serves) in a real
+// browser: what it sends, when, and what it leaves behind (nothing).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { startBrowser, startTarget, collectorHits, waitForHits, screenshot } from './lib.mjs';
+
+// An outside page the visitor "came from"; http so that the default
+// referrer policy keeps it (https to http would drop it).
+const REFERRER = 'http://search.example/';
+
+let target;
+before(async () => { target = await startTarget(); });
+after(async () => { await target?.close(); });
+
+const isPageview = (h) => h.ev.n === undefined;
+const pathOf = (u) => new URL(u).pathname + new URL(u).hash;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Opens the target page in a fresh browser. Every hit it causes carries a
+ * token of its own in the page URL (the test page's links keep the query),
+ * so a test only ever sees its own hits. query selects a page variant of the
+ * recorder; init runs in the page before any of its scripts.
+ */
+async function open(t, { query = {}, init, base = target.pageURL } = {}) {
+  if (target.external && (Object.keys(query).length || base !== target.pageURL)) {
+    t.skip('needs a page variant that only the recorder serves');
+    return null;
+  }
+  const token = randomUUID().slice(0, 8);
+  const url = new URL(base);
+  url.searchParams.set('t', token);
+  for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+
+  const b = await startBrowser({ args: target.browserArgs });
+  const errors = [];
+  b.page.on('pageerror', (e) => errors.push(e.message));
+  t.after(async () => {
+    await b.close();
+    // The tracker must never throw into the page, whatever the test did.
+    assert.deepEqual(errors, [], 'the page threw');
+  });
+  if (init) await b.context.addInitScript(init);
+  await b.page.goto(url.href, { referer: REFERRER, waitUntil: 'load' });
+  // The real function replaces the queue stub once the script has run.
+  await b.page.waitForFunction(() => window.sezim && window.sezim.sz === 1);
+
+  const mine = (h) => typeof h.ev.u === 'string' && h.ev.u.includes(`t=${token}`);
+  return {
+    ...b,
+    token,
+    url: url.href,
+    mine,
+    wait: (n, match = () => true) => waitForHits(target, (h) => mine(h) && match(h), n),
+    all: async () => (await collectorHits(target)).filter(mine),
+  };
+}
+
+test('a pageview on load carries the wire fields and nothing else', async (t) => {
+  const p = await open(t);
+  const [pv] = await p.wait(1, isPageview);
+  const seen = await p.page.evaluate(() => ({
+    w: screen.width, l: navigator.language, r: document.referrer, u: location.href,
+  }));
+  assert.equal(seen.r, REFERRER, 'the browser kept the referrer (else this test proves little)');
+  assert.equal(pv.via, 'beacon');
+  assert.match(pv.contentType, /^text\/plain/);
+  assert.deepEqual(pv.fields, ['l', 'r', 's', 'u', 'w'], 'no identifier, no name, no props');
+  assert.deepEqual(pv.ev, { s: target.siteID, u: seen.u, r: REFERRER, w: seen.w, l: seen.l });
+  assert.equal(pv.origin, target.pageOrigin, 'cross-origin beacon names the page origin');
+});
+
+test('calls queued before load are replayed with props; later calls go straight out', async (t) => {
+  const p = await open(t);
+  const [ev] = await p.wait(1, (h) => h.ev.n === 'signup');
+  assert.equal(ev.via, 'beacon');
+  assert.deepEqual(ev.ev.p, { plan: 'a' });
+  assert.equal(ev.ev.u, p.url);
+  assert.equal(ev.ev.r, REFERRER);
+
+  await p.page.evaluate(() => window.sezim('booked', { kind: 'video', n: 2 }));
+  const [later] = await p.wait(1, (h) => h.ev.n === 'booked');
+  assert.deepEqual(later.ev.p, { kind: 'video', n: 2 });
+  // A call without props sends no p at all; nonsense calls send nothing and do not throw.
+  await p.page.evaluate(() => { window.sezim('plain'); window.sezim(); window.sezim('', {}); });
+  const [plain] = await p.wait(1, (h) => h.ev.n === 'plain');
+  assert.deepEqual(plain.fields, ['l', 'n', 'r', 's', 'u', 'w']);
+
+  const all = await p.all();
+  assert.equal(all.filter(isPageview).length, 1, 'one pageview, however many events');
+  assert.equal(all.length, 4);
+});
+
+test('pushState gives one pageview per new path, with the URL left as referrer', async (t) => {
+  const p = await open(t);
+  await p.wait(1, isPageview);
+  await p.page.click('#to-a');
+  const [a] = await p.wait(1, (h) => isPageview(h) && pathOf(h.ev.u) === '/a');
+  await p.page.click('#to-b');
+  const [b] = await p.wait(1, (h) => isPageview(h) && pathOf(h.ev.u) === '/b');
+
+  assert.equal(a.ev.r, p.url);
+  assert.equal(b.ev.r, a.ev.u);
+  assert.equal(new URL(b.ev.u).search, new URL(p.url).search, 'u is the full URL');
+  // Pushing the path we are on is not a new page.
+  await p.page.click('#to-b');
+  await p.page.click('#to-c'); // replaceState to a new path is
+  const [c] = await p.wait(1, (h) => isPageview(h) && pathOf(h.ev.u) === '/c');
+  assert.equal(c.ev.r, b.ev.u);
+  assert.deepEqual((await p.all()).filter(isPageview).map((h) => pathOf(h.ev.u)), ['/page.html', '/a', '/b', '/c']);
+});
+
+test('hash changes and same-path replaceState send nothing; popstate does', async (t) => {
+  const p = await open(t);
+  await p.wait(1, isPageview);
+  await p.page.click('#hash');
+  await p.page.waitForFunction(() => location.hash === '#section');
+  await p.page.click('#same');
+  await p.page.waitForFunction(() => location.search.includes('x=1'));
+  const left = await p.page.evaluate(() => location.href);
+  // A navigation that does count, queued after the ones that must not: once
+  // it has arrived, anything the others sent would have too.
+  await p.page.click('#to-b');
+  const [b] = await p.wait(1, (h) => isPageview(h) && pathOf(h.ev.u) === '/b');
+  await sleep(200);
+  assert.deepEqual((await p.all()).filter(isPageview).map((h) => pathOf(h.ev.u)), ['/page.html', '/b']);
+  assert.equal(b.ev.r, left, 'the referrer is the URL just left, query included');
+
+  // Back to the entry that replaceState left (/page.html?...&x=1).
+  await p.page.evaluate(() => history.back());
+  const views = await p.wait(2, (h) => isPageview(h) && pathOf(h.ev.u) === '/page.html');
+  assert.equal(views[1].ev.u, left);
+  assert.equal(views[1].ev.r, b.ev.u);
+  await sleep(200);
+  assert.equal((await p.all()).filter(isPageview).length, 3);
+});
+
+test('data-hash="true" counts hash routes as pages', async (t) => {
+  const p = await open(t, { query: { hash: '1' } });
+  if (!p) return;
+  await p.wait(1, isPageview);
+  await p.page.click('#hash');
+  const [h] = await p.wait(1, (x) => isPageview(x) && pathOf(x.ev.u) === '/page.html#section');
+  assert.equal(h.ev.r, p.url);
+  await sleep(200);
+  // popstate and hashchange both fire for one hash change: still one pageview.
+  assert.equal((await p.all()).filter(isPageview).length, 2);
+});
+
+test('falls back to the pixel when sendBeacon is missing', async (t) => {
+  const p = await open(t, { init: () => { delete Navigator.prototype.sendBeacon; } });
+  const [pv] = await p.wait(1, isPageview);
+  const seen = await p.page.evaluate(() => ({ w: screen.width, l: navigator.language, gone: !('sendBeacon' in navigator) }));
+  assert.ok(seen.gone);
+  assert.equal(pv.via, 'pixel');
+  assert.deepEqual(pv.fields, ['l', 'r', 's', 'u', 'w']);
+  assert.deepEqual(pv.ev, { s: target.siteID, u: p.url, r: REFERRER, w: seen.w, l: seen.l });
+
+  const [ev] = await p.wait(1, (h) => h.ev.n === 'signup');
+  assert.equal(ev.via, 'pixel');
+  assert.deepEqual(ev.fields, ['l', 'n', 'r', 's', 'u', 'w'], 'a pixel carries no props');
+
+  await p.page.click('#to-a');
+  const [a] = await p.wait(1, (h) => isPageview(h) && pathOf(h.ev.u) === '/a');
+  assert.equal(a.via, 'pixel');
+  assert.equal(a.ev.r, p.url);
+});
+
+test('falls back to the pixel when sendBeacon refuses or throws', async (t) => {
+  for (const init of [
+    () => { Navigator.prototype.sendBeacon = () => false; },
+    () => { Navigator.prototype.sendBeacon = () => { throw new TypeError('blocked'); }; },
+  ]) {
+    const p = await open(t, { init });
+    const [pv] = await p.wait(1, isPageview);
+    assert.equal(pv.via, 'pixel');
+  }
+});
+
+test('data-api sends to its origin, not the script\'s', async (t) => {
+  const p = await open(t, { query: { api: '1' } });
+  if (!p) return;
+  const src = await p.page.evaluate(() => document.querySelector('script[data-site]').src);
+  assert.ok(src.startsWith(target.pageOrigin), 'the script came from the page origin');
+  const [pv] = await p.wait(1, isPageview);
+  assert.equal(pv.via, 'beacon');
+});
+
+test('sends nothing to automation without data-allow-automation', async (t) => {
+  const p = await open(t, { query: { auto: '0' } });
+  if (!p) return;
+  assert.equal(await p.page.evaluate(() => navigator.webdriver), true);
+  await p.page.evaluate(() => window.sezim('after', { x: 1 }));
+  await p.page.click('#to-a');
+  await sleep(500);
+  assert.deepEqual(await p.all(), []);
+});
+
+test('sends nothing on localhost without data-allow-localhost', async (t) => {
+  const p = await open(t, { base: target.loopbackPageURL, query: { strict: '1' } });
+  if (!p) return;
+  await p.page.evaluate(() => window.sezim('after', { x: 1 }));
+  await p.page.click('#to-a');
+  await sleep(500);
+  assert.deepEqual(await p.all(), []);
+});
+
+test('leaves no cookie and no storage behind, and the page renders', async (t) => {
+  const p = await open(t);
+  await p.wait(2);
+  await p.page.evaluate(() => window.sezim('booked', { kind: 'chat' }));
+  await p.page.click('#to-a');
+  await p.page.click('#hash');
+  await p.page.click('#to-b');
+  await p.page.evaluate(() => history.back());
+  await p.wait(4, isPageview);
+
+  assert.deepEqual(await p.context.cookies(), [], 'no cookie on any origin');
+  const storage = await p.page.evaluate(async () => ({
+    cookie: document.cookie,
+    local: localStorage.length,
+    session: sessionStorage.length,
+    idb: indexedDB.databases ? (await indexedDB.databases()).length : 0,
+  }));
+  assert.deepEqual(storage, { cookie: '', local: 0, session: 0, idb: 0 });
+  for (const h of await p.all()) assert.equal(h.cookie, '', `${h.via} sent a cookie`);
+
+  const file = await screenshot(p.page, 'tracker-page');
+  t.diagnostic(`screenshot: ${file}`);
+});

@@ -1,0 +1,100 @@
+package rollup
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sezim-analytics/sezim/store"
+)
+
+// SaltLifetime mirrors anon.SaltLifetime: the raw events of a salt day are
+// destroyed together with the salt, 48 hours after the day began.
+const SaltLifetime = 48 * time.Hour
+
+// Expired lists the salt days that still have raw events although their
+// salt's lifetime is over at now. It reads the store, not the local salts,
+// so any collector (or `sezim retention`) can finish another's work.
+func (r *Rollup) Expired(ctx context.Context, now time.Time) ([]time.Time, error) {
+	cutoff := store.DayOf(now.UTC().Add(-SaltLifetime))
+	q := fmt.Sprintf("SELECT DISTINCT toString(salt_day) FROM %s.events WHERE salt_day <= %s ORDER BY 1",
+		r.st.DB().Stats, store.Quote(cutoff.String()))
+	var days []time.Time
+	err := r.st.Query(ctx, q, func(row store.Row) error {
+		d, err := time.Parse(time.DateOnly, row.String(0))
+		if err != nil {
+			return err
+		}
+		if !now.Before(d.Add(SaltLifetime)) {
+			days = append(days, d)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot list salt days of the events table: %w", err)
+	}
+	return days, nil
+}
+
+// Finish makes the last recomputation of a salt day and then drops its raw
+// events, so nothing in the stats database keeps the day's visitor hashes.
+func (r *Rollup) Finish(ctx context.Context, saltDay time.Time) (Result, error) {
+	res, err := r.Run(ctx, saltDay)
+	if err != nil {
+		return res, err
+	}
+	sql, err := store.DropPartitionSQL(r.st.DB().Stats+".events", store.DayOf(saltDay.UTC()))
+	if err != nil {
+		return res, err
+	}
+	if err := r.st.Exec(ctx, sql); err != nil {
+		return res, fmt.Errorf("cannot drop the events of salt day %s: %w", saltDay.Format(time.DateOnly), err)
+	}
+	r.log.Info("destroyed the raw events of a salt day after its last rollup",
+		"salt_day", saltDay.Format(time.DateOnly), "events", res.Events, "reason", "salt lifetime over (48h)")
+	return res, nil
+}
+
+// Retention applies every site's retention to the aggregate tables: rows
+// older than the site's limit are deleted. Sites share the tables, so this
+// is a delete by site rather than a partition drop; it is logged with what
+// it removed.
+func (r *Rollup) Retention(ctx context.Context, now time.Time) error {
+	db := r.st.DB().Stats
+	for _, s := range r.sites.Sites {
+		for _, t := range []struct {
+			table, col string
+			days       int
+		}{
+			{"agg_hourly", "hour", s.Retention.HourlyDays},
+			{"agg_daily", "day", s.Retention.DailyDays},
+		} {
+			cutoff := store.DayOf(now.In(s.Location).AddDate(0, 0, -t.days))
+			where := fmt.Sprintf("site = %s AND %s < %s", store.Quote(s.ID), t.col, cutoffExpr(t.col, cutoff))
+			var n uint64
+			err := r.st.Query(ctx, fmt.Sprintf("SELECT count() FROM %s.%s WHERE %s", db, t.table, where), func(row store.Row) error {
+				n = row.Uint64(0)
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("cannot count expired rows of %s for site %q: %w", t.table, s.ID, err)
+			}
+			if n == 0 {
+				continue
+			}
+			if err := r.st.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s DELETE WHERE %s", db, t.table, where)); err != nil {
+				return fmt.Errorf("cannot delete expired rows of %s for site %q: %w", t.table, s.ID, err)
+			}
+			r.log.Info("deleted aggregates past their retention", "site", s.ID, "table", t.table,
+				"rows", n, "before", cutoff.String(), "reason", "retention period over")
+		}
+	}
+	return nil
+}
+
+func cutoffExpr(col string, d store.Day) string {
+	if col == "hour" {
+		return fmt.Sprintf("toDateTime(%d)", d.Time().Unix())
+	}
+	return store.Quote(d.String())
+}

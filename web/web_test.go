@@ -1,0 +1,139 @@
+package web
+
+import (
+	"bytes"
+	"compress/gzip"
+	"flag"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite s.min.js from s.js")
+
+// maxTrackerGzip is the budget for the tracker on the wire: small enough to
+// cost a page nothing noticeable, with room for the consent work to come.
+const maxTrackerGzip = 1536
+
+func TestTrackerMinified(t *testing.T) {
+	src, err := os.ReadFile("s.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	min, err := minifyJS(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := os.WriteFile("s.min.js", min, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if !bytes.Equal(min, Tracker()) {
+		t.Fatal("s.min.js is stale: run go generate ./web")
+	}
+}
+
+func TestTrackerGzipSize(t *testing.T) {
+	gz := TrackerGzip()
+	t.Logf("tracker: %d bytes, %d gzipped", len(Tracker()), len(gz))
+	if len(gz) > maxTrackerGzip {
+		t.Fatalf("tracker is %d bytes gzipped, over the %d-byte budget", len(gz), maxTrackerGzip)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(plain, Tracker()) {
+		t.Fatal("TrackerGzip does not decompress to Tracker")
+	}
+}
+
+func TestTrackerETags(t *testing.T) {
+	a, b := TrackerETag(), TrackerGzipETag()
+	for _, e := range []string{a, b} {
+		if len(e) < 10 || e[0] != '"' || e[len(e)-1] != '"' || strings.HasPrefix(e, `W/`) {
+			t.Fatalf("not a strong quoted ETag: %s", e)
+		}
+	}
+	if a == b {
+		t.Fatal("plain and gzip representations share an ETag")
+	}
+}
+
+// The tracker promises no storage and no identifier; a word in the served
+// bytes that could break that promise must be a deliberate, reviewed change.
+func TestTrackerKeepsNothing(t *testing.T) {
+	for _, w := range []string{"cookie", "Storage", "indexedDB", "caches", "random", "crypto", "Date"} {
+		if bytes.Contains(Tracker(), []byte(w)) {
+			t.Errorf("tracker mentions %q", w)
+		}
+	}
+}
+
+// The real check of behaviour is the browser suite in e2e/; this only
+// catches a syntax error early where node is installed.
+func TestTrackerParses(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node not installed")
+	}
+	f := filepath.Join(t.TempDir(), "s.js")
+	if err := os.WriteFile(f, Tracker(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(node, "--check", f).CombinedOutput(); err != nil {
+		t.Fatalf("node --check: %v\n%s", err, out)
+	}
+}
+
+func TestMinifyJS(t *testing.T) {
+	f := func(src, want string) {
+		t.Helper()
+		got, err := minifyJS([]byte(src))
+		if err != nil {
+			t.Fatalf("minifyJS(%q): %v", src, err)
+		}
+		if string(got) != want {
+			t.Fatalf("minifyJS(%q) = %q, want %q", src, got, want)
+		}
+	}
+	f("", "")
+	f("a();\n", "a();\n")
+	f("  // why\n  a();\n\n\tb();", "a();\nb();\n")
+	f("/* one line */\na();\n", "a();\n")
+	f("/* many\n   lines\n*/\na();\n", "a();\n")
+	f("var u = 'https://x/' + /\\/+$/.source;\n", "var u = 'https://x/' + /\\/+$/.source;\n")
+
+	bad := func(src string) {
+		t.Helper()
+		if got, err := minifyJS([]byte(src)); err == nil {
+			t.Fatalf("minifyJS(%q) = %q, want an error", src, got)
+		}
+	}
+	bad("a(); // trailing\n")
+	bad("a(); /* inline */\n")
+	bad("/* open\n")
+	bad("/* a\n*/ b();\n")
+}
+
+func TestEmbedSnippet(t *testing.T) {
+	got := EmbedSnippet("https://collector.example/", "SITE_ID")
+	want := `<script defer src="https://collector.example/s.js" data-site="SITE_ID"></script>` + "\n" +
+		`<noscript><img src="https://collector.example/p.gif?s=SITE_ID" alt="" width="1" height="1" style="position:absolute;left:-9999px"></noscript>` + "\n"
+	if got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	got = EmbedSnippet("https://c.example", `a"&b`)
+	if !strings.Contains(got, `data-site="a&#34;&amp;b"`) || !strings.Contains(got, `p.gif?s=a%22%26b"`) {
+		t.Fatalf("site id not escaped: %s", got)
+	}
+}
