@@ -1,0 +1,66 @@
+// Command sezim is the Sezim Analytics binary: the collector service, schema
+// migrations and operator tools. It only parses flags, builds the parts and
+// runs them; all logic lives in the packages.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `Sezim Analytics: privacy-preserving web analytics and consent collector.
+
+Usage: sezim <command> [flags]
+
+Commands:
+  serve       run the collector, the stats API and the operator endpoints
+  migrate     apply or show database migrations (migrate up | migrate status)
+  retention   run the retention job once: final rollups, salt-day and aggregate expiry
+
+Every flag has an environment twin: --store is SEZIM_STORE, --admin-addr is
+SEZIM_ADMIN_ADDR. Run "sezim <command> --help" for a command's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is main without the process: tests call it.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "-h", "--help", "-help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	case "serve":
+		err = serve(ctx, args[1:], stdout, stderr)
+	case "migrate":
+		err = migrate(ctx, args[1:], stdout, stderr)
+	case "retention":
+		err = retention(ctx, args[1:], stdout, stderr)
+	default:
+		fmt.Fprintf(stderr, "sezim: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "sezim %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}

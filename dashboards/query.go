@@ -1,0 +1,198 @@
+// Package dashboards answers questions about visits from the aggregates in
+// the stats database only: the stats JSON API (and, later, the dashboard
+// pages). It never reads the identified database.
+package dashboards
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sezim-analytics/sezim/pipeline/rollup"
+	"github.com/sezim-analytics/sezim/site"
+	"github.com/sezim-analytics/sezim/store"
+)
+
+// Metrics are the numbers every answer carries. Visitors over more than one
+// day is the sum of each day's unique visitors: visitor hashes change every
+// day by design, so the same person on two days cannot be recognised (see
+// the README).
+type Metrics struct {
+	Visitors      uint64  `json:"visitors"`
+	Visits        uint64  `json:"visits"`
+	Pageviews     uint64  `json:"pageviews"`
+	Events        uint64  `json:"events"`
+	ViewsPerVisit float64 `json:"views_per_visit"`
+	BounceRate    float64 `json:"bounce_rate"`    // percent of visits
+	VisitDuration float64 `json:"visit_duration"` // mean seconds per visit
+	bounces       uint64
+	duration      uint64
+}
+
+func (m *Metrics) derive() {
+	if m.Visits > 0 {
+		m.ViewsPerVisit = round2(float64(m.Pageviews) / float64(m.Visits))
+		m.BounceRate = round2(100 * float64(m.bounces) / float64(m.Visits))
+		m.VisitDuration = round2(float64(m.duration) / float64(m.Visits))
+	}
+}
+
+func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }
+
+// sums is the SELECT list that every query shares.
+const sums = "sum(visitors), sum(visits), sum(pageviews), sum(bounces), sum(duration), sum(events)"
+
+func scanMetrics(row store.Row, at int) Metrics {
+	m := Metrics{
+		Visitors: row.Uint64(at), Visits: row.Uint64(at + 1), Pageviews: row.Uint64(at + 2),
+		bounces: row.Uint64(at + 3), duration: row.Uint64(at + 4), Events: row.Uint64(at + 5),
+	}
+	m.derive()
+	return m
+}
+
+// Range is a span of whole site-local days, both ends included.
+type Range struct {
+	From, To store.Day
+}
+
+// Filter restricts an answer to one dimension's value.
+type Filter struct {
+	Dim, Value string
+}
+
+// Querier runs the stats queries.
+type Querier struct {
+	st store.Store
+}
+
+// NewQuerier returns a Querier over st's stats database.
+func NewQuerier(st store.Store) *Querier { return &Querier{st: st} }
+
+func dimWhere(f Filter) string {
+	return fmt.Sprintf("dim = %s AND value = %s", store.Quote(f.Dim), store.Quote(f.Value))
+}
+
+// Aggregate returns the totals of a range (or of one dimension value).
+func (q *Querier) Aggregate(ctx context.Context, s *site.Site, r Range, f Filter) (Metrics, error) {
+	sql := fmt.Sprintf("SELECT %s FROM %s.agg_daily FINAL WHERE site = %s AND day >= %s AND day <= %s AND %s",
+		sums, q.st.DB().Stats, store.Quote(s.ID), store.Quote(r.From.String()), store.Quote(r.To.String()), dimWhere(f))
+	var m Metrics
+	err := q.st.Query(ctx, sql, func(row store.Row) error {
+		m = scanMetrics(row, 0)
+		return nil
+	})
+	if err != nil {
+		return Metrics{}, fmt.Errorf("cannot query the aggregate of site %q: %w", s.ID, err)
+	}
+	return m, nil
+}
+
+// Point is one bucket of a time series; Date is the bucket's start in the
+// site's time zone (RFC 3339 for hours, YYYY-MM-DD for days).
+type Point struct {
+	Date string `json:"date"`
+	Metrics
+}
+
+// Timeseries returns one point per hour or per day of the range, with
+// zero points where nothing happened.
+func (q *Querier) Timeseries(ctx context.Context, s *site.Site, r Range, hourly bool, f Filter) ([]Point, error) {
+	db, id := q.st.DB().Stats, store.Quote(s.ID)
+	var sql string
+	from := time.Date(r.From.Year, r.From.Month, r.From.Day, 0, 0, 0, 0, s.Location)
+	to := time.Date(r.To.Year, r.To.Month, r.To.Day+1, 0, 0, 0, 0, s.Location)
+	if hourly {
+		sql = fmt.Sprintf("SELECT toUInt32(hour) AS t, %s FROM %s.agg_hourly FINAL WHERE site = %s AND hour >= toDateTime(%d) AND hour < toDateTime(%d) AND %s GROUP BY t ORDER BY t",
+			sums, db, id, from.Unix(), to.Unix(), dimWhere(f))
+	} else {
+		sql = fmt.Sprintf("SELECT toString(day) AS t, %s FROM %s.agg_daily FINAL WHERE site = %s AND day >= %s AND day <= %s AND %s GROUP BY t ORDER BY t",
+			sums, db, id, store.Quote(r.From.String()), store.Quote(r.To.String()), dimWhere(f))
+	}
+	got := map[string]Metrics{}
+	err := q.st.Query(ctx, sql, func(row store.Row) error {
+		key := row.String(0)
+		if hourly {
+			key = time.Unix(int64(row.Uint64(0)), 0).In(s.Location).Format(time.RFC3339)
+		}
+		got[key] = scanMetrics(row, 1)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot query the time series of site %q: %w", s.ID, err)
+	}
+	var out []Point
+	// Buckets are made in Go: ClickHouse 18.16 has no WITH FILL.
+	for t := from; t.Before(to); {
+		var key string
+		if hourly {
+			key = t.Format(time.RFC3339)
+		} else {
+			key = t.Format(time.DateOnly)
+		}
+		out = append(out, Point{Date: key, Metrics: got[key]})
+		if hourly {
+			t = t.Add(time.Hour)
+		} else {
+			t = t.AddDate(0, 0, 1)
+		}
+	}
+	return out, nil
+}
+
+// Row of a breakdown.
+type BreakdownRow struct {
+	Value string `json:"value"`
+	Metrics
+}
+
+// Breakdown returns the top values of one dimension by visitors.
+func (q *Querier) Breakdown(ctx context.Context, s *site.Site, r Range, dim string, limit int) ([]BreakdownRow, error) {
+	order := "v DESC"
+	if dim == rollup.DimEvent {
+		order = "e DESC"
+	}
+	sql := fmt.Sprintf(`SELECT value, sum(visitors) AS v, sum(visits), sum(pageviews), sum(bounces), sum(duration), sum(events) AS e
+ FROM %s.agg_daily FINAL WHERE site = %s AND day >= %s AND day <= %s AND dim = %s
+ GROUP BY value HAVING v > 0 OR e > 0 ORDER BY %s, value LIMIT %d`,
+		q.st.DB().Stats, store.Quote(s.ID), store.Quote(r.From.String()), store.Quote(r.To.String()), store.Quote(dim), order, limit)
+	var out []BreakdownRow
+	err := q.st.Query(ctx, sql, func(row store.Row) error {
+		out = append(out, BreakdownRow{Value: row.String(0), Metrics: scanMetrics(row, 1)})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot query the %s breakdown of site %q: %w", dim, s.ID, err)
+	}
+	return out, nil
+}
+
+// Realtime is the number of distinct visitors with an event in the last
+// five minutes, read from the raw events (the aggregates lag behind).
+func (q *Querier) Realtime(ctx context.Context, s *site.Site, now time.Time) (uint64, error) {
+	sql := fmt.Sprintf("SELECT toUInt64(uniqExact(visitor)) FROM %s.events WHERE site = %s AND ts >= toDateTime(%d)",
+		q.st.DB().Stats, store.Quote(s.ID), now.Add(-5*time.Minute).Unix())
+	var n uint64
+	err := q.st.Query(ctx, sql, func(row store.Row) error {
+		n = row.Uint64(0)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("cannot query realtime visitors of site %q: %w", s.ID, err)
+	}
+	return n, nil
+}
+
+// validDim reports whether dim is a breakdown the aggregates hold.
+func validDim(dim string) bool {
+	for _, d := range rollup.Dimensions {
+		if d == dim {
+			return true
+		}
+	}
+	return false
+}
+
+// dimList is for error messages.
+func dimList() string { return strings.Join(rollup.Dimensions, ", ") }

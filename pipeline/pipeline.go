@@ -1,0 +1,155 @@
+// Package pipeline is the event path: every event a collector receives goes
+// through Process, which decides its tier once, anonymises and enriches what
+// may be kept, and hands the result to a Sink (the batch writer, later the
+// write-ahead log). The steps are listed in order in Process; each lives in
+// its own package with its own tests (bots, useragent, geo, referrer, anon).
+package pipeline
+
+import (
+	"errors"
+	"net/netip"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/sezim-analytics/sezim/event"
+	"github.com/sezim-analytics/sezim/pipeline/anon"
+	"github.com/sezim-analytics/sezim/pipeline/bots"
+	"github.com/sezim-analytics/sezim/pipeline/geo"
+	"github.com/sezim-analytics/sezim/pipeline/referrer"
+	"github.com/sezim-analytics/sezim/pipeline/useragent"
+	"github.com/sezim-analytics/sezim/site"
+)
+
+// MaxPath caps the stored page path, in bytes.
+const MaxPath = 512
+
+// ErrBackpressure is returned when the sink cannot take more events now;
+// the collector answers 503 with Retry-After.
+var ErrBackpressure = errors.New("event buffer is full")
+
+// Sink receives kept events. Write must copy what it keeps: the Event is
+// reused after it returns.
+type Sink interface {
+	Write(e *event.Event) error
+}
+
+// Options configure a Pipeline.
+type Options struct {
+	Sites *site.Config
+	Salts *anon.Salts
+	Geo   *geo.DB // nil: no geo database
+	Sink  Sink
+	// Consent reads the consent cookie; nil treats every event as having
+	// no consent (fail closed).
+	Consent func(h *event.Hit, s *site.Site, now time.Time) ConsentState
+	Reg     prometheus.Registerer
+}
+
+// Pipeline processes hits. It is safe for concurrent use.
+type Pipeline struct {
+	o        Options
+	received *prometheus.CounterVec
+	accepted *prometheus.CounterVec
+	dropped  *prometheus.CounterVec
+}
+
+// New returns a Pipeline and registers its metrics.
+func New(o Options) *Pipeline {
+	if o.Reg == nil {
+		o.Reg = prometheus.NewRegistry()
+	}
+	f := promauto.With(o.Reg)
+	useragent.Init()
+	return &Pipeline{
+		o: o,
+		received: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "sezim_pipeline_events_received_total", Help: "Events received, by source."}, []string{"source"}),
+		accepted: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "sezim_pipeline_events_accepted_total", Help: "Events kept, by source and tier."}, []string{"source", "tier"}),
+		dropped: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "sezim_pipeline_events_dropped_total", Help: "Events not kept, by source and reason."}, []string{"source", "reason"}),
+	}
+}
+
+// Reject counts an event the collector could not even decode.
+func (p *Pipeline) Reject(src event.Source, why event.Drop) {
+	p.received.WithLabelValues(src.String()).Inc()
+	p.dropped.WithLabelValues(src.String(), string(why)).Inc()
+}
+
+// Process decides, anonymises and enriches one hit, filling out, and writes
+// what may be kept to the sink. The hit's IP address and user agent are
+// cleared before it returns, whatever the outcome. The returned error is
+// the sink's (ErrBackpressure when full); the event then counts as not kept.
+func (p *Pipeline) Process(h *event.Hit, out *event.Event) (event.Tier, event.Drop, error) {
+	defer func() { h.IP, h.UserAgent = netip.Addr{}, "" }()
+	src := h.Source.String()
+	p.received.WithLabelValues(src).Inc()
+	tier, why, s := p.decide(h, out)
+	if tier == event.TierDrop {
+		p.dropped.WithLabelValues(src, string(why)).Inc()
+		return tier, why, nil
+	}
+	p.enrich(h, s, out)
+	out.Tier = tier
+	if err := p.o.Sink.Write(out); err != nil {
+		p.dropped.WithLabelValues(src, "backpressure").Inc()
+		return event.TierDrop, "", err
+	}
+	p.accepted.WithLabelValues(src, tier.String()).Inc()
+	return tier, "", nil
+}
+
+// decide runs the steps that can drop an event: site and origin, page URL,
+// bots, prefetch, then the tier table. It fills out's page fields.
+func (p *Pipeline) decide(h *event.Hit, out *event.Event) (event.Tier, event.Drop, *site.Site) {
+	var f Facts
+	s := p.o.Sites.Site(h.SiteID)
+	if s == nil {
+		f.UnknownSite = true
+		tier, why := Decide(f)
+		return tier, why, nil
+	}
+	f.OnDNT, f.OnGPC, f.OnRefusal = s.OnDNT, s.OnGPC, s.OnRefusal
+
+	// Step: page URL → path and UTM; a page on another host is refused.
+	host, path, utm, ok := referrer.ParsePage(h.URL, MaxPath)
+	f.Malformed = !ok || (h.Source != event.SourceSessionLog && host == "") || len(h.Name) > 200
+	f.BadOrigin = ok && ((host != "" && !s.AllowsHost(host)) || !s.AllowsOrigin(h.Origin))
+	out.SiteID = s.ID
+	out.Path = path
+	out.UTMSource, out.UTMMedium, out.UTMCampaign, out.UTMContent, out.UTMTerm = utm.Source, utm.Medium, utm.Campaign, utm.Content, utm.Term
+	out.RefHost, out.Channel = referrer.Classify(h.Referrer, host, utm)
+
+	// Step: robots, by user agent and headers.
+	f.Bot, _ = bots.Detect(h.UserAgent, h.HasAccept, h.HasAcceptLang)
+	f.Prefetch = h.Purpose != ""
+	f.DNT, f.GPC = h.DNT, h.GPC
+
+	// Step: the stored consent.
+	if p.o.Consent != nil {
+		f.Consent = p.o.Consent(h, s, h.Time)
+	}
+	tier, why := Decide(f)
+	return tier, why, s
+}
+
+// enrich runs the steps that describe a kept event, then anonymises it: the
+// full address is used for the geo lookup only, and the visitor hash is made
+// from the truncated one.
+func (p *Pipeline) enrich(h *event.Hit, s *site.Site, out *event.Event) {
+	out.Time = h.Time.UTC().Truncate(time.Second)
+	out.Kind = event.KindPageview
+	if h.Name != "" {
+		out.Kind, out.Name = event.KindCustom, h.Name
+	}
+	ua := useragent.Parse(h.UserAgent)
+	out.Browser, out.BrowserVersion, out.OS, out.Device = ua.Browser, ua.Version, ua.OS, string(ua.Device)
+	out.Country, out.Region = p.o.Geo.Lookup(h.IP)
+	out.Screen = referrer.ScreenClass(h.Screen)
+	out.Language = referrer.Language(h.Language, h.AcceptLanguage)
+	ip := anon.TruncateIP(h.IP)
+	out.SaltDay, out.Visitor = p.o.Salts.Hash(h.Time, s.ID, ip, h.UserAgent)
+}

@@ -1,0 +1,136 @@
+package store_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/sezim-analytics/sezim/store"
+	"github.com/sezim-analytics/sezim/store/storetest"
+)
+
+func tables(t *testing.T, s store.Store, db string) []string {
+	t.Helper()
+	var out []string
+	q := "SELECT name FROM system.tables WHERE database = '" + db + "' ORDER BY name"
+	if err := s.Query(context.Background(), q, func(r store.Row) error { out = append(out, r.String(0)); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestMigrateFromEmpty(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachEmpty(t, func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		m := store.NewMigrator(s, store.MigrateOptions{})
+		st, err := m.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st) == 0 || st[0].Name != "001_stats" || st[0].Version != 1 || st[0].Applied || !st[0].AppliedAt.IsZero() {
+			t.Fatalf("status before Up = %+v", st)
+		}
+		if n, err := m.Pending(ctx); err != nil || n != len(st) {
+			t.Fatalf("pending before Up = %d, %v; want %d", n, err, len(st))
+		}
+		applied, err := m.Up(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(applied) != len(st) || applied[0] != "001_stats" {
+			t.Fatalf("applied = %q", applied)
+		}
+		st, err = m.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range st {
+			if !m.Applied || m.AppliedAt.IsZero() {
+				t.Errorf("after Up: %+v", m)
+			}
+		}
+		if n, err := m.Pending(ctx); err != nil || n != 0 {
+			t.Fatalf("pending after Up = %d, %v", n, err)
+		}
+		if again, err := m.Up(ctx); err != nil || len(again) != 0 {
+			t.Fatalf("second Up = %q, %v", again, err)
+		}
+		got := tables(t, s, s.DB().Stats)
+		for _, want := range []string{"agg_daily", "agg_hourly", "events", "schema_migrations"} {
+			if !slices.Contains(got, want) {
+				t.Errorf("table %s missing from %q", want, got)
+			}
+		}
+		var records uint64
+		err = s.Query(ctx, "SELECT count() FROM "+s.DB().Stats+".schema_migrations", func(r store.Row) error {
+			records = r.Uint64(0)
+			return nil
+		})
+		if err != nil || records != uint64(len(st)) {
+			t.Fatalf("schema_migrations rows = %d, %v", records, err)
+		}
+	})
+}
+
+// TestMigrateResume shows a migration that fails halfway is re-run whole
+// once fixed: its statements are idempotent, and it was not recorded.
+func TestMigrateResume(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachEmpty(t, func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		files := fstest.MapFS{
+			"001_a.sql": {Data: []byte("-- first\nCREATE DATABASE IF NOT EXISTS {{.Stats}}{{.OnCluster}};\n" +
+				"CREATE TABLE IF NOT EXISTS {{.Stats}}.a{{.OnCluster}} (x UInt8)\nENGINE = {{engine \"MergeTree\" \"a\"}}\nORDER BY x;\n")},
+			"002_b.sql": {Data: []byte("CREATE TABLE IF NOT EXISTS {{.Stats}}.b (x UInt8) ENGINE = {{engine \"MergeTree\" \"b\"}} ORDER BY x;\n" +
+				"CREATE TABLE broken syntax here;\n" +
+				"CREATE TABLE IF NOT EXISTS {{.Stats}}.c (x UInt8) ENGINE = {{engine \"MergeTree\" \"c\"}} ORDER BY x;\n")},
+		}
+		m := store.NewMigrator(s, store.MigrateOptions{Files: files})
+		applied, err := m.Up(ctx)
+		if err == nil || !strings.Contains(err.Error(), "002_b (statement 2)") {
+			t.Fatalf("Up with a broken statement: %v", err)
+		}
+		if len(applied) != 1 || applied[0] != "001_a" {
+			t.Fatalf("applied before the failure = %q", applied)
+		}
+		if n, err := m.Pending(ctx); err != nil || n != 1 {
+			t.Fatalf("pending after failure = %d, %v", n, err)
+		}
+		files["002_b.sql"].Data = []byte(strings.Replace(string(files["002_b.sql"].Data), "CREATE TABLE broken syntax here;\n", "", 1))
+		applied, err = m.Up(ctx)
+		if err != nil || len(applied) != 1 || applied[0] != "002_b" {
+			t.Fatalf("Up after fix = %q, %v", applied, err)
+		}
+		if got := strings.Join(tables(t, s, s.DB().Stats), ","); got != "a,b,c,schema_migrations" {
+			t.Fatalf("tables = %s", got)
+		}
+	})
+}
+
+func TestMigrateBadFiles(t *testing.T) {
+	t.Parallel()
+	// These fail before touching the store, so no engine is needed.
+	f := func(files fstest.MapFS, want string) {
+		t.Helper()
+		m := store.NewMigrator(nilStore{}, store.MigrateOptions{Files: files})
+		_, err := m.Up(context.Background())
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Up = %v, want an error containing %q", err, want)
+		}
+	}
+	f(fstest.MapFS{"1_x.sql": {}}, "want NNN_name.sql")
+	f(fstest.MapFS{"001_x.sql": {}, "0001_y.sql": {}}, "version 1 is also")
+	f(fstest.MapFS{"001_Bad-Name.sql": {}}, "want NNN_name.sql")
+}
+
+// nilStore fails every call; it stands in where a Store must not be used.
+type nilStore struct{ store.Store }
+
+func (nilStore) DB() store.Names { return store.DefaultNames }
+
+func (nilStore) Query(context.Context, string, func(store.Row) error) error {
+	return context.Canceled
+}
