@@ -79,10 +79,10 @@ func New(o Options) *Collector {
 		// Pixel URLs carry the page URL and referrer in the query string;
 		// each may be up to maxField bytes.
 		ReadBufferSize: 16 << 10,
-		ReadTimeout:           10 * time.Second,
-		WriteTimeout:          10 * time.Second,
-		IdleTimeout:           60 * time.Second,
-		ErrorHandler:          c.errorHandler,
+		ReadTimeout:    10 * time.Second,
+		WriteTimeout:   10 * time.Second,
+		IdleTimeout:    60 * time.Second,
+		ErrorHandler:   c.errorHandler,
 	})
 	c.app.Get("/p.gif", c.pixel)
 	c.app.Post("/e", c.beacon)

@@ -34,11 +34,11 @@ type counts struct {
 // accumulator sessionises one visitor's events at a time and adds them to
 // the counts of every key they touch.
 type accumulator struct {
-	site    *site.Site
-	byGran  [2]map[aggKey]*counts
-	seq     uint64 // visitor sequence number, starting at 1
-	cur     []event.Event
-	events  int
+	site   *site.Site
+	byGran [2]map[aggKey]*counts
+	seq    uint64 // visitor sequence number, starting at 1
+	cur    []event.Event
+	events int
 }
 
 func newAccumulator(s *site.Site) *accumulator {
