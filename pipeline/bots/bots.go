@@ -3,7 +3,7 @@
 // crawler, AI-agent, monitor and HTTP-library tokens with a few header heuristics.
 //
 // Detect is on the hot path of every event: it lower-cases the User-Agent into a stack
-// buffer and scans it once against a bigram filter over all tokens, so a normal browser
+// buffer and scans it once against a trigram filter over all tokens, so a normal browser
 // UA costs a few hundred nanoseconds and no allocation.
 package bots
 

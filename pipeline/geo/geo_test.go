@@ -186,3 +186,24 @@ func TestRealCountryDB(t *testing.T) {
 	f("10.0.0.1", "") // private: never in the database
 	f("127.0.0.1", "")
 }
+
+// TestConcurrentLookups backs the "safe for concurrent use" promise under -race.
+func TestConcurrentLookups(t *testing.T) {
+	db := openTemp(t, func(p string) error { return geotest.WriteCodeDB(p, countryEntries) })
+	ip := netip.MustParseAddr("2.72.1.1")
+	done := make(chan struct{})
+	for range 8 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for range 1000 {
+				if c, _ := db.Lookup(ip); c != "KZ" {
+					t.Errorf("Lookup = %q; want KZ", c)
+					return
+				}
+			}
+		}()
+	}
+	for range 8 {
+		<-done
+	}
+}

@@ -216,17 +216,21 @@ func capRunes(s string, n int) string {
 // followed by two hex digits stays literal, as the WHATWG URL parser leaves it. It only
 // allocates when there is something to decode.
 func unescape(s string, plus bool) string {
-	n := 0
+	escapes, pluses := 0, 0
 	for i := 0; i < len(s); i++ {
-		if (s[i] == '%' && i+2 < len(s) && ishex(s[i+1]) && ishex(s[i+2])) || (plus && s[i] == '+') {
-			n++
+		switch {
+		case s[i] == '%' && i+2 < len(s) && ishex(s[i+1]) && ishex(s[i+2]):
+			escapes++
+			i += 2
+		case plus && s[i] == '+':
+			pluses++
 		}
 	}
-	if n == 0 {
+	if escapes == 0 && pluses == 0 {
 		return s
 	}
 	var b strings.Builder
-	b.Grow(len(s) - 2*n)
+	b.Grow(len(s) - 2*escapes) // each %XX shrinks by two bytes; '+' → ' ' keeps its size
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c == '%' && i+2 < len(s) && ishex(s[i+1]) && ishex(s[i+2]):

@@ -37,6 +37,8 @@ func TestParsePage(t *testing.T) {
 	f("https://sez.im/?utm_source=a%0Ab&utm_foo=bar&utm_=x&utm", 0, "sez.im", "/", none)
 	f("https://sez.im/?utm_campaign="+strings.Repeat("я", 80), 0, "sez.im", "/", UTM{Campaign: strings.Repeat("я", 50)})
 	f("https://sez.im/?utm_source=+vk+", 0, "sez.im", "/", UTM{Source: "vk"})
+	f("https://sez.im/?utm_medium=+", 0, "sez.im", "/", none) // found by FuzzParsePage
+	f("https://sez.im/?utm_term=a+%2B+b", 0, "sez.im", "/", UTM{Term: "a + b"})
 	// Cyrillic and percent-encoding: decoded exactly once.
 	f("https://sez.im/%D0%BF%D1%81%D0%B8%D1%85%D0%BE%D0%BB%D0%BE%D0%B3%D0%B8/", 0, "sez.im", "/психологи", none)
 	f("https://sez.im/психологи/анна", 0, "sez.im", "/психологи/анна", none)

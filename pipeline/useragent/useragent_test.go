@@ -94,3 +94,25 @@ func TestMajor(t *testing.T) {
 	f("x1", 0)
 	f("99999999999999999999999", 0)
 }
+
+// TestParseConcurrent checks that the lazily built, shared parser is safe under -race,
+// including the first build racing with itself.
+func TestParseConcurrent(t *testing.T) {
+	const ua = "Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-S921B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/28.0 Chrome/130.0.0.0 Mobile Safari/537.36"
+	want := Info{BrowserSamsung, 28, OSAndroid, DeviceMobile}
+	done := make(chan struct{})
+	for range 8 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for range 500 {
+				if got := Parse(ua); got != want {
+					t.Errorf("Parse = %+v; want %+v", got, want)
+					return
+				}
+			}
+		}()
+	}
+	for range 8 {
+		<-done
+	}
+}
