@@ -148,7 +148,9 @@ function startSezim(bin, args, env) {
     stop: async (grace = 20_000) => {
       if (status) return status;
       proc.kill('SIGTERM');
-      const s = await Promise.race([exited, sleep(grace).then(() => null)]);
+      let timer;
+      const s = await Promise.race([exited, new Promise((r) => { timer = setTimeout(() => r(null), grace); })]);
+      clearTimeout(timer);
       if (s) return s;
       proc.kill('SIGKILL');
       return { ...(await exited), killed: true };

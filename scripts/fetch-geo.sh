@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# fetch-geo.sh fetches the CC0 country database (ip-location-db, geo-whois-asn-country)
+# fetch-geo.sh fetches the free country database (ip-location-db, geo-whois-asn-country)
 # through npm and installs it as <dir>/country.mmdb for `sezim serve --geoip`.
 #
 # Usage: scripts/fetch-geo.sh [dir]      (dir defaults to .cache/geo)

@@ -14,6 +14,14 @@ import (
 	"syscall"
 )
 
+// onSignals returns a context that ends on SIGINT or SIGTERM. Call it after
+// the store is open: the embedded engine's library installs its own signal
+// handlers when it loads, and a SIGTERM would then be swallowed by it; the
+// first signal.Notify after that puts Go's handler back.
+func onSignals(ctx context.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+}
+
 const usage = `Sezim Analytics: privacy-preserving web analytics and consent collector.
 
 Usage: sezim <command> [flags]
@@ -28,10 +36,9 @@ SEZIM_ADMIN_ADDR. Run "sezim <command> --help" for a command's flags.
 `
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	// Signals are taken by each command once its store is open (see
+	// onSignals), not here.
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
 // run is main without the process: tests call it.

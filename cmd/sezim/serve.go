@@ -107,6 +107,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
+	ctx, stopSignals := onSignals(ctx)
+	defer stopSignals()
 	mig := store.NewMigrator(st, store.MigrateOptions{Cluster: o.sf.cluster})
 	pending, err := mig.Pending(ctx)
 	if err != nil {
