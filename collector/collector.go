@@ -44,6 +44,8 @@ type Collector struct {
 	pool     sync.Pool
 	requests *prometheus.CounterVec
 	rejected *prometheus.CounterVec
+	pixelOK  prometheus.Counter
+	beaconOK prometheus.Counter
 }
 
 // work is the per-request scratch, pooled so the hot path does not allocate.
@@ -71,6 +73,8 @@ func New(o Options) *Collector {
 		rejected: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "sezim_collector_rejected_total", Help: "Requests refused as bad input, by route and reason."}, []string{"route", "reason"}),
 	}
+	c.pixelOK = c.requests.WithLabelValues("pixel", "200")
+	c.beaconOK = c.requests.WithLabelValues("beacon", "202")
 	c.pool.New = func() any { return new(work) }
 	c.app = fiber.New(fiber.Config{
 		AppName:               "sezim",
@@ -116,7 +120,15 @@ const (
 const maxField = 4096
 
 func (c *Collector) count(route string, status int) {
-	c.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	// The two answers of the hot path are resolved once.
+	switch {
+	case route == "pixel" && status == fiber.StatusOK:
+		c.pixelOK.Inc()
+	case route == "beacon" && status == fiber.StatusAccepted:
+		c.beaconOK.Inc()
+	default:
+		c.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	}
 }
 
 // clientIP is the visitor's address: the direct peer, or, when the peer is a
