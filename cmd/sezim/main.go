@@ -30,6 +30,7 @@ Commands:
   serve       run the collector, the stats API and the operator endpoints
   migrate     apply or show database migrations (migrate up | migrate status)
   retention   run the retention job once: final rollups, salt-day and aggregate expiry
+  bench       load-test a collector (loopback only) and check nothing acknowledged was lost
 
 Every flag has an environment twin: --store is SEZIM_STORE, --admin-addr is
 SEZIM_ADMIN_ADDR. Run "sezim <command> --help" for a command's flags.
@@ -58,6 +59,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = migrate(ctx, args[1:], stdout, stderr)
 	case "retention":
 		err = retention(ctx, args[1:], stdout, stderr)
+	case "bench":
+		err = bench(ctx, args[1:], stdout, stderr)
+	case "baseline":
+		err = baselineCmd(ctx, args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "sezim: unknown command %q\n\n%s", args[0], usage)
 		return 2

@@ -1,0 +1,259 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sezim-analytics/sezim/collector"
+	"github.com/sezim-analytics/sezim/loadgen"
+	"github.com/sezim-analytics/sezim/store"
+)
+
+// bench drives load against a collector. Without --target it starts one
+// itself (this same binary, on the embedded store unless --store says
+// otherwise), so it can also report the server's memory and check at the end
+// that every acknowledged event reached ClickHouse.
+func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench", "Load-test a collector with a realistic mix of pixels and beacons (loopback only).", stderr)
+	target := fs.String("target", "", "collector URL to load (http://127.0.0.1:PORT); empty: start one with --store")
+	storeURL := fs.String("store", "", "store for the collector bench starts (default: embedded, in a temporary folder)")
+	conns := fs.Int("conns", 64, "connections (closed loop: requests in flight)")
+	duration := fs.Duration("duration", 20*time.Second, "measured time of each run")
+	warmup := fs.Duration("warmup", 3*time.Second, "unmeasured load before each run")
+	rate := fs.Int("rate", 0, "fixed request rate per second (open loop, latency from the scheduled send time); 0: closed loop")
+	baseline := fs.Bool("baseline", false, "also run a bare Fiber GIF handler the same way and print the ratio")
+	serveArgs := fs.String("serve-args", "", "extra flags for the collector bench starts, space separated")
+	seed := fs.Uint64("seed", 1, "seed of the request mix")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	opts := loadgen.Options{Site: "bench", Host: "bench.example", Conns: *conns, Rate: *rate, Mix: loadgen.DefaultMix, Seed: *seed}
+	runBoth := func(url string) (*loadgen.Result, error) {
+		opts.Target = url
+		var acked uint64
+		if *warmup > 0 {
+			o := opts
+			o.Duration = *warmup
+			r, err := loadgen.Run(ctx, o)
+			if err != nil {
+				return nil, err
+			}
+			acked = r.Countable
+		}
+		o := opts
+		o.Duration = *duration
+		r, err := loadgen.Run(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		r.Countable += acked
+		return r, nil
+	}
+	mode := "closed loop"
+	if *rate > 0 {
+		mode = fmt.Sprintf("open loop at %d req/s", *rate)
+	}
+	fmt.Fprintf(stdout, "sezim bench: %s, %d connections, %v per run after %v warm-up, mix %+v\n", mode, *conns, *duration, *warmup, opts.Mix)
+
+	var base *loadgen.Result
+	if *baseline {
+		addr, err := freeAddr()
+		if err != nil {
+			return err
+		}
+		p, err := startChild(ctx, []string{"baseline", "--addr", addr}, "http://"+addr+"/p.gif", nil)
+		if err != nil {
+			return err
+		}
+		base, err = runBoth("http://" + addr)
+		p.stop()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "baseline (bare Fiber GIF handler): %s\n", base)
+	}
+
+	if *target != "" {
+		r, err := runBoth(*target)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "collector: %s\n", r)
+		printRatio(stdout, base, r)
+		return nil
+	}
+
+	// Start a collector of our own.
+	dir, err := os.MkdirTemp("", "sezim-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cfg := filepath.Join(dir, "sites.yaml")
+	if err := os.WriteFile(cfg, []byte("trusted_proxies: [127.0.0.1]\nsites:\n  - id: bench\n    domains: [bench.example]\n    timezone: Asia/Almaty\n"), 0o600); err != nil {
+		return err
+	}
+	st := *storeURL
+	if st == "" {
+		st = "chdb://" + filepath.Join(dir, "chdb")
+	}
+	names := store.Names{Stats: fmt.Sprintf("sezim_bench_%d_stats", time.Now().Unix()), Identified: fmt.Sprintf("sezim_bench_%d_identified", time.Now().Unix())}
+	addr, err1 := freeAddr()
+	api, err2 := freeAddr()
+	admin, err3 := freeAddr()
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return err
+	}
+	sargs := []string{"serve", "--automigrate", "--store", st, "--config", cfg, "--data", filepath.Join(dir, "data"),
+		"--stats-db", names.Stats, "--identified-db", names.Identified,
+		"--addr", addr, "--api-addr", api, "--admin-addr", admin, "--log-level", "warn"}
+	if *serveArgs != "" {
+		sargs = append(sargs, strings.Fields(*serveArgs)...)
+	}
+	srv, err := startChild(ctx, sargs, "http://"+admin+"/readyz", stderr)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	idle, _ := loadgen.ReadMemory(srv.cmd.Process.Pid)
+	r, err := runBoth("http://" + addr)
+	if err != nil {
+		return err
+	}
+	peak, _ := loadgen.ReadMemory(srv.cmd.Process.Pid)
+	fmt.Fprintf(stdout, "collector: %s\n", r)
+	printRatio(stdout, base, r)
+	eps := float64(r.Countable) / (r.Elapsed + *warmup).Seconds()
+	above := float64(peak.Peak-peak.Lib) - float64(idle.RSS-idle.Lib)
+	fmt.Fprintf(stdout, "collector memory: idle %s, peak %s (libchdb mapped and resident apart: %s); %.2f MiB per 1k events/s above idle\n",
+		mib(idle.RSS-idle.Lib), mib(peak.Peak-peak.Lib), mib(peak.Lib), above/(1<<20)/max(eps/1000, 0.001))
+
+	// Stop the collector (it writes what it holds on SIGTERM), then count.
+	if err := srv.stop(); err != nil {
+		return fmt.Errorf("collector did not stop cleanly: %w", err)
+	}
+	s, err := store.Open(ctx, st, names)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	var stored uint64
+	err = s.Query(ctx, "SELECT count() FROM "+names.Stats+".events WHERE site = 'bench'", func(row store.Row) error {
+		stored = row.Uint64(0)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, db := range []string{names.Stats, names.Identified} {
+		_ = s.Exec(ctx, "DROP DATABASE IF EXISTS "+db)
+	}
+	if stored != r.Countable {
+		return fmt.Errorf("%d events acknowledged but %d stored", r.Countable, stored)
+	}
+	fmt.Fprintf(stdout, "check: all %d acknowledged events are in ClickHouse\n", stored)
+	return nil
+}
+
+func printRatio(w io.Writer, base, r *loadgen.Result) {
+	if base == nil || base.Throughput() == 0 {
+		return
+	}
+	fmt.Fprintf(w, "collector / baseline throughput: %.0f%%\n", 100*r.Throughput()/base.Throughput())
+}
+
+func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+type child struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// startChild runs this binary with args and waits until ready answers 2xx.
+func startChild(ctx context.Context, args []string, ready string, logs io.Writer) (*child, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, args...)
+	if logs != nil {
+		cmd.Stderr = logs
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("cannot start %s: %w", args[0], err)
+	}
+	c := &child{cmd: cmd, done: make(chan error, 1)}
+	go func() { c.done <- cmd.Wait() }()
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-c.done:
+			return nil, fmt.Errorf("%s exited before it was ready: %v", args[0], err)
+		case <-ctx.Done():
+			c.stop()
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		resp, err := http.Get(ready)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode/100 == 2 || resp.StatusCode == 405 {
+				return c, nil
+			}
+		}
+	}
+	c.stop()
+	return nil, fmt.Errorf("%s was not ready within 90s", args[0])
+}
+
+// stop sends SIGTERM and waits (at most a minute) for the process to exit.
+func (c *child) stop() error {
+	if c.cmd.ProcessState != nil {
+		return nil
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-c.done:
+		c.done <- err
+		return err
+	case <-time.After(time.Minute):
+		_ = c.cmd.Process.Kill()
+		return errors.New("killed after a minute")
+	}
+}
+
+// baselineCmd serves the bare Fiber handler bench compares against.
+func baselineCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("baseline", "Serve a bare Fiber GIF handler (used by sezim bench --baseline).", stderr)
+	addr := fs.String("addr", "127.0.0.1:8081", "listener")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	ctx, stop := onSignals(ctx)
+	defer stop()
+	app := collector.Baseline()
+	go func() {
+		<-ctx.Done()
+		_ = app.Shutdown()
+	}()
+	return app.Listen(*addr)
+}

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/sezim-analytics/sezim/store/storetest"
+)
+
+// TestMain lets the test binary stand in for sezim when bench starts itself
+// as a child process (os.Executable is the test binary here).
+func TestMain(m *testing.M) {
+	if os.Getenv("SEZIM_TEST_BE_MAIN") == "1" {
+		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// TestBenchChecksEveryAcknowledgedEvent runs a short load against a
+// collector bench starts on the embedded store, with the baseline, and
+// expects its end check (acknowledged == stored) to pass.
+func TestBenchChecksEveryAcknowledgedEvent(t *testing.T) {
+	lib, err := storetest.LibPath()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	t.Setenv("CHDB_LIB_PATH", lib)
+	t.Setenv("SEZIM_TEST_BE_MAIN", "1")
+	var out, errOut bytes.Buffer
+	code := run(t.Context(), []string{"bench", "--duration", "1s", "--warmup", "200ms", "--conns", "8", "--baseline"}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s\n%s", code, out.String(), errOut.String())
+	}
+	for _, want := range []string{"baseline (bare Fiber GIF handler):", "collector / baseline throughput:", "collector memory:", "check: all"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	t.Log(out.String())
+}

@@ -1,0 +1,58 @@
+package loadgen
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestRunAgainstALocalServer(t *testing.T) {
+	var pixels, beacons atomic.Int64
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == "GET" && r.URL.Path == "/p.gif" && r.URL.Query().Get("s") == "bench":
+			pixels.Add(1)
+			w.WriteHeader(200)
+		case r.Method == "POST" && r.URL.Path == "/e":
+			b, _ := io.ReadAll(r.Body)
+			if !strings.Contains(string(b), `"s":"bench"`) {
+				w.WriteHeader(400)
+				return
+			}
+			beacons.Add(1)
+			w.WriteHeader(202)
+		default:
+			w.WriteHeader(404)
+		}
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	for _, rate := range []int{0, 2000} {
+		r, err := Run(context.Background(), Options{Target: "http://" + ln.Addr().String(), Site: "bench", Host: "bench.example",
+			Conns: 8, Duration: 500 * time.Millisecond, Rate: rate, Mix: DefaultMix, Seed: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Errors != 0 || r.OK != r.Sent || r.Sent == 0 || r.Countable == 0 || r.Countable >= r.OK {
+			t.Fatalf("rate %d: %s (countable %d)", rate, r, r.Countable)
+		}
+		if rate > 0 && (r.Sent < 800 || r.Sent > 1100) {
+			t.Fatalf("open loop at %d/s for 0.5s sent %d", rate, r.Sent)
+		}
+	}
+	if pixels.Load() == 0 || beacons.Load() == 0 {
+		t.Fatalf("mix sent %d pixels and %d beacons", pixels.Load(), beacons.Load())
+	}
+	if _, err := Run(context.Background(), Options{Target: "http://192.0.2.1:80", Site: "b", Host: "h", Duration: time.Second}); err == nil {
+		t.Fatal("a non-loopback target was accepted")
+	}
+}
