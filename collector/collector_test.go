@@ -78,7 +78,7 @@ sites:
 	}
 	sink := &captureSink{}
 	reg := prometheus.NewRegistry()
-	p := pipeline.New(pipeline.Options{Sites: cfg, Salts: salts, Sink: sink, Reg: reg})
+	p := pipeline.New(pipeline.Options{Sites: cfg, Salts: salts, Sink: sink, Reg: reg, Now: func() time.Time { return testNow }})
 	c := New(Options{Sites: cfg, Pipeline: p, Reg: reg, Now: func() time.Time { return testNow }})
 	return &fixture{c: c, sink: sink, reg: reg}
 }
@@ -213,7 +213,7 @@ func TestClientIPTrustsOnlyConfiguredProxies(t *testing.T) {
 		if trustLoopback {
 			cfg, _ := site.Parse([]byte("trusted_proxies: [127.0.0.1]\nsites:\n  - id: sez\n    domains: [sez.im]\n"))
 			salts, _ := anon.NewSalts("", testNow)
-			p := pipeline.New(pipeline.Options{Sites: cfg, Salts: salts, Sink: f.sink})
+			p := pipeline.New(pipeline.Options{Sites: cfg, Salts: salts, Sink: f.sink, Now: func() time.Time { return testNow }})
 			f.c = New(Options{Sites: cfg, Pipeline: p, Now: func() time.Time { return testNow }})
 		}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")

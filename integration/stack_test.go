@@ -109,7 +109,7 @@ sites:
 	log := slog.New(slog.NewJSONHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg := prometheus.NewRegistry()
 	s.batcher = pipeline.NewBatcher(pipeline.BatchOptions{Store: st, Logger: log, Reg: reg})
-	p := pipeline.New(pipeline.Options{Sites: cfg, Salts: s.salts, Geo: g, Sink: s.batcher, Reg: reg})
+	p := pipeline.New(pipeline.Options{Sites: cfg, Salts: s.salts, Geo: g, Sink: s.batcher, Reg: reg, Now: s.clock})
 	s.coll = collector.New(collector.Options{Sites: cfg, Pipeline: p, Reg: reg, Now: s.clock})
 	s.api = dashboards.NewAPI(dashboards.APIOptions{Sites: cfg, Store: st, Now: s.clock})
 	s.roll = rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log, Now: s.clock})

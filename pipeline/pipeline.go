@@ -44,7 +44,15 @@ type Options struct {
 	// Consent reads the consent cookie; nil treats every event as having
 	// no consent (fail closed).
 	Consent func(h *event.Hit, s *site.Site, now time.Time) ConsentState
-	Reg     prometheus.Registerer
+	// Identified receives the per-event row of each consented event, in
+	// addition to the aggregates' event (see identified.go); nil: none.
+	Identified IdentifiedSink
+	Reg        prometheus.Registerer
+	// Now is the clock (default time.Now). The visitor hash always uses
+	// the salt of the day the event is received, not of the event's own
+	// time: an imported log line from last month is hashed with today's
+	// salt, since last month's salt is long destroyed.
+	Now func() time.Time
 }
 
 // Pipeline processes hits. It is safe for concurrent use.
@@ -67,6 +75,9 @@ const numSources = int(event.SourceSessionLog) + 1
 func New(o Options) *Pipeline {
 	if o.Reg == nil {
 		o.Reg = prometheus.NewRegistry()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	f := promauto.With(o.Reg)
 	useragent.Init()
@@ -106,7 +117,7 @@ func (p *Pipeline) Process(h *event.Hit, out *event.Event) (event.Tier, event.Dr
 	}
 	p.hot[h.Source].received.Inc()
 	src := h.Source.String()
-	tier, why, s := p.decide(h, out)
+	tier, why, s, consent := p.decide(h, out)
 	if tier == event.TierDrop {
 		p.dropped.WithLabelValues(src, string(why)).Inc()
 		return tier, why, nil
@@ -117,19 +128,22 @@ func (p *Pipeline) Process(h *event.Hit, out *event.Event) (event.Tier, event.Dr
 		p.dropped.WithLabelValues(src, "backpressure").Inc()
 		return event.TierDrop, "", err
 	}
+	if tier == event.TierConsented {
+		p.identified(h, out, consent)
+	}
 	p.hot[h.Source].accepted[tier].Inc()
 	return tier, "", nil
 }
 
 // decide runs the steps that can drop an event: site and origin, page URL,
 // bots, prefetch, then the tier table. It fills out's page fields.
-func (p *Pipeline) decide(h *event.Hit, out *event.Event) (event.Tier, event.Drop, *site.Site) {
+func (p *Pipeline) decide(h *event.Hit, out *event.Event) (event.Tier, event.Drop, *site.Site, ConsentState) {
 	var f Facts
 	s := p.o.Sites.Site(h.SiteID)
 	if s == nil {
 		f.UnknownSite = true
 		tier, why := Decide(f)
-		return tier, why, nil
+		return tier, why, nil, ConsentNone
 	}
 	f.OnDNT, f.OnGPC, f.OnRefusal = s.OnDNT, s.OnGPC, s.OnRefusal
 
@@ -152,7 +166,7 @@ func (p *Pipeline) decide(h *event.Hit, out *event.Event) (event.Tier, event.Dro
 		f.Consent = p.o.Consent(h, s, h.Time)
 	}
 	tier, why := Decide(f)
-	return tier, why, s
+	return tier, why, s, f.Consent
 }
 
 // enrich runs the steps that describe a kept event, then anonymises it: the
@@ -170,5 +184,5 @@ func (p *Pipeline) enrich(h *event.Hit, s *site.Site, out *event.Event) {
 	out.Screen = referrer.ScreenClass(h.Screen)
 	out.Language = referrer.Language(h.Language, h.AcceptLanguage)
 	ip := anon.TruncateIP(h.IP)
-	out.SaltDay, out.Visitor = p.o.Salts.Hash(h.Time, s.ID, ip, h.UserAgent)
+	out.SaltDay, out.Visitor = p.o.Salts.Hash(p.o.Now(), s.ID, ip, h.UserAgent)
 }

@@ -35,7 +35,7 @@ func BenchmarkProcess(b *testing.B) {
 	defer g.Close()
 	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 	salts, _ := anon.NewSalts("", now)
-	p := New(Options{Sites: cfg, Salts: salts, Geo: g, Sink: &discardSink{}})
+	p := New(Options{Sites: cfg, Salts: salts, Geo: g, Sink: &discardSink{}, Now: func() time.Time { return now }})
 	ip := netip.MustParseAddr("203.0.113.77")
 	var h event.Hit
 	var e event.Event
