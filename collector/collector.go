@@ -35,6 +35,11 @@ type Options struct {
 	// BodyLimit is the largest request body Fiber reads (default 1 MiB);
 	// each endpoint applies its own smaller limit on top.
 	BodyLimit int
+	// Consent enables /consent, /consent/config and /consent/state
+	// (collector/consent.go); nil: no consent endpoints.
+	Consent *ConsentOptions
+	// SessionLog configures POST /sessionlog (collector/sessionlog.go).
+	SessionLog SessionLogOptions
 }
 
 // Collector serves public traffic.
@@ -46,6 +51,7 @@ type Collector struct {
 	rejected *prometheus.CounterVec
 	pixelOK  prometheus.Counter
 	beaconOK prometheus.Counter
+	sl       *sessionLog
 }
 
 // work is the per-request scratch, pooled so the hot path does not allocate.
@@ -65,6 +71,7 @@ func New(o Options) *Collector {
 	if o.BodyLimit <= 0 {
 		o.BodyLimit = 1 << 20
 	}
+	o.BodyLimit = o.SessionLog.bodyLimit(o.BodyLimit)
 	f := promauto.With(o.Reg)
 	c := &Collector{
 		o: o,
@@ -92,6 +99,9 @@ func New(o Options) *Collector {
 	c.app.Post("/e", c.beacon)
 	c.app.Options("/e", c.preflight)
 	c.app.Get("/s.js", c.script)
+	c.routeConsent(o.Reg)
+	c.app.Get("/banner.js", c.bannerScript)
+	c.routeSessionLog(o.Reg)
 	return c
 }
 

@@ -66,6 +66,10 @@ func (c *Collector) decodePixel(ctx *fiber.Ctx, h *event.Hit) (int, reason) {
 			bad = reasonFieldTooLong
 			return
 		}
+		if string(k) == "uid" { // the site's account id (kept only with consent)
+			h.UserID = string(v)
+			return
+		}
 		if len(k) != 1 {
 			return
 		}
@@ -108,6 +112,9 @@ type beaconBody struct {
 	L string          `json:"l"`
 	N string          `json:"n"`
 	P json.RawMessage `json:"p"`
+	// UID is the site's account id for a logged-in visitor; kept only
+	// with statistics and identified consent.
+	UID string `json:"uid"`
 }
 
 // beacon answers POST /e with 202 when the event was taken (kept or dropped
@@ -147,7 +154,7 @@ func (c *Collector) decodeBeacon(ctx *fiber.Ctx, h *event.Hit) (int, reason) {
 	if err := json.Unmarshal(body, &b); err != nil {
 		return fiber.StatusBadRequest, reasonBadJSON
 	}
-	for _, s := range []string{b.S, b.U, b.R, b.L, b.N} {
+	for _, s := range []string{b.S, b.U, b.R, b.L, b.N, b.UID} {
 		if len(s) > maxField {
 			return fiber.StatusBadRequest, reasonFieldTooLong
 		}
@@ -163,6 +170,7 @@ func (c *Collector) decodeBeacon(ctx *fiber.Ctx, h *event.Hit) (int, reason) {
 		h.Screen = n
 	}
 	h.SiteID, h.URL, h.Referrer, h.Language, h.Name = b.S, b.U, b.R, b.L, b.N
+	h.UserID = b.UID
 	return 0, ""
 }
 

@@ -20,10 +20,13 @@ type APIOptions struct {
 	Now   func() time.Time
 }
 
-// API serves /api/v1/stats/*.
+// API serves /api/v1/stats/*. Each handler answers only for a site the
+// request's user (set by the Server's authentication) may see.
 type API struct {
 	o APIOptions
 	q *Querier
+	// open serves every site without a user: NewApp only.
+	open bool
 }
 
 // NewAPI returns the stats API; Mount adds its routes to an app.
@@ -34,8 +37,11 @@ func NewAPI(o APIOptions) *API {
 	return &API{o: o, q: NewQuerier(o.Store)}
 }
 
-// NewApp returns a Fiber app serving only the stats API, with JSON errors.
+// NewApp returns a Fiber app serving only the stats API, with JSON errors
+// and NO sign-in: every site is visible. It is for in-process tests and
+// tools; `sezim serve` serves the API through Server, behind sign-in.
 func (a *API) NewApp() *fiber.App {
+	a.open = true
 	app := fiber.New(fiber.Config{
 		AppName:               "sezim-api",
 		DisableStartupMessage: true,
@@ -53,13 +59,40 @@ func (a *API) NewApp() *fiber.App {
 	return app
 }
 
-// Mount adds the API's routes.
-func (a *API) Mount(r fiber.Router) {
-	g := r.Group("/api/v1/stats")
-	g.Get("/aggregate", a.aggregate)
-	g.Get("/timeseries", a.timeseries)
-	g.Get("/breakdown", a.breakdown)
-	g.Get("/realtime", a.realtime)
+// Mount adds the API's routes, each behind the handlers mw (authentication).
+func (a *API) Mount(r fiber.Router, mw ...fiber.Handler) {
+	route := func(path string, h fiber.Handler) {
+		r.Get("/api/v1/stats"+path, append(append([]fiber.Handler{}, mw...), h)...)
+	}
+	route("/aggregate", a.aggregate)
+	route("/timeseries", a.timeseries)
+	route("/breakdown", a.breakdown)
+	route("/realtime", a.realtime)
+}
+
+// site returns the site named by the request's site parameter if the
+// request may see it. A site it may not see is answered exactly like one
+// that does not exist.
+func (a *API) site(c *fiber.Ctx) (*site.Site, error) {
+	id := c.Query("site")
+	if id == "" {
+		return nil, badRequest("site is required")
+	}
+	s := a.o.Sites.Site(id)
+	if s == nil {
+		return nil, fiber.NewError(fiber.StatusNotFound, "no such site")
+	}
+	if a.open {
+		return s, nil
+	}
+	u := userOf(c)
+	if u == nil {
+		return nil, fiber.NewError(fiber.StatusUnauthorized, "sign-in required")
+	}
+	if !u.CanSee(s.ID) {
+		return nil, fiber.NewError(fiber.StatusNotFound, "no such site")
+	}
+	return s, nil
 }
 
 func badRequest(format string, args ...any) error {
@@ -68,13 +101,9 @@ func badRequest(format string, args ...any) error {
 
 // common reads site, period and filter: every endpoint takes them.
 func (a *API) common(c *fiber.Ctx) (*site.Site, Range, Filter, error) {
-	id := c.Query("site")
-	if id == "" {
-		return nil, Range{}, Filter{}, badRequest("site is required")
-	}
-	s := a.o.Sites.Site(id)
-	if s == nil {
-		return nil, Range{}, Filter{}, fiber.NewError(fiber.StatusNotFound, "no such site")
+	s, err := a.site(c)
+	if err != nil {
+		return nil, Range{}, Filter{}, err
 	}
 	r, err := ParsePeriod(c.Query("period", "30d"), c.Query("date"), c.Query("from"), c.Query("to"), a.o.Now().In(s.Location))
 	if err != nil {
@@ -98,6 +127,14 @@ type rangeJSON struct {
 
 func rangeOut(r Range) rangeJSON { return rangeJSON{r.From.String(), r.To.String()} }
 
+// filterOut is the filter as answers echo it: null, or {"property", "value"}.
+func filterOut(f Filter) any {
+	if f.Dim == "" {
+		return nil
+	}
+	return fiber.Map{"property": f.Dim, "value": f.Value}
+}
+
 func (a *API) aggregate(c *fiber.Ctx) error {
 	s, r, f, err := a.common(c)
 	if err != nil {
@@ -107,7 +144,7 @@ func (a *API) aggregate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := fiber.Map{"site": s.ID, "range": rangeOut(r), "results": m}
+	out := fiber.Map{"site": s.ID, "range": rangeOut(r), "k": s.KThreshold, "filter": filterOut(f), "results": m}
 	if c.Query("compare") == "previous" {
 		prev := r.Previous()
 		pm, err := a.q.Aggregate(c.UserContext(), s, prev, f)
@@ -141,7 +178,7 @@ func (a *API) timeseries(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"site": s.ID, "range": rangeOut(r), "interval": interval, "results": pts})
+	return c.JSON(fiber.Map{"site": s.ID, "range": rangeOut(r), "k": s.KThreshold, "filter": filterOut(f), "interval": interval, "results": pts})
 }
 
 func (a *API) breakdown(c *fiber.Ctx) error {
@@ -164,30 +201,29 @@ func (a *API) breakdown(c *fiber.Ctx) error {
 		}
 		limit = n
 	}
-	rows, err := a.q.Breakdown(c.UserContext(), s, r, dim, limit)
+	var only *string
+	if f.Dim != "" {
+		only = &f.Value
+	}
+	b, err := a.q.Breakdown(c.UserContext(), s, r, dim, limit, only)
 	if err != nil {
 		return err
 	}
-	if f.Dim != "" {
-		kept := rows[:0]
-		for _, row := range rows {
-			if row.Value == f.Value {
-				kept = append(kept, row)
-			}
-		}
-		rows = kept
+	switch c.Query("format", "json") {
+	case "json":
+	case "csv":
+		return writeCSV(c, s, r, dim, b)
+	default:
+		return badRequest("format must be json or csv")
 	}
-	if rows == nil {
-		rows = []BreakdownRow{}
-	}
-	return c.JSON(fiber.Map{"site": s.ID, "range": rangeOut(r), "property": dim, "results": rows})
+	return c.JSON(fiber.Map{"site": s.ID, "range": rangeOut(r), "k": s.KThreshold, "filter": filterOut(f),
+		"property": dim, "results": b.Rows, "other": b.Other, "total": b.Total})
 }
 
 func (a *API) realtime(c *fiber.Ctx) error {
-	id := c.Query("site")
-	s := a.o.Sites.Site(id)
-	if s == nil {
-		return fiber.NewError(fiber.StatusNotFound, "no such site")
+	s, err := a.site(c)
+	if err != nil {
+		return err
 	}
 	n, err := a.q.Realtime(c.UserContext(), s, a.o.Now())
 	if err != nil {

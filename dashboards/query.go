@@ -26,8 +26,12 @@ type Metrics struct {
 	ViewsPerVisit float64 `json:"views_per_visit"`
 	BounceRate    float64 `json:"bounce_rate"`    // percent of visits
 	VisitDuration float64 `json:"visit_duration"` // mean seconds per visit
-	bounces       uint64
-	duration      uint64
+	// Suppressed cells are sent with null numbers (see suppress.go); K is
+	// the threshold they fell under.
+	Suppressed bool `json:"suppressed"`
+	K          int  `json:"k,omitempty"`
+	bounces    uint64
+	duration   uint64
 }
 
 func (m *Metrics) derive() {
@@ -74,7 +78,8 @@ func dimWhere(f Filter) string {
 	return fmt.Sprintf("dim = %s AND value = %s", store.Quote(f.Dim), store.Quote(f.Value))
 }
 
-// Aggregate returns the totals of a range (or of one dimension value).
+// Aggregate returns the totals of a range, or of one dimension value:
+// then suppressed below the site's k.
 func (q *Querier) Aggregate(ctx context.Context, s *site.Site, r Range, f Filter) (Metrics, error) {
 	sql := fmt.Sprintf("SELECT %s FROM %s.agg_daily FINAL WHERE site = %s AND day >= %s AND day <= %s AND %s",
 		sums, q.st.DB().Stats, store.Quote(s.ID), store.Quote(r.From.String()), store.Quote(r.To.String()), dimWhere(f))
@@ -85,6 +90,9 @@ func (q *Querier) Aggregate(ctx context.Context, s *site.Site, r Range, f Filter
 	})
 	if err != nil {
 		return Metrics{}, fmt.Errorf("cannot query the aggregate of site %q: %w", s.ID, err)
+	}
+	if f.Dim != "" {
+		m.suppressUnder(s.KThreshold)
 	}
 	return m, nil
 }
@@ -97,7 +105,8 @@ type Point struct {
 }
 
 // Timeseries returns one point per hour or per day of the range, with
-// zero points where nothing happened.
+// zero points where nothing happened. A filtered series is protected
+// against small counts (see protectSeries).
 func (q *Querier) Timeseries(ctx context.Context, s *site.Site, r Range, hourly bool, f Filter) ([]Point, error) {
 	db, id := q.st.DB().Stats, store.Quote(s.ID)
 	var sql string
@@ -138,34 +147,77 @@ func (q *Querier) Timeseries(ctx context.Context, s *site.Site, r Range, hourly 
 			t = t.AddDate(0, 0, 1)
 		}
 	}
+	if f.Dim != "" {
+		protectSeries(out, s.KThreshold)
+	}
 	return out, nil
 }
 
-// Row of a breakdown.
+// BreakdownRow is one value of a breakdown; Other marks the row holding
+// every value not shown.
 type BreakdownRow struct {
 	Value string `json:"value"`
+	Other bool   `json:"other,omitempty"`
 	Metrics
 }
 
-// Breakdown returns the top values of one dimension by visitors.
-func (q *Querier) Breakdown(ctx context.Context, s *site.Site, r Range, dim string, limit int) ([]BreakdownRow, error) {
+// Breakdown is a breakdown after small-count suppression: Rows (each from
+// at least k visitors), Other (every other value together; nil when there
+// is none) and Total (Rows plus Other, count by count).
+type Breakdown struct {
+	Rows  []BreakdownRow
+	Other *BreakdownRow
+	Total Metrics
+}
+
+// Breakdown returns the top values of one dimension (by visitors; events
+// by events) with at least k visitors each, at most limit of them, and the
+// rest folded into "other" (see suppress.go). With only set, the answer
+// holds that value alone (and nothing else is folded into "other").
+func (q *Querier) Breakdown(ctx context.Context, s *site.Site, r Range, dim string, limit int, only *string) (Breakdown, error) {
+	k := s.KThreshold
 	order := "v DESC"
 	if dim == rollup.DimEvent {
 		order = "e DESC"
 	}
+	where := fmt.Sprintf("site = %s AND day >= %s AND day <= %s AND dim = %s",
+		store.Quote(s.ID), store.Quote(r.From.String()), store.Quote(r.To.String()), store.Quote(dim))
+	if only != nil {
+		where += " AND value = " + store.Quote(*only)
+	}
+	table := q.st.DB().Stats + ".agg_daily FINAL"
 	sql := fmt.Sprintf(`SELECT value, sum(visitors) AS v, sum(visits), sum(pageviews), sum(bounces), sum(duration), sum(events) AS e
- FROM %s.agg_daily FINAL WHERE site = %s AND day >= %s AND day <= %s AND dim = %s
- GROUP BY value HAVING v > 0 OR e > 0 ORDER BY %s, value LIMIT %d`,
-		q.st.DB().Stats, store.Quote(s.ID), store.Quote(r.From.String()), store.Quote(r.To.String()), store.Quote(dim), order, limit)
-	var out []BreakdownRow
+ FROM %s WHERE %s GROUP BY value HAVING v >= %d ORDER BY %s, value LIMIT %d`, table, where, max(k, 1), order, limit)
+	var rows []BreakdownRow
 	err := q.st.Query(ctx, sql, func(row store.Row) error {
-		out = append(out, BreakdownRow{Value: row.String(0), Metrics: scanMetrics(row, 1)})
+		rows = append(rows, BreakdownRow{Value: row.String(0), Metrics: scanMetrics(row, 1)})
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("cannot query the %s breakdown of site %q: %w", dim, s.ID, err)
+		return Breakdown{}, fmt.Errorf("cannot query the %s breakdown of site %q: %w", dim, s.ID, err)
 	}
-	return out, nil
+	var total Metrics
+	err = q.st.Query(ctx, fmt.Sprintf("SELECT %s FROM %s WHERE %s", sums, table, where), func(row store.Row) error {
+		total = scanMetrics(row, 0)
+		return nil
+	})
+	if err != nil {
+		return Breakdown{}, fmt.Errorf("cannot query the %s total of site %q: %w", dim, s.ID, err)
+	}
+	if only != nil {
+		// One value: its row is the total, shown or suppressed as a whole.
+		total.suppressUnder(k)
+		b := Breakdown{Rows: []BreakdownRow{}, Total: total}
+		if !total.zero() {
+			b.Rows = append(b.Rows, BreakdownRow{Value: *only, Metrics: total})
+		}
+		return b, nil
+	}
+	shown, other := foldBreakdown(rows, total, limit, k)
+	// Other is suppressed only when nothing is shown (see foldBreakdown),
+	// and then it is the total.
+	total.suppressUnder(k)
+	return Breakdown{Rows: shown, Other: other, Total: total}, nil
 }
 
 // Realtime is the number of distinct visitors with an event in the last

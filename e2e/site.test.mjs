@@ -195,7 +195,22 @@ sites:
     domains: [site.test]
     origins: ["${pageOrigin}"]
     timezone: ${TIMEZONE}
+    k_threshold: 1 # three visitors are read back one by one; e2e/dashboard.test.mjs tests k
 `);
+    // The stats API needs sign-in: an admin account and its API token,
+    // made before serve opens the embedded store (one process at a time).
+    const cli = (args, stdin = '') => new Promise((resolve, reject) => {
+      const p = spawn(bin, args, { env: { ...process.env, CHDB_LIB_PATH: lib, SEZIM_STORE: `chdb://${path.join(tmp, 'chdb')}`, SEZIM_CONFIG: config } });
+      let out = '';
+      let err = '';
+      p.stdout.on('data', (c) => { out += c; });
+      p.stderr.on('data', (c) => { err += c; });
+      p.once('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`sezim ${args.join(' ')}: ${err}`))));
+      p.stdin.end(stdin);
+    });
+    await cli(['migrate', 'up']);
+    await cli(['user', 'add', '--role', 'admin', 'e2e-admin'], 'a long e2e password\n');
+    const token = await cli(['user', 'token', 'add', 'e2e-admin']);
 
     // 3. The collector.
     const api = `http://127.0.0.1:${apiPort}`;
@@ -298,7 +313,7 @@ sites:
 
     // 6. The numbers, once the rollup has them.
     const getJSON = async (p) => {
-      const res = await fetch(`${api}${p}`);
+      const res = await fetch(`${api}${p}`, { headers: { Authorization: `Bearer ${token}` } });
       const body = await res.text();
       assert.equal(res.status, 200, `GET ${p}: ${body}`);
       return JSON.parse(body);

@@ -172,7 +172,7 @@ func TestExpiredSaltDayIsFinishedAndDropped(t *testing.T) {
 		s := newStack(t, st)
 		s.pixel(t, "203.0.113.10", chromeWin, "https://sez.im/", "", "")
 		s.pixel(t, "198.51.100.20", safariIOS, "https://sez.im/", "", "")
-		if err := s.batcher.Flush(t.Context()); err != nil {
+		if err := s.wal.Flush(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 		saltDay := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)

@@ -1,10 +1,11 @@
 // Package integration runs the whole event path in one process against a
 // real ClickHouse (server and embedded): the collector's HTTP handlers, the
-// pipeline, the batch writer, the rollup and the stats API.
+// pipeline, the write-ahead log and its shipper, the rollup and the stats API.
 package integration
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -27,6 +28,7 @@ import (
 	"github.com/sezim-analytics/sezim/pipeline/geo"
 	"github.com/sezim-analytics/sezim/pipeline/geo/geotest"
 	"github.com/sezim-analytics/sezim/pipeline/rollup"
+	"github.com/sezim-analytics/sezim/pipeline/wal"
 	"github.com/sezim-analytics/sezim/site"
 	"github.com/sezim-analytics/sezim/store"
 )
@@ -47,7 +49,7 @@ type stack struct {
 	cfg     *site.Config
 	salts   *anon.Salts
 	saltsAt string
-	batcher *pipeline.Batcher
+	wal     *wal.WAL
 	coll    *collector.Collector
 	api     *dashboards.API
 	roll    *rollup.Rollup
@@ -97,6 +99,7 @@ sites:
     domains: [sez.im]
     origins: [https://sez.im]
     timezone: Asia/Almaty
+    k_threshold: 1 # these tests read single visitors back; dashboards_test.go tests k
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -108,8 +111,14 @@ sites:
 	}
 	log := slog.New(slog.NewJSONHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg := prometheus.NewRegistry()
-	s.batcher = pipeline.NewBatcher(pipeline.BatchOptions{Store: st, Logger: log, Reg: reg})
-	p := pipeline.New(pipeline.Options{Sites: cfg, Salts: s.salts, Geo: g, Sink: s.batcher, Reg: reg, Now: s.clock})
+	// The store's cleanups were registered first, so the WAL closes
+	// before the store does.
+	s.wal, err = wal.Open(wal.Options{Dir: filepath.Join(dir, "wal"), Store: st, CommitInterval: -1, SealAfter: time.Hour, Logger: log, Reg: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.wal.Close(context.Background()) })
+	p := pipeline.New(pipeline.Options{Sites: cfg, Salts: s.salts, Geo: g, Sink: s.wal, Reg: reg, Now: s.clock})
 	s.coll = collector.New(collector.Options{Sites: cfg, Pipeline: p, Reg: reg, Now: s.clock})
 	s.api = dashboards.NewAPI(dashboards.APIOptions{Sites: cfg, Store: st, Now: s.clock})
 	s.roll = rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log, Now: s.clock})
@@ -164,7 +173,7 @@ func (s *stack) send(t *testing.T, req *http.Request, ip, ua string) int {
 // flushAndRollup writes what is buffered and recomputes the aggregates.
 func (s *stack) flushAndRollup(t *testing.T) {
 	t.Helper()
-	if err := s.batcher.Flush(t.Context()); err != nil {
+	if err := s.wal.Flush(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range s.salts.Days() {

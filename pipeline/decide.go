@@ -17,6 +17,9 @@ const (
 	ConsentRefused
 	// ConsentStatistics: a valid cookie that grants statistics.
 	ConsentStatistics
+	// ConsentIdentified: a valid cookie that grants statistics and the
+	// identified purpose, so the site's user id may be kept too.
+	ConsentIdentified
 )
 
 // Facts are everything the tier decision depends on, gathered by the
@@ -63,7 +66,7 @@ func Decide(f Facts) (event.Tier, event.Drop) {
 		return event.TierDrop, event.DropDNT
 	case f.GPC || f.DNT:
 		return event.TierAnonymous, event.DropNone
-	case f.Consent == ConsentStatistics:
+	case f.Consent == ConsentStatistics || f.Consent == ConsentIdentified:
 		return event.TierConsented, event.DropNone
 	case f.Consent == ConsentRefused && f.OnRefusal == site.ActionDrop:
 		return event.TierDrop, event.DropRefused

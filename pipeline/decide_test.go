@@ -30,6 +30,8 @@ func TestDecide(t *testing.T) {
 		{"dnt anonymous with consent", Facts{DNT: true, Consent: ConsentStatistics}, event.TierAnonymous, ""},
 		{"dnt anonymous, gpc drop", Facts{DNT: true, GPC: true, OnGPC: drop}, event.TierDrop, event.DropGPC},
 		{"consented", Facts{Consent: ConsentStatistics}, event.TierConsented, ""},
+		{"consented with identified", Facts{Consent: ConsentIdentified}, event.TierConsented, ""},
+		{"gpc wins over identified", Facts{GPC: true, Consent: ConsentIdentified}, event.TierAnonymous, ""},
 		{"refused, site keeps anonymous", Facts{Consent: ConsentRefused}, event.TierAnonymous, ""},
 		{"refused, site drops", Facts{Consent: ConsentRefused, OnRefusal: drop}, event.TierDrop, event.DropRefused},
 		{"no consent, refusal drop does not apply", Facts{Consent: ConsentNone, OnRefusal: drop}, event.TierAnonymous, ""},

@@ -12,11 +12,14 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/sezim-analytics/sezim/consent"
 )
 
 // Action is what to do with an event a visitor asked not to be tracked.
@@ -50,6 +53,12 @@ type Site struct {
 	OnDNT     Action    `yaml:"on_dnt"`
 	// KThreshold hides dashboard cells computed from fewer visitors.
 	KThreshold int `yaml:"k_threshold"`
+	// Consent is the banner and cookie configuration; nil: no banner, and
+	// no event of the site can be consented.
+	Consent *consent.Settings `yaml:"consent"`
+	// IngestKeys authenticate POST /sessionlog for this site; several, so
+	// a key can be rotated. Secrets: never logged, never shown.
+	IngestKeys []string `yaml:"ingest_keys"`
 
 	// Location is TimeZone loaded.
 	Location *time.Location `yaml:"-"`
@@ -65,6 +74,7 @@ type Config struct {
 
 	proxies []netip.Prefix
 	byID    map[string]*Site
+	dir     string // the file's folder: relative paths in it start there
 }
 
 // Defaults applied to keys a site leaves out.
@@ -84,7 +94,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot read config %q: %w", path, err)
 	}
-	cfg, err := Parse(data)
+	cfg, err := parse(data, filepath.Dir(path))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -92,8 +102,10 @@ func Load(path string) (*Config, error) {
 }
 
 // Parse decodes and validates a configuration; errors name the key.
-func Parse(data []byte) (*Config, error) {
-	var cfg Config
+func Parse(data []byte) (*Config, error) { return parse(data, "") }
+
+func parse(data []byte, dir string) (*Config, error) {
+	cfg := Config{dir: dir}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil {
@@ -122,6 +134,7 @@ func (c *Config) validate() error {
 		bad("sites", "at least one site is required")
 	}
 	c.byID = make(map[string]*Site, len(c.Sites))
+	ingest := map[string]bool{}
 	for i, s := range c.Sites {
 		key := fmt.Sprintf("sites[%d]", i)
 		if s == nil {
@@ -136,6 +149,17 @@ func (c *Config) validate() error {
 			c.byID[s.ID] = s
 		}
 		s.validate(key, bad)
+		for j, k := range s.IngestKeys {
+			if len(k) < 16 || strings.ContainsAny(k, " \t\r\n") {
+				bad(fmt.Sprintf("%s.ingest_keys[%d]", key, j), "must be at least 16 characters without spaces")
+			} else if ingest[k] {
+				bad(fmt.Sprintf("%s.ingest_keys[%d]", key, j), "is used twice: a key must name one site")
+			}
+			ingest[k] = true
+		}
+		if s.Consent != nil {
+			s.Consent.Validate(key+".consent", c.dir, s.Domains, bad)
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -218,6 +242,17 @@ func parseProxy(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, err
 	}
 	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+}
+
+// ConsentConfigured reports whether any site has a consent block (and so
+// whether a cookie signing key is needed).
+func (c *Config) ConsentConfigured() bool {
+	for _, s := range c.Sites {
+		if s != nil && s.Consent != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // Site returns the site with id, or nil.

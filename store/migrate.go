@@ -112,11 +112,13 @@ type templateData struct {
 }
 
 // render expands a migration's template and splits it into statements.
-func (m *Migrator) render(mig migration) ([]string, error) {
+func (m *Migrator) render(ctx context.Context, mig migration) ([]string, error) {
 	names := m.store.DB()
 	tmpl, err := template.New(mig.name).
 		Option("missingkey=error").
-		Funcs(template.FuncMap{"engine": m.engine}).
+		Funcs(template.FuncMap{"engine": m.engine, "hasColumn": func(table, col string) (bool, error) {
+			return m.hasColumn(ctx, table, col)
+		}}).
 		Parse(mig.text)
 	if err != nil {
 		return nil, fmt.Errorf("cannot parse migration %s: %w", mig.name, err)
@@ -127,6 +129,29 @@ func (m *Migrator) render(mig migration) ([]string, error) {
 		return nil, fmt.Errorf("cannot render migration %s: %w", mig.name, err)
 	}
 	return splitStatements(b.String()), nil
+}
+
+// hasColumn is the template func `hasColumn TABLE COLUMN`: whether the
+// column exists now. ClickHouse 18.16 has no ADD COLUMN IF NOT EXISTS, so
+// a migration adding a column wraps it in {{if not (hasColumn ...)}} to
+// stay idempotent. TABLE is in the stats database unless qualified.
+func (m *Migrator) hasColumn(ctx context.Context, table, col string) (bool, error) {
+	db, name, ok := strings.Cut(table, ".")
+	if !ok {
+		db, name = m.store.DB().Stats, table
+	}
+	if !isIdent(db) || !isIdent(name) || !isIdent(col) {
+		return false, fmt.Errorf("hasColumn wants identifiers")
+	}
+	n := uint64(0)
+	q := "SELECT count() FROM system.columns WHERE database = '" + db + "' AND table = '" + name + "' AND name = '" + col + "'"
+	if err := m.store.Query(ctx, q, func(r Row) error {
+		n = r.Uint64(0)
+		return nil
+	}); err != nil {
+		return false, fmt.Errorf("cannot read the columns of %s.%s: %w", db, name, err)
+	}
+	return n > 0, nil
 }
 
 func (m *Migrator) onCluster() string {
@@ -295,7 +320,7 @@ func (m *Migrator) Up(ctx context.Context) (applied []string, err error) {
 		if st[i].Applied {
 			continue
 		}
-		if stmts[i], err = m.render(mig); err != nil {
+		if stmts[i], err = m.render(ctx, mig); err != nil {
 			return nil, err
 		}
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"reflect"
 	"strings"
 	"testing"
@@ -49,7 +50,7 @@ func TestRenderStats(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		stmts, err := m.render(migs[0])
+		stmts, err := m.render(context.Background(), migs[0])
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,10 +1,11 @@
-// Package web owns the browser code the collector serves: today the tracker
-// script (s.js). The readable source is s.js; the bytes served are s.min.js,
-// generated from it by "go generate ./web" and checked by the package tests,
-// so the binary never minifies at start-up and what is tested is what ships.
+// Package web owns the browser code the collector serves: the tracker script
+// (s.js) and the consent banner (banner.js). The readable sources are s.js
+// and banner.js; the bytes served are s.min.js and banner.min.js, generated
+// from them by "go generate ./web" and checked by the package tests, so the
+// binary never minifies at start-up and what is tested is what ships.
 package web
 
-//go:generate go test -run TestTrackerMinified -update .
+//go:generate go test -run Test(Tracker|Banner)Minified -update .
 
 import (
 	"bytes"
@@ -21,7 +22,7 @@ import (
 // (the latter with "Content-Encoding: gzip").
 const TrackerContentType = "text/javascript; charset=utf-8"
 
-//go:embed s.min.js
+//go:embed s.min.js banner.min.js
 var assets embed.FS
 
 var (
@@ -29,6 +30,11 @@ var (
 	trackerGzip  = gzipBest(tracker)
 	trackerETag  = etag(tracker)
 	trackerGzTag = etag(trackerGzip)
+
+	banner      = mustRead("banner.min.js")
+	bannerGzip  = gzipBest(banner)
+	bannerETag  = etag(banner)
+	bannerGzTag = etag(bannerGzip)
 )
 
 // Tracker returns the exact bytes served at /s.js. The slice is shared:
@@ -45,6 +51,32 @@ func TrackerETag() string { return trackerETag }
 // TrackerGzipETag returns the strong ETag (quotes included) of TrackerGzip;
 // it differs from TrackerETag because the two are different representations.
 func TrackerGzipETag() string { return trackerGzTag }
+
+// BannerContentType is the Content-Type to serve Banner and BannerGzip with.
+const BannerContentType = TrackerContentType
+
+// Banner returns the exact bytes served at /banner.js: the consent banner,
+// its styles included. The slice is shared: callers must not modify it.
+func Banner() []byte { return banner }
+
+// BannerGzip returns Banner compressed once with gzip at best compression.
+// The slice is shared: callers must not modify it.
+func BannerGzip() []byte { return bannerGzip }
+
+// BannerETag returns the strong ETag (quotes included) of Banner.
+func BannerETag() string { return bannerETag }
+
+// BannerGzipETag returns the strong ETag (quotes included) of BannerGzip.
+func BannerGzipETag() string { return bannerGzTag }
+
+// BannerSnippet returns the tag a site puts first in its <head>, before any
+// other script: not deferred, so that the Google Consent Mode defaults are in
+// the dataLayer before any Google tag runs (banner.md). collector is the
+// collector's origin; a trailing slash is ignored.
+func BannerSnippet(collector, siteID string) string {
+	c := html.EscapeString(strings.TrimRight(collector, "/"))
+	return `<script src="` + c + `/banner.js" data-site="` + html.EscapeString(siteID) + `"></script>` + "\n"
+}
 
 // EmbedSnippet returns the HTML a site pastes into its pages to be counted:
 // the deferred tracker tag and the <noscript> pixel for visitors without

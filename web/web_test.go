@@ -12,7 +12,7 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite s.min.js from s.js")
+var update = flag.Bool("update", false, "rewrite s.min.js and banner.min.js from their sources")
 
 // maxTrackerGzip is the budget for the tracker on the wire: small enough to
 // cost a page nothing noticeable, with room for the consent work to come.

@@ -30,6 +30,9 @@ Commands:
   serve       run the collector, the stats API and the operator endpoints
   migrate     apply or show database migrations (migrate up | migrate status)
   retention   run the retention job once: final rollups, salt-day and aggregate expiry
+  verify      verify stored evidence: verify consent-log checks the consent log's hash chains
+  user        staff accounts and API tokens of the dashboards (user --help)
+  import      send access logs (combined or NDJSON, plain or .gz) to a collector, or --direct to the store
   bench       load-test a collector (loopback only) and check nothing acknowledged was lost
 
 Every flag has an environment twin: --store is SEZIM_STORE, --admin-addr is
@@ -59,6 +62,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = migrate(ctx, args[1:], stdout, stderr)
 	case "retention":
 		err = retention(ctx, args[1:], stdout, stderr)
+	case "verify":
+		err = verify(ctx, args[1:], stdout, stderr)
+	case "user":
+		err = userCmd(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "import":
+		err = importCmd(ctx, args[1:], stdout, stderr)
 	case "bench":
 		err = bench(ctx, args[1:], stdout, stderr)
 	case "baseline":

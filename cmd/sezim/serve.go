@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,6 +21,8 @@ import (
 	"github.com/sezim-analytics/sezim/pipeline/anon"
 	"github.com/sezim-analytics/sezim/pipeline/geo"
 	"github.com/sezim-analytics/sezim/pipeline/rollup"
+	"github.com/sezim-analytics/sezim/pipeline/wal"
+	"github.com/sezim-analytics/sezim/sessionlog"
 	"github.com/sezim-analytics/sezim/site"
 	"github.com/sezim-analytics/sezim/store"
 )
@@ -60,32 +61,42 @@ type serveOptions struct {
 	sf          storeFlags
 	addr        string
 	apiAddr     string
+	insecureCk  bool
 	adminAddr   string
 	geoPath     string
 	dataDir     string
 	automigrate bool
 	flushEvery  time.Duration
-	maxBuffered int
+	walCommit   time.Duration
+	walMax      int64
+	walSegment  int64
 	rollupEvery time.Duration
 	logLevel    string
+	slogMax     int
+	consent     consentFlags
 }
 
 func (o *serveOptions) register(fs *flag.FlagSet) {
 	o.sf.register(fs)
 	fs.StringVar(&o.addr, "addr", ":8080", "public listener: pixel, beacon, tracker script")
-	fs.StringVar(&o.apiAddr, "api-addr", "127.0.0.1:8090", "stats API listener; keep it on loopback until staff sign-in exists")
+	fs.StringVar(&o.apiAddr, "api-addr", "127.0.0.1:8090", "dashboards listener: pages under /app/ and the stats API under /api/v1/, behind staff sign-in (put TLS in front to expose it)")
+	fs.BoolVar(&o.insecureCk, "insecure-cookie", false, "send the dashboards session cookie without Secure, for plain http; only with a loopback --api-addr")
 	fs.StringVar(&o.adminAddr, "admin-addr", "127.0.0.1:9090", "operator listener: /healthz, /readyz, /metrics")
 	fs.StringVar(&o.geoPath, "geoip", "", "geo database (.mmdb: GeoIP2/GeoLite2/DB-IP, or the CC0 country_code database); empty: no countries")
-	fs.StringVar(&o.dataDir, "data", "data", "folder for local state (salts; later the write-ahead log)")
+	fs.StringVar(&o.dataDir, "data", "data", "folder for local state: the salts, and the write-ahead log in DATA/wal")
 	fs.BoolVar(&o.automigrate, "automigrate", false, "apply pending migrations at start instead of refusing to start")
-	fs.DurationVar(&o.flushEvery, "flush-interval", time.Second, "longest time an event waits in memory before it is inserted")
-	fs.IntVar(&o.maxBuffered, "max-buffered", 200_000, "events held in memory while the store is slow or down; past it the collector answers 503")
+	fs.DurationVar(&o.flushEvery, "flush-interval", wal.DefaultSealAfter, "longest time an event waits in the write-ahead log before it is shipped to the store, while the store keeps up (at most one insert per interval)")
+	fs.DurationVar(&o.walCommit, "wal-commit-interval", wal.DefaultCommitInterval, "shortest time between two fsyncs of the write-ahead log: longer saves fsyncs under load, shorter answers sooner; 0 fsyncs as soon as the previous one ends")
+	fs.Int64Var(&o.walMax, "wal-max-bytes", wal.DefaultMaxBytes, "bytes the write-ahead log may hold while the store is slow or down; past it the collector answers 503")
+	fs.Int64Var(&o.walSegment, "wal-segment-bytes", wal.DefaultSegmentBytes, "size of one write-ahead log segment file")
 	fs.DurationVar(&o.rollupEvery, "rollup-interval", time.Minute, "how often the aggregates are recomputed from the last two days' events")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.IntVar(&o.slogMax, "sessionlog-max-bytes", collector.DefaultSessionLogMaxBytes, "largest POST /sessionlog body, as sent and after gunzip")
+	o.consent.register(fs)
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", "Run the collector (public), the stats API (loopback by default: it has no sign-in yet) and the operator endpoints.", stderr)
+	fs := newFlagSet("serve", "Run the collector (public), the dashboards and stats API (behind staff sign-in; loopback by default) and the operator endpoints.", stderr)
 	var o serveOptions
 	o.register(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -138,10 +149,31 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	batcher := pipeline.NewBatcher(pipeline.BatchOptions{Store: st, FlushEvery: o.flushEvery, MaxBuffered: o.maxBuffered, Logger: log, Reg: reg})
-	pipe := pipeline.New(pipeline.Options{Sites: cfg, Salts: salts, Geo: geoDB, Sink: batcher, Reg: reg})
-	coll := collector.New(collector.Options{Sites: cfg, Pipeline: pipe, Reg: reg})
-	api := dashboards.NewAPI(dashboards.APIOptions{Sites: cfg, Store: st})
+	commitEvery := o.walCommit
+	if commitEvery == 0 {
+		commitEvery = -1 // the option's "no wait"; its zero means the default
+	}
+	wlog, err := wal.Open(wal.Options{Dir: filepath.Join(o.dataDir, "wal"), Store: st, CommitInterval: commitEvery,
+		SegmentBytes: o.walSegment, SealAfter: o.flushEvery, MaxBytes: o.walMax, Logger: log, Reg: reg})
+	if err != nil {
+		return err
+	}
+	// Closed on every return; the orderly shutdown below closes it
+	// first, with its deadline, and then this is a no-op.
+	defer wlog.Close(context.Background())
+	cons, err := o.consent.setup(cfg, st, o.dataDir, log, reg)
+	if err != nil {
+		return err
+	}
+	defer cons.close()
+	pipe := pipeline.New(pipeline.Options{Sites: cfg, Salts: salts, Geo: geoDB, Sink: wlog, Reg: reg,
+		Consent: cons.state, Identified: cons.identified})
+	coll := collector.New(collector.Options{Sites: cfg, Pipeline: pipe, Reg: reg, Consent: cons.collector,
+		SessionLog: collector.SessionLogOptions{MaxBytes: o.slogMax, Ledger: sessionlog.NewStoreLedger(st, nil)}})
+	if o.insecureCk && !loopbackAddr(o.apiAddr) {
+		return fmt.Errorf("--insecure-cookie needs a loopback --api-addr, not %q: serve the dashboards over https", o.apiAddr)
+	}
+	dash := dashboards.New(dashboards.Options{Sites: cfg, Store: st, Logger: log, InsecureCookie: o.insecureCk})
 	roll := rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log})
 
 	// Listen first, so a busy port fails the start rather than later.
@@ -166,28 +198,23 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 			return err
 		}},
-		{Name: "buffer", Func: func(context.Context) error {
-			if n := batcher.Buffered(); n >= o.maxBuffered {
-				return errors.New("event buffer is full")
-			}
-			return nil
-		}},
+		{Name: "wal", Func: wlog.Ready},
 	}
 	admin := &http.Server{Handler: collector.AdminHandler(reg, checks), ReadHeaderTimeout: 5 * time.Second}
 
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
-	go batcher.Run(runCtx)
+	cons.start(runCtx)
 	go loop(runCtx, o.rollupEvery, func(ctx context.Context) { rollupRecent(ctx, roll, salts, log) })
 	go loop(runCtx, 10*time.Minute, func(ctx context.Context) { runRetention(ctx, roll, salts, log) })
 
 	errc := make(chan error, 3)
 	go func() { errc <- coll.App().Listener(pubLn) }()
-	go func() { errc <- api.NewApp().Listener(apiLn) }()
+	go func() { errc <- dash.App().Listener(apiLn) }()
 	go func() { errc <- admin.Serve(adminLn) }()
 	log.Info("sezim is serving", "addr", pubLn.Addr().String(), "api_addr", apiLn.Addr().String(),
 		"admin_addr", adminLn.Addr().String(), "store", st.Engine(), "sites", len(cfg.Sites))
-	fmt.Fprintf(stdout, "sezim: collector on http://%s, stats API on http://%s, operator endpoints on http://%s\n",
+	fmt.Fprintf(stdout, "sezim: collector on http://%s, dashboards on http://%s/app/, operator endpoints on http://%s\n",
 		pubLn.Addr(), apiLn.Addr(), adminLn.Addr())
 
 	select {
@@ -195,17 +222,22 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case err = <-errc:
 		log.Error("a listener stopped", "err", err)
 	}
-	// Shut down in order: stop taking events, write what is buffered,
-	// then let the deferred closes release the store.
+	// Shut down in order: stop taking events, commit the WAL and ship what
+	// the deadline allows (the rest is shipped at the next start), then
+	// let the deferred closes release the store.
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	_ = coll.App().ShutdownWithContext(sctx)
 	cancelRun()
-	<-batcher.Done()
+	cons.wait()
+	if werr := wlog.Close(sctx); werr != nil {
+		log.Error("events kept in the WAL for the next start", "err", werr)
+	}
 	rollupRecent(sctx, roll, salts, log)
 	_ = admin.Shutdown(sctx)
-	log.Info("stopped", "events_unwritten", batcher.Buffered())
+	walBytes, walSegments := wlog.Pending()
+	log.Info("stopped", "wal_pending_bytes", walBytes, "wal_segments", walSegments)
 	return err
 }
 
@@ -260,4 +292,17 @@ func runRetention(ctx context.Context, r *rollup.Rollup, salts *anon.Salts, log 
 	if err := r.Retention(ctx, now); err != nil {
 		log.Error("retention", "err", err)
 	}
+}
+
+// loopbackAddr reports whether a listen address is on loopback only.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

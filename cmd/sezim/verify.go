@@ -1,0 +1,154 @@
+package main
+
+// The consent parts of the binary: the verify command, and serve's consent
+// wiring (signing keys, the consent log, the consented-rows writer).
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sezim-analytics/sezim/collector"
+	"github.com/sezim-analytics/sezim/consent"
+	"github.com/sezim-analytics/sezim/consent/consentlog"
+	"github.com/sezim-analytics/sezim/event"
+	"github.com/sezim-analytics/sezim/pipeline"
+	"github.com/sezim-analytics/sezim/site"
+	"github.com/sezim-analytics/sezim/store"
+)
+
+// verify runs `sezim verify consent-log`: it checks every chain of the
+// consent log and returns an error (exit 1) when one does not verify.
+func verify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("verify", "Verify stored evidence.\n\n  sezim verify consent-log  check every hash chain of the consent log; exit 1 and name the first broken row of each broken chain", stderr)
+	var sf storeFlags
+	sf.register(fs)
+	if len(args) == 0 {
+		fs.Usage()
+		return fmt.Errorf("missing what to verify: consent-log")
+	}
+	what := args[0]
+	if what == "-h" || what == "--help" {
+		fs.Usage()
+		return flag.ErrHelp
+	}
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if what != "consent-log" {
+		return fmt.Errorf("unknown thing to verify %q: use consent-log", what)
+	}
+	st, err := sf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	reports, err := consentlog.Verify(ctx, st)
+	if err != nil {
+		return err
+	}
+	broken := 0
+	var rows uint64
+	for _, r := range reports {
+		rows += r.Rows
+		if r.Broken == nil {
+			fmt.Fprintf(stdout, "chain %s: %d rows, intact\n", r.Chain, r.Rows)
+			continue
+		}
+		broken++
+		fmt.Fprintf(stdout, "chain %s: BROKEN at seq %d (receipt %s): %s\n", r.Chain, r.Broken.Seq, r.Broken.Receipt, r.Broken.Reason)
+	}
+	if broken > 0 {
+		return fmt.Errorf("%d of %d chain(s) broken: %w", broken, len(reports), consentlog.ErrBroken)
+	}
+	fmt.Fprintf(stdout, "consent log verified: %d chain(s), %d rows\n", len(reports), rows)
+	return nil
+}
+
+// consentFlags are serve's consent flags.
+type consentFlags struct {
+	key, previousKey, secure string
+}
+
+func (f *consentFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.key, "consent-key", "", "key that signs consent cookies: at least 32 bytes as hex or base64; required when a site has a consent block")
+	fs.StringVar(&f.previousKey, "consent-previous-key", "", "the key before the last rotation: cookies it signed are still accepted (new ones get --consent-key)")
+	fs.StringVar(&f.secure, "consent-cookie-secure", string(collector.SecureAuto), "Secure attribute of the consent cookies: auto (all but plain http to a loopback host), always or never")
+}
+
+// consentParts are what serve wires in for consent; the zero value (no
+// site has consent) treats every event as having no consent.
+type consentParts struct {
+	state      func(h *event.Hit, s *site.Site, now time.Time) pipeline.ConsentState
+	identified pipeline.IdentifiedSink
+	collector  *collector.ConsentOptions
+	writer     *pipeline.IdentifiedWriter
+	log        *consentlog.Log
+	started    bool
+}
+
+// setup checks the keys and opens the consent log and the consented-rows
+// writer. Key errors name the flag, never the key.
+func (f *consentFlags) setup(cfg *site.Config, st store.Store, dataDir string, log *slog.Logger, reg prometheus.Registerer) (*consentParts, error) {
+	p := &consentParts{}
+	if f.key == "" {
+		if cfg.ConsentConfigured() {
+			return nil, errors.New("--consent-key (SEZIM_CONSENT_KEY) is required: a site has a consent block")
+		}
+		return p, nil
+	}
+	cur, err := consent.ParseKey(f.key)
+	if err != nil {
+		return nil, fmt.Errorf("invalid --consent-key: %w", err)
+	}
+	var prev []byte
+	if f.previousKey != "" {
+		if prev, err = consent.ParseKey(f.previousKey); err != nil {
+			return nil, fmt.Errorf("invalid --consent-previous-key: %w", err)
+		}
+	}
+	keys, err := consent.NewKeys(cur, prev)
+	if err != nil {
+		return nil, err
+	}
+	mode := collector.SecureMode(f.secure)
+	if mode != collector.SecureAuto && mode != collector.SecureAlways && mode != collector.SecureNever {
+		return nil, fmt.Errorf("invalid --consent-cookie-secure %q: use auto, always or never", f.secure)
+	}
+	if p.log, err = consentlog.Open(st, dataDir); err != nil {
+		return nil, err
+	}
+	p.writer = pipeline.NewIdentifiedWriter(pipeline.IdentifiedOptions{Store: st, Logger: log, Reg: reg})
+	p.identified = p.writer
+	p.state = collector.ConsentState(keys)
+	p.collector = &collector.ConsentOptions{Keys: keys, Log: p.log, Secure: mode}
+	return p, nil
+}
+
+// start flushes the consented rows in the background until ctx ends.
+func (p *consentParts) start(ctx context.Context) {
+	if p.writer != nil {
+		p.started = true
+		go p.writer.Run(ctx)
+	}
+}
+
+// wait waits for the last flush of consented rows, after start's ctx ended.
+func (p *consentParts) wait() {
+	if p.started {
+		<-p.writer.Done()
+	}
+}
+
+// close releases the consent log's lock on the data folder.
+func (p *consentParts) close() {
+	if p.log != nil {
+		_ = p.log.Close()
+	}
+}

@@ -1,0 +1,444 @@
+package collector
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/sezim-analytics/sezim/consent"
+	"github.com/sezim-analytics/sezim/consent/consentlog"
+	"github.com/sezim-analytics/sezim/event"
+	"github.com/sezim-analytics/sezim/pipeline"
+	"github.com/sezim-analytics/sezim/pipeline/anon"
+	"github.com/sezim-analytics/sezim/pipeline/useragent"
+	"github.com/sezim-analytics/sezim/site"
+)
+
+// MaxConsentBytes limits a consent decision's body.
+const MaxConsentBytes = 8 << 10
+
+// ConsentLog stores a decision before it is answered (consentlog.Log).
+type ConsentLog interface {
+	Append(ctx context.Context, r *consentlog.Record) error
+}
+
+// SecureMode says when the cookies get the Secure attribute.
+type SecureMode string
+
+const (
+	// SecureAuto sets Secure except on plain http to a loopback host
+	// (development and tests).
+	SecureAuto   SecureMode = "auto"
+	SecureAlways SecureMode = "always"
+	SecureNever  SecureMode = "never"
+)
+
+// ConsentOptions enable the consent endpoints.
+type ConsentOptions struct {
+	Keys *consent.Keys
+	Log  ConsentLog
+	// Secure is SecureAuto unless set.
+	Secure SecureMode
+}
+
+// ConsentState returns the pipeline's consent hook: what the visitor's
+// sezim_consent cookie allows on site s at now. Anything but a valid,
+// signed, unexpired cookie for this site and its current policy version is
+// ConsentNone (fail closed). It does not allocate.
+func ConsentState(keys *consent.Keys) func(h *event.Hit, s *site.Site, now time.Time) pipeline.ConsentState {
+	return func(h *event.Hit, s *site.Site, now time.Time) pipeline.ConsentState {
+		if s.Consent == nil || h.ConsentCookie == "" || keys == nil {
+			return pipeline.ConsentNone
+		}
+		var c consent.Cookie
+		if keys.Check(h.ConsentCookie, s.ID, s.Consent.PolicyVersion, now, &c) != nil {
+			return pipeline.ConsentNone
+		}
+		switch {
+		case c.Grants(consent.Statistics) && c.Grants(consent.Identified):
+			return pipeline.ConsentIdentified
+		case c.Grants(consent.Statistics):
+			return pipeline.ConsentStatistics
+		}
+		return pipeline.ConsentRefused
+	}
+}
+
+// Reasons of the consent endpoints, beside the shared ones.
+const (
+	reasonConsentOff    reason = "consent_not_configured"
+	reasonBadAction     reason = "bad_action"
+	reasonBadPurpose    reason = "unknown_purpose"
+	reasonBadService    reason = "unknown_service"
+	reasonBadLang       reason = "bad_lang"
+	reasonBadTextHash   reason = "bad_text_hash"
+	reasonPolicyVersion reason = "policy_version_mismatch"
+)
+
+// consentBody is a decision as the banner sends it.
+type consentBody struct {
+	S             string   `json:"s"`
+	Action        string   `json:"action"`
+	Purposes      []string `json:"purposes"`
+	Services      []string `json:"services"`
+	Lang          string   `json:"lang"`
+	TextHash      string   `json:"text_hash"`
+	PolicyVersion string   `json:"policy_version"`
+}
+
+// consentReply is the answer to a decision.
+type consentReply struct {
+	Receipt       string   `json:"receipt"`
+	Purposes      []string `json:"purposes"`
+	Services      []string `json:"services"`
+	PolicyVersion string   `json:"policy_version"`
+	Expires       string   `json:"expires,omitempty"`
+}
+
+type consentHandlers struct {
+	c         *Collector
+	o         ConsentOptions
+	decisions *prometheus.CounterVec
+}
+
+// routeConsent adds the consent endpoints when consent is configured.
+func (c *Collector) routeConsent(reg prometheus.Registerer) {
+	o := c.o.Consent
+	if o == nil {
+		return
+	}
+	if o.Secure == "" {
+		o.Secure = SecureAuto
+	}
+	h := &consentHandlers{c: c, o: *o, decisions: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
+		Name: "sezim_consent_decisions_total", Help: "Consent decisions recorded, by action."}, []string{"action"})}
+	for _, a := range []string{consentlog.ActionShown, consentlog.ActionAcceptAll, consentlog.ActionRejectAll, consentlog.ActionCustom, consentlog.ActionWithdraw} {
+		h.decisions.WithLabelValues(a)
+	}
+	c.app.Post("/consent", h.decide)
+	c.app.Options("/consent", c.preflight)
+	c.app.Get("/consent/config", h.config)
+	c.app.Get("/consent/state", h.state)
+}
+
+// fail answers a refused request with its reason.
+func (h *consentHandlers) fail(ctx *fiber.Ctx, route string, status int, why reason) error {
+	h.c.rejected.WithLabelValues(route, string(why)).Inc()
+	h.c.count(route, status)
+	return ctx.Status(status).JSON(fiber.Map{"error": string(why)})
+}
+
+// site finds the site of a consent request and checks its origin.
+func (h *consentHandlers) site(ctx *fiber.Ctx, route, id string) (*site.Site, error) {
+	if id == "" {
+		return nil, h.fail(ctx, route, fiber.StatusBadRequest, reasonMissingSite)
+	}
+	s := h.c.o.Sites.Site(id)
+	switch {
+	case s == nil:
+		return nil, h.fail(ctx, route, fiber.StatusBadRequest, reasonUnknownSite)
+	case !s.AllowsOrigin(ctx.Get(fiber.HeaderOrigin)):
+		return nil, h.fail(ctx, route, fiber.StatusForbidden, reasonBadOrigin)
+	case s.Consent == nil:
+		return nil, h.fail(ctx, route, fiber.StatusBadRequest, reasonConsentOff)
+	}
+	return s, nil
+}
+
+// decide answers POST /consent: it validates the decision, appends it to
+// the consent log (and answers 503 if that fails: a receipt is only given
+// for a stored decision), then sets or deletes the cookies.
+func (h *consentHandlers) decide(ctx *fiber.Ctx) error {
+	const route = "consent"
+	h.c.cors(ctx)
+	ctx.Set(fiber.HeaderCacheControl, "no-store")
+	body := ctx.Body()
+	if len(body) > MaxConsentBytes {
+		return h.fail(ctx, route, fiber.StatusRequestEntityTooLarge, reasonTooLarge)
+	}
+	var b consentBody
+	if err := json.Unmarshal(body, &b); err != nil {
+		return h.fail(ctx, route, fiber.StatusBadRequest, reasonBadJSON)
+	}
+	if len(b.S) > 64 || len(b.Purposes) > 16 || len(b.Services) > 32 || len(b.PolicyVersion) > 64 {
+		return h.fail(ctx, route, fiber.StatusBadRequest, reasonFieldTooLong)
+	}
+	s, err := h.site(ctx, route, b.S)
+	if s == nil {
+		return err
+	}
+	cs := s.Consent
+	switch {
+	case !validAction(b.Action):
+		return h.fail(ctx, route, fiber.StatusBadRequest, reasonBadAction)
+	case b.Lang != "ru" && b.Lang != "kk" && b.Lang != "en":
+		return h.fail(ctx, route, fiber.StatusBadRequest, reasonBadLang)
+	case !isHexHash(b.TextHash):
+		return h.fail(ctx, route, fiber.StatusBadRequest, reasonBadTextHash)
+	case b.PolicyVersion != cs.PolicyVersion:
+		return h.fail(ctx, route, fiber.StatusBadRequest, reasonPolicyVersion)
+	}
+	granted, services, why := grantedBy(cs, &b)
+	if why != "" {
+		return h.fail(ctx, route, fiber.StatusBadRequest, why)
+	}
+
+	now := h.c.o.Now().UTC().Truncate(time.Second)
+	receipt := consent.NewReceipt()
+	rec := &consentlog.Record{
+		Receipt: consent.ReceiptString(receipt), Site: s.ID, Time: now, Action: b.Action,
+		PolicyVersion: cs.PolicyVersion, PolicyHash: cs.PolicyTextHash, TextHash: b.TextHash, Lang: b.Lang,
+		GPC: ctx.Get("Sec-GPC") == "1", DNT: ctx.Get("DNT") == "1",
+		IP:      truncatedIP(h.c.clientIP(ctx)),
+		Browser: useragent.Parse(ctx.Get(fiber.HeaderUserAgent)).Browser,
+	}
+	if b.Action != consentlog.ActionShown {
+		rec.PurposesGranted = granted.String()
+		rec.PurposesDenied = (cs.Enabled() &^ granted).String()
+		var pairs []string
+		for _, sv := range cs.ServicesIn(services) {
+			pairs = append(pairs, sv.ID+":"+sv.Country)
+		}
+		rec.Services = strings.Join(pairs, ",")
+	}
+	lctx, cancel := context.WithTimeout(ctx.Context(), 10*time.Second)
+	defer cancel()
+	if err := h.o.Log.Append(lctx, rec); err != nil {
+		h.c.count(route, fiber.StatusServiceUnavailable)
+		ctx.Set(fiber.HeaderRetryAfter, "5")
+		return ctx.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"error": string(reasonUnavailable)})
+	}
+	h.decisions.WithLabelValues(b.Action).Inc()
+
+	reply := consentReply{Receipt: rec.Receipt, Purposes: granted.IDs(), Services: []string{}, PolicyVersion: cs.PolicyVersion}
+	if b.Action == consentlog.ActionShown {
+		reply.Purposes = consent.Purposes(consent.Necessary).IDs()
+		h.c.count(route, fiber.StatusOK)
+		return ctx.JSON(reply)
+	}
+	for _, sv := range cs.ServicesIn(services) {
+		reply.Services = append(reply.Services, sv.ID)
+	}
+	lifetime := time.Duration(cs.LifetimeDays) * 24 * time.Hour
+	cookie := consent.Cookie{Purposes: granted, Services: services, Issued: now.Unix(), Expires: now.Add(lifetime).Unix()}
+	// A refusal is remembered without any identifier.
+	if granted&^consent.Purposes(consent.Necessary) != 0 || services != 0 {
+		cookie.Receipt, cookie.HasReceipt = receipt, true
+	}
+	value, err := h.o.Keys.Encode(s.ID, cs.PolicyVersion, &cookie)
+	if err != nil {
+		return err
+	}
+	secure := h.secure(ctx)
+	h.setCookie(ctx, consent.CookieName, value, cs.CookieDomain, int(lifetime/time.Second), secure, false)
+	if granted.Has(consent.Statistics) {
+		vid := ctx.Cookies(consent.VisitorCookieName)
+		if !consent.ValidVisitorID(vid) {
+			vid = newVisitorID()
+		}
+		h.setCookie(ctx, consent.VisitorCookieName, vid, cs.CookieDomain, int(lifetime/time.Second), secure, true)
+	} else {
+		h.setCookie(ctx, consent.VisitorCookieName, "", cs.CookieDomain, -1, secure, true)
+	}
+	reply.Expires = time.Unix(cookie.Expires, 0).UTC().Format(time.RFC3339)
+	h.c.count(route, fiber.StatusOK)
+	return ctx.JSON(reply)
+}
+
+func validAction(a string) bool {
+	switch a {
+	case consentlog.ActionShown, consentlog.ActionAcceptAll, consentlog.ActionRejectAll, consentlog.ActionCustom, consentlog.ActionWithdraw:
+		return true
+	}
+	return false
+}
+
+// grantedBy works out what a decision grants. Accept all grants every
+// purpose and service the site offers; reject all and withdraw grant only
+// necessary; custom grants exactly what is listed, and third_party is
+// granted when at least one service is (each service is a choice of its
+// own, with its country shown).
+func grantedBy(cs *consent.Settings, b *consentBody) (consent.Purposes, uint32, reason) {
+	granted := consent.Purposes(consent.Necessary)
+	var services uint32
+	for _, id := range b.Purposes {
+		p, ok := consent.PurposeByID(id)
+		if !ok || !cs.Enabled().Has(p) {
+			return 0, 0, reasonBadPurpose
+		}
+		if p != consent.ThirdParty {
+			granted = granted.With(p)
+		}
+	}
+	for _, id := range b.Services {
+		sv := cs.Service(id)
+		if sv == nil {
+			return 0, 0, reasonBadService
+		}
+		services |= 1 << sv.Bit
+	}
+	switch b.Action {
+	case consentlog.ActionAcceptAll:
+		return cs.Enabled(), cs.AllServices(), ""
+	case consentlog.ActionRejectAll, consentlog.ActionWithdraw, consentlog.ActionShown:
+		return consent.Purposes(consent.Necessary), 0, ""
+	}
+	if services != 0 {
+		granted = granted.With(consent.ThirdParty)
+	}
+	return granted, services, ""
+}
+
+func isHexHash(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// truncatedIP is the IPv4 /24 or IPv6 /48 of ip, as text: all the consent
+// log keeps of an address.
+func truncatedIP(ip netip.Addr) string {
+	if !ip.IsValid() {
+		return ""
+	}
+	return anon.TruncateIP(ip).String()
+}
+
+func newVisitorID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// secure decides the Secure attribute: always, except in auto mode for
+// plain http to a loopback host, where browsers would drop a Secure cookie
+// set over http by anything but localhost.
+func (h *consentHandlers) secure(ctx *fiber.Ctx) bool {
+	switch h.o.Secure {
+	case SecureAlways:
+		return true
+	case SecureNever:
+		return false
+	}
+	if ctx.Protocol() == "https" {
+		return true
+	}
+	host := ctx.Hostname()
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		host = hh
+	}
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") || host == "[::1]" {
+		return false
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip == nil || !ip.IsLoopback()
+}
+
+// setCookie adds a Set-Cookie header; maxAge < 0 deletes the cookie
+// (Max-Age=0).
+func (h *consentHandlers) setCookie(ctx *fiber.Ctx, name, value, domain string, maxAge int, secure, httpOnly bool) {
+	hc := &http.Cookie{Name: name, Value: value, Path: "/", Domain: domain, MaxAge: maxAge,
+		Secure: secure, HttpOnly: httpOnly, SameSite: http.SameSiteLaxMode}
+	ctx.Response().Header.Add(fiber.HeaderSetCookie, hc.String())
+}
+
+// configReply is what the banner needs to render.
+type configReply struct {
+	PolicyVersion string                       `json:"policy_version"`
+	Purposes      []configPurpose              `json:"purposes"`
+	Services      []configService              `json:"services"`
+	Texts         map[string]map[string]string `json:"texts"`
+	LifetimeDays  int                          `json:"lifetime_days"`
+}
+
+type configPurpose struct {
+	ID       string `json:"id"`
+	Required bool   `json:"required"`
+}
+
+type configService struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Purpose string `json:"purpose"`
+	Country string `json:"country"`
+}
+
+// config answers GET /consent/config?s=SITE.
+func (h *consentHandlers) config(ctx *fiber.Ctx) error {
+	const route = "consent_config"
+	h.c.cors(ctx)
+	s, err := h.site(ctx, route, ctx.Query("s"))
+	if s == nil {
+		return err
+	}
+	cs := s.Consent
+	out := configReply{PolicyVersion: cs.PolicyVersion, Purposes: []configPurpose{}, Services: []configService{},
+		Texts: cs.Texts, LifetimeDays: cs.LifetimeDays}
+	if out.Texts == nil {
+		out.Texts = map[string]map[string]string{}
+	}
+	for _, p := range consent.AllPurposes {
+		if cs.Enabled().Has(p) {
+			out.Purposes = append(out.Purposes, configPurpose{ID: p.ID(), Required: p == consent.Necessary})
+		}
+	}
+	for _, sv := range cs.Services {
+		out.Services = append(out.Services, configService{ID: sv.ID, Name: sv.Name, Purpose: consent.ThirdParty.ID(), Country: sv.Country})
+	}
+	ctx.Set(fiber.HeaderCacheControl, "public, max-age=300")
+	h.c.count(route, fiber.StatusOK)
+	return ctx.JSON(out)
+}
+
+type stateReply struct {
+	Valid         bool     `json:"valid"`
+	Purposes      []string `json:"purposes"`
+	Services      []string `json:"services"`
+	PolicyVersion string   `json:"policy_version"`
+	NeedsPrompt   bool     `json:"needs_prompt"`
+}
+
+// state answers GET /consent/state?s=SITE from the visitor's cookie. A
+// cookie that is signed, for this site and unexpired is valid even for an
+// older policy version; needs_prompt then says the banner must ask again
+// (and until it does, the old cookie grants nothing).
+func (h *consentHandlers) state(ctx *fiber.Ctx) error {
+	const route = "consent_state"
+	h.c.cors(ctx)
+	ctx.Set(fiber.HeaderCacheControl, "no-store")
+	s, err := h.site(ctx, route, ctx.Query("s"))
+	if s == nil {
+		return err
+	}
+	cs := s.Consent
+	out := stateReply{Purposes: []string{}, Services: []string{}, NeedsPrompt: true}
+	var c consent.Cookie
+	err = h.o.Keys.Check(ctx.Cookies(consent.CookieName), s.ID, cs.PolicyVersion, h.c.o.Now(), &c)
+	if err == nil || err == consent.ErrOldPolicy {
+		out.Valid = true
+		out.NeedsPrompt = err != nil
+		out.PolicyVersion = c.PolicyVersion()
+		out.Purposes = c.Purposes.With(consent.Necessary).IDs()
+		for _, sv := range cs.ServicesIn(c.Services) {
+			out.Services = append(out.Services, sv.ID)
+		}
+	}
+	h.c.count(route, fiber.StatusOK)
+	return ctx.JSON(out)
+}

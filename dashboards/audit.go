@@ -1,0 +1,73 @@
+package dashboards
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sezim-analytics/sezim/store"
+)
+
+// Audit actions. The names are stored: never rename.
+const (
+	AuditSignIn       = "sign_in"
+	AuditSignInFailed = "sign_in_failed"
+	AuditSignOut      = "sign_out"
+	AuditUserChanged  = "user_changed"
+	AuditTokenAdded   = "token_added"
+	AuditTokenRevoked = "token_revoked"
+)
+
+// AuditEntry is one row of the append-only audit log.
+type AuditEntry struct {
+	Time    time.Time
+	Actor   string // who did it: a user name, or "cli:<os user>"
+	Action  string
+	Target  string // what it was done to: a user name, a token id
+	Outcome string // ok, or why it failed (bad_password, rate_limited, ...)
+	Client  string // the client's network (IPv4 /24, IPv6 /48), if any
+	Detail  string
+}
+
+// Auditor appends to sezim_identified.audit_log.
+type Auditor struct {
+	st  store.Store
+	now func() time.Time
+}
+
+// NewAuditor returns an Auditor writing to st.
+func NewAuditor(st store.Store, now func() time.Time) *Auditor {
+	if now == nil {
+		now = time.Now
+	}
+	return &Auditor{st: st, now: now}
+}
+
+// Record appends e, stamping the time when it has none.
+func (a *Auditor) Record(ctx context.Context, e AuditEntry) error {
+	if e.Time.IsZero() {
+		e.Time = a.now()
+	}
+	cols := []string{"ts", "actor", "action", "target", "outcome", "client", "detail"}
+	row := []any{e.Time.UTC(), e.Actor, e.Action, e.Target, e.Outcome, e.Client, e.Detail}
+	if err := a.st.Insert(ctx, a.st.DB().Identified+".audit_log", cols, [][]any{row}); err != nil {
+		return fmt.Errorf("cannot write the audit log (%s): %w", e.Action, err)
+	}
+	return nil
+}
+
+// Entries returns the newest audit rows, at most limit, newest first.
+func (a *Auditor) Entries(ctx context.Context, limit int) ([]AuditEntry, error) {
+	q := fmt.Sprintf("SELECT toUInt32(ts), actor, action, target, outcome, client, detail FROM %s.audit_log ORDER BY ts DESC LIMIT %d",
+		a.st.DB().Identified, limit)
+	var out []AuditEntry
+	err := a.st.Query(ctx, q, func(r store.Row) error {
+		out = append(out, AuditEntry{Time: time.Unix(int64(r.Uint64(0)), 0).UTC(), Actor: r.String(1), Action: r.String(2),
+			Target: r.String(3), Outcome: r.String(4), Client: r.String(5), Detail: r.String(6)})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the audit log: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,145 @@
+package dashboards
+
+import (
+	"bytes"
+	"errors"
+	"html/template"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+var loginTmpl = template.Must(template.New("login").Parse(`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sign in · Sezim Analytics</title>
+<link rel="icon" href="data:,">
+<style>
+:root { color-scheme: light; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d2430; }
+body { margin: 0; min-height: 100vh; display: grid; place-items: center; background: #f4f6fa; }
+main { width: min(22rem, 100% - 2rem); background: #fff; border-radius: 12px; padding: 2rem; box-shadow: 0 2px 12px rgba(20,30,60,.08); }
+h1 { font-size: 1.25rem; margin: 0 0 1.5rem; }
+h1 span { color: #3b5bdb; }
+label { display: block; font-size: .875rem; color: #56607a; margin-top: 1rem; }
+input { width: 100%; box-sizing: border-box; font: inherit; padding: .55rem .7rem; border: 1px solid #cfd5e2; border-radius: 8px; margin-top: .25rem; }
+input:focus { outline: 2px solid #3b5bdb; border-color: transparent; }
+button { margin-top: 1.5rem; width: 100%; font: inherit; font-weight: 600; padding: .6rem; border: 0; border-radius: 8px; background: #3b5bdb; color: #fff; cursor: pointer; }
+p.error { background: #fff0f0; color: #a61e1e; border-radius: 8px; padding: .5rem .75rem; font-size: .875rem; }
+</style>
+</head>
+<body>
+<main>
+<h1><span>Sezim</span> Analytics</h1>
+{{if .Error}}<p class="error" role="alert" id="login-error">{{.Error}}</p>{{end}}
+<form method="post" action="/app/login">
+<label for="user">User name</label>
+<input id="user" name="user" autocomplete="username" autocapitalize="none" required value="{{.User}}" autofocus>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button>
+</form>
+</main>
+</body>
+</html>
+`))
+
+func (s *Server) renderLogin(c *fiber.Ctx, status int, user, msg string) error {
+	var b bytes.Buffer
+	if err := loginTmpl.Execute(&b, struct{ User, Error string }{user, msg}); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Status(status).Send(b.Bytes())
+}
+
+func (s *Server) loginPage(c *fiber.Ctx) error { return s.renderLogin(c, fiber.StatusOK, "", "") }
+
+const badLogin = "Wrong user name or password."
+
+// login checks a user name and password and starts a session. Failures
+// are counted per account and per client network, and every attempt is
+// audited. A successful sign-in that cannot be audited is refused.
+func (s *Server) login(c *fiber.Ctx) error {
+	if !s.sameOrigin(c) {
+		return fiber.NewError(fiber.StatusForbidden, "cross-origin request refused")
+	}
+	ctx := c.UserContext()
+	name := strings.ToLower(strings.TrimSpace(c.FormValue("user")))
+	password := c.FormValue("password")
+	now := s.o.Now()
+	client := s.clientNet(c)
+	target := name
+	if !ValidName(name) {
+		// Whatever was typed into the name field is not kept: it may be a
+		// password typed in the wrong box.
+		target = "(invalid)"
+	}
+	entry := AuditEntry{Actor: target, Action: AuditSignInFailed, Target: target, Client: client}
+	fail := func(status int, outcome, msg string) error {
+		entry.Outcome = outcome
+		_ = s.record(ctx, entry)
+		return s.renderLogin(c, status, strings.Clone(target), msg)
+	}
+	if b1, until1 := s.accounts.blocked(target, now); b1 {
+		return s.tooMany(c, until1, fail)
+	}
+	if b2, until2 := s.networks.blocked(client, now); b2 {
+		return s.tooMany(c, until2, fail)
+	}
+	u, err := s.dir.User(ctx, name)
+	if err != nil && !errors.Is(err, ErrNoUser) {
+		s.o.Logger.Error("cannot read staff accounts", "err", err)
+		return s.renderLogin(c, fiber.StatusServiceUnavailable, strings.Clone(target), "Sign-in is unavailable, try again shortly.")
+	}
+	hash := s.dummy
+	if u != nil {
+		hash = u.password
+	}
+	s.hashing <- struct{}{}
+	ok, _ := CheckPassword(hash, password)
+	<-s.hashing
+	outcome := ""
+	switch {
+	case u == nil:
+		outcome = "no_such_user"
+	case !ok:
+		outcome = "bad_password"
+	case u.Disabled:
+		outcome = "disabled"
+	}
+	if outcome != "" {
+		s.accounts.fail(target, now)
+		s.networks.fail(client, now)
+		return fail(fiber.StatusUnauthorized, outcome, badLogin)
+	}
+	entry.Action, entry.Outcome = AuditSignIn, "ok"
+	if err := s.record(ctx, entry); err != nil {
+		return s.renderLogin(c, fiber.StatusServiceUnavailable, strings.Clone(target), "Sign-in is unavailable, try again shortly.")
+	}
+	s.accounts.reset(target)
+	raw := s.sess.New(u.Name)
+	c.Cookie(&fiber.Cookie{Name: CookieName, Value: raw, Path: "/", HTTPOnly: true, Secure: !s.o.InsecureCookie, SameSite: fiber.CookieSameSiteStrictMode})
+	return c.Redirect("/app/", fiber.StatusSeeOther)
+}
+
+func (s *Server) tooMany(c *fiber.Ctx, until time.Time, fail func(int, string, string) error) error {
+	wait := max(until.Sub(s.o.Now()).Round(time.Minute), time.Minute)
+	c.Set(fiber.HeaderRetryAfter, itoa(int(wait.Seconds())))
+	return fail(fiber.StatusTooManyRequests, "rate_limited", "Too many failed attempts. Try again in "+wait.String()+".")
+}
+
+// logout ends the session and audits it.
+func (s *Server) logout(c *fiber.Ctx) error {
+	raw, _ := c.Locals(localsSession).(string)
+	if raw != "" {
+		if name, ok := s.sess.Delete(raw); ok {
+			_ = s.record(c.UserContext(), AuditEntry{Actor: name, Action: AuditSignOut, Target: name, Outcome: "ok", Client: s.clientNet(c)})
+		}
+	}
+	c.Cookie(&fiber.Cookie{Name: CookieName, Value: "", Path: "/", HTTPOnly: true, Secure: !s.o.InsecureCookie,
+		SameSite: fiber.CookieSameSiteStrictMode, Expires: time.Unix(1, 0)})
+	return c.Redirect("/app/login", fiber.StatusSeeOther)
+}

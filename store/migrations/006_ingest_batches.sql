@@ -1,0 +1,18 @@
+-- The session-log batch ledger (sessionlog.StoreLedger): which batches a
+-- collector or `sezim import --direct` has processed, so that a resent batch
+-- is answered from here and counted once. key is SHA-256(site, the sender's
+-- Idempotency-Key or the batch's content hash); summary holds counts and
+-- fixed reasons only. Nothing here identifies a visitor. Rows are kept for
+-- 7 days: the ledger drops whole days (partitions) itself.
+-- state: 1 claimed (processing), 2 done.
+CREATE TABLE IF NOT EXISTS {{.Stats}}.ingest_batches{{.OnCluster}} (
+    day Date,
+    site String,
+    key String,
+    token String,
+    claimed_ns UInt64,
+    state UInt8,
+    summary String
+) ENGINE = {{engine "MergeTree" "ingest_batches"}}
+PARTITION BY day
+ORDER BY (site, key);

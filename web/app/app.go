@@ -1,0 +1,12 @@
+// Package app holds the dashboard front end: a page shell, one script and
+// one stylesheet, hand-written (the chart is SVG drawn by the script), with
+// no build step and nothing fetched from another origin. The dashboards
+// package serves them under /app/ to signed-in staff only.
+package app
+
+import "embed"
+
+// Files are index.html, app.js and app.css.
+//
+//go:embed index.html app.js app.css
+var Files embed.FS

@@ -1,0 +1,383 @@
+// Sezim dashboard: reads the stats API of the signed-in staff member and
+// draws the page. No framework and no library: the chart is SVG made here.
+// Every value from the API (page paths, UTM values) is untrusted text and
+// only ever reaches the page through textContent or setAttribute.
+'use strict';
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const SVG = 'http://www.w3.org/2000/svg';
+
+  const METRICS = [
+    { key: 'visitors', label: 'Unique visitors', tip: 'A visitor is recognised only within one day (the daily hash changes at midnight and is destroyed). For one day this is the number of distinct visitors; for a longer period it is the sum of each day\'s visitors: someone who came on Monday and Tuesday counts twice.' },
+    { key: 'visits', label: 'Visits', tip: 'A visit ends after 30 minutes without an event.' },
+    { key: 'pageviews', label: 'Pageviews' },
+    { key: 'views_per_visit', label: 'Views per visit', fmt: (v) => v.toFixed(2) },
+    { key: 'bounce_rate', label: 'Bounce rate', fmt: (v) => `${Math.round(v)}%`, lowerIsBetter: true, tip: 'Visits with one page and no event.' },
+    { key: 'visit_duration', label: 'Visit duration', fmt: duration },
+  ];
+
+  const PANELS = [
+    { title: 'Pages', tabs: [['page', 'Pages'], ['entry_page', 'Entry pages'], ['exit_page', 'Exit pages']] },
+    { title: 'Sources', tabs: [['channel', 'Channels'], ['source', 'Sources'], ['utm_source', 'UTM source'], ['utm_medium', 'Medium'], ['utm_campaign', 'Campaign'], ['utm_content', 'Content'], ['utm_term', 'Term']] },
+    { title: 'Locations', tabs: [['country', 'Countries'], ['region', 'Regions'], ['language', 'Languages']] },
+    { title: 'Devices', tabs: [['browser', 'Browsers'], ['browser_version', 'Versions'], ['os', 'OS'], ['device', 'Devices'], ['screen', 'Screens']] },
+    { title: 'Custom events', tabs: [['event', 'Events']] },
+  ];
+
+  const state = { site: '', period: '7d', from: '', to: '', compare: false, filter: null, metric: 'visitors', tabs: {} };
+  let sites = [];
+  let loadSeq = 0;
+
+  function duration(s) {
+    s = Math.round(s);
+    if (s < 60) return `${s}s`;
+    const m = Math.floor(s / 60);
+    if (m < 60) return `${m}m ${s % 60}s`;
+    return `${Math.floor(m / 60)}h ${m % 60}m`;
+  }
+  const num = (v) => (v >= 10000 ? `${(v / 1000).toFixed(v >= 100000 ? 0 : 1)}k` : String(v));
+
+  function el(tag, attrs, ...kids) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === 'class') e.className = v;
+      else if (k === 'text') e.textContent = v;
+      else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+      else if (v !== undefined && v !== null && v !== false) e.setAttribute(k, v === true ? '' : v);
+    }
+    for (const kid of kids) if (kid !== null && kid !== undefined) e.append(kid);
+    return e;
+  }
+  function svg(tag, attrs) {
+    const e = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+    return e;
+  }
+
+  // ---- state <-> URL -------------------------------------------------
+  function readURL() {
+    const q = new URLSearchParams(location.search);
+    state.site = q.get('site') || '';
+    state.period = q.get('period') || '7d';
+    state.from = q.get('from') || '';
+    state.to = q.get('to') || '';
+    state.compare = q.get('compare') === 'previous';
+    state.metric = q.get('metric') || 'visitors';
+    const f = q.get('filter');
+    state.filter = null;
+    if (f && f.includes('==')) {
+      const i = f.indexOf('==');
+      state.filter = { dim: f.slice(0, i), value: f.slice(i + 2) };
+    }
+  }
+  function writeURL() {
+    const q = new URLSearchParams();
+    q.set('site', state.site);
+    q.set('period', state.period);
+    if (state.period === 'custom') { q.set('from', state.from); q.set('to', state.to); }
+    if (state.compare) q.set('compare', 'previous');
+    if (state.filter) q.set('filter', `${state.filter.dim}==${state.filter.value}`);
+    if (state.metric !== 'visitors') q.set('metric', state.metric);
+    history.replaceState(null, '', `/app/?${q}`);
+  }
+  function params(extra) {
+    const q = new URLSearchParams({ site: state.site, period: state.period });
+    if (state.period === 'custom') { q.set('from', state.from); q.set('to', state.to); }
+    if (state.filter) q.set('filter', `${state.filter.dim}==${state.filter.value}`);
+    for (const [k, v] of Object.entries(extra || {})) q.set(k, v);
+    return q;
+  }
+
+  async function api(path, q) {
+    const res = await fetch(`/api/v1/${path}${q ? `?${q}` : ''}`, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+    if (res.status === 401) { location.href = '/app/login'; throw new Error('signed out'); }
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok) throw new Error(body.error || `HTTP ${res.status}`);
+    return body;
+  }
+  function showError(err) {
+    const t = $('error');
+    t.textContent = `Could not load: ${err.message}`;
+    t.hidden = false;
+    setTimeout(() => { t.hidden = true; }, 6000);
+  }
+
+  // ---- top line ------------------------------------------------------
+  function suppressedText(m, k) { return `< ${m.k || k}`; }
+  function renderCards(agg) {
+    const box = $('cards');
+    box.textContent = '';
+    const r = agg.results;
+    const p = agg.previous && agg.previous.results;
+    for (const def of METRICS) {
+      const fmt = def.fmt || num;
+      const value = r.suppressed ? suppressedText(r, agg.k) : fmt(r[def.key]);
+      let delta = null;
+      if (p && !r.suppressed && !p.suppressed) {
+        const a = r[def.key], b = p[def.key];
+        if (b > 0) {
+          const pct = Math.round(((a - b) / b) * 100);
+          const good = def.lowerIsBetter ? pct < 0 : pct > 0;
+          delta = el('div', { class: `delta ${pct === 0 ? '' : good ? 'up' : 'down'}`, text: `${pct > 0 ? '↑' : pct < 0 ? '↓' : '='} ${Math.abs(pct)}% vs ${fmt(b)}` });
+        } else {
+          delta = el('div', { class: 'delta', text: `previous: ${fmt(b)}` });
+        }
+      }
+      const label = el('div', { class: 'label' }, def.label);
+      if (def.tip) label.append(el('span', { class: 'tip', title: def.tip, 'aria-label': def.tip, tabindex: '0', text: 'i' }));
+      const card = el('button', {
+        type: 'button', class: `metric${state.metric === def.key ? ' on' : ''}`, 'data-metric': def.key,
+        'aria-pressed': String(state.metric === def.key),
+        onclick: () => { state.metric = def.key; writeURL(); load(); },
+      }, label, el('div', { class: `value${r.suppressed ? ' supp' : ''}`, id: `metric-${def.key}`, text: value, title: r.suppressed ? `Fewer than ${agg.k} visitors: hidden` : null }), delta);
+      box.append(card);
+    }
+  }
+
+  // ---- chart -----------------------------------------------------------
+  function renderChart(ts, prevTs) {
+    const def = METRICS.find((m) => m.key === state.metric) || METRICS[0];
+    $('chart-title').textContent = def.label;
+    const box = $('chart');
+    box.textContent = '';
+    const pts = ts.results;
+    const W = Math.max(box.clientWidth, 300), H = box.clientHeight || 240;
+    const padL = 40, padB = 22, padT = 8, padR = 8;
+    const vals = pts.map((p) => (p.suppressed ? null : p[def.key]));
+    const prevVals = prevTs ? prevTs.results.map((p) => (p.suppressed ? null : p[def.key])) : [];
+    const max = Math.max(def.fmt ? 0.01 : 1, ...vals.filter((v) => v !== null), ...prevVals.filter((v) => v !== null));
+    const tick = niceStep(max / 4, !def.fmt);
+    const ticks = Math.max(1, Math.ceil(max / tick));
+    const nice = tick * ticks;
+    const x = (i) => padL + (pts.length <= 1 ? 0 : (i * (W - padL - padR)) / (pts.length - 1));
+    const y = (v) => padT + (H - padT - padB) * (1 - v / nice);
+    const s = svg('svg', { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: 'none' });
+    for (let g = 0; g <= ticks; g++) {
+      const v = tick * g;
+      s.append(svg('line', { class: 'grid', x1: padL, x2: W - padR, y1: y(v), y2: y(v) }));
+      const t = svg('text', { class: 'axis', x: padL - 6, y: y(v) + 4, 'text-anchor': 'end' });
+      t.textContent = def.fmt ? def.fmt(v) : num(Math.round(v));
+      s.append(t);
+    }
+    const hourly = ts.interval === 'hour';
+    const label = (d) => (hourly ? d.slice(11, 16) : new Date(`${d}T00:00:00Z`).toLocaleDateString(undefined, { month: 'short', day: 'numeric', timeZone: 'UTC' }));
+    const every = Math.max(1, Math.ceil(pts.length / Math.max(2, Math.floor(W / 70))));
+    pts.forEach((p, i) => {
+      if (i % every !== 0) return;
+      const t = svg('text', { class: 'axis', x: x(i), y: H - 4, 'text-anchor': 'middle' });
+      t.textContent = label(p.date);
+      s.append(t);
+    });
+    const path = (vs) => {
+      let d = '', pen = false;
+      vs.forEach((v, i) => {
+        if (v === null || v === undefined) { pen = false; return; }
+        d += `${pen ? 'L' : 'M'}${x(i).toFixed(1)},${y(v).toFixed(1)}`;
+        pen = true;
+      });
+      return d;
+    };
+    if (prevVals.length) s.append(svg('path', { class: 'prev', d: path(prevVals) }));
+    const line = path(vals);
+    if (line && !vals.includes(null)) {
+      s.append(svg('path', { class: 'area', d: `${line}L${x(vals.length - 1)},${y(0)}L${x(0)},${y(0)}Z` }));
+    }
+    s.append(svg('path', { class: 'line', d: line }));
+    const step = pts.length > 1 ? (W - padL - padR) / (pts.length - 1) : W;
+    pts.forEach((p, i) => {
+      if (p.suppressed) s.append(svg('circle', { class: 'hidden-pt', cx: x(i), cy: y(0), r: 3 }));
+      const r = svg('rect', { class: 'hit', x: x(i) - step / 2, y: padT, width: step, height: H - padT - padB });
+      const t = svg('title', {});
+      const v = p.suppressed ? `< ${p.k || ts.k} visitors (hidden)` : `${(def.fmt || String)(p[def.key])} ${def.label.toLowerCase()}`;
+      const pv = prevTs && prevTs.results[i] ? `\nprevious: ${prevTs.results[i].suppressed ? 'hidden' : (def.fmt || String)(prevTs.results[i][def.key])}` : '';
+      t.textContent = `${hourly ? p.date.slice(0, 16).replace('T', ' ') : p.date}: ${v}${pv}`;
+      r.append(t);
+      s.append(r);
+    });
+    box.append(s);
+    $('chart-note').textContent = pts.some((p) => p.suppressed) ? `Points from fewer than ${ts.k} visitors are hidden.` : '';
+  }
+  // niceStep rounds a grid step up to 1, 2 or 5 times a power of ten
+  // (whole numbers for counts).
+  function niceStep(v, whole) {
+    if (whole && v <= 1) return 1;
+    const p = 10 ** Math.floor(Math.log10(v));
+    for (const m of [1, 2, 5]) if (m * p >= v) return m * p;
+    return 10 * p;
+  }
+
+  // ---- breakdown panels -------------------------------------------------
+  function renderPanels() {
+    const box = $('panels');
+    box.textContent = '';
+    PANELS.forEach((def, i) => {
+      const dim = state.tabs[i] || def.tabs[0][0];
+      const body = el('div', { class: 'panel-body' });
+      const csv = el('a', { class: 'csv', href: `/api/v1/stats/breakdown?${params({ property: dim, limit: 1000, format: 'csv' })}`, download: '', 'data-csv': dim, text: 'CSV' });
+      const tabs = el('div', { class: 'tabs', role: 'tablist' });
+      for (const [d, name] of def.tabs) {
+        tabs.append(el('button', {
+          type: 'button', role: 'tab', 'aria-selected': String(d === dim), 'data-dim': d, text: name,
+          onclick: () => { state.tabs[i] = d; renderPanels(); },
+        }));
+      }
+      const panel = el('section', { class: 'panel', 'data-panel': def.title },
+        el('div', { class: 'panel-head' }, el('h2', { text: def.title }), tabs, csv), body);
+      box.append(panel);
+      loadPanel(dim, body);
+    });
+  }
+
+  async function loadPanel(dim, body) {
+    const seq = loadSeq;
+    body.append(el('div', { class: 'empty', text: 'Loading…' }));
+    if (state.filter && state.filter.dim !== dim) {
+      body.textContent = '';
+      body.append(el('div', { class: 'empty', text: `Not available under a filter by ${state.filter.dim}: the aggregates hold one property at a time.` }));
+      return;
+    }
+    let b;
+    try {
+      b = await api('stats/breakdown', params({ property: dim, limit: 10 }));
+    } catch (err) {
+      body.textContent = '';
+      body.append(el('div', { class: 'empty', text: err.message }));
+      return;
+    }
+    if (seq !== loadSeq) return;
+    body.textContent = '';
+    const rows = b.results.slice();
+    if (b.other) rows.push(b.other);
+    if (!rows.length) {
+      body.append(el('div', { class: 'empty', text: 'No data for this period.' }));
+      return;
+    }
+    const key = dim === 'event' ? 'events' : 'visitors';
+    const top = Math.max(1, ...rows.map((r) => (r.suppressed ? 0 : r[key] || 0)));
+    const table = el('table', { 'data-dim': dim },
+      el('thead', {}, el('tr', {}, el('th', { text: 'Value' }), el('th', { text: 'Visitors' }), el('th', { text: dim === 'event' ? 'Events' : 'Pageviews' }))));
+    const tbody = el('tbody');
+    for (const r of rows) {
+      const cell = (v) => (r.suppressed
+        ? el('td', { class: 'supp', title: `Fewer than ${r.k} visitors: hidden`, text: `< ${r.k}` })
+        : el('td', { text: num(v) }));
+      const width = r.suppressed ? 0 : Math.round((100 * (r[key] || 0)) / top);
+      const name = r.other ? '(other values)' : (r.value === '' ? '(none)' : r.value);
+      const first = el('td', { title: name }, el('div', { class: 'bg', style: `width:${width}%` }), el('span', { text: name }));
+      const tr = el('tr', { class: r.other ? 'other' : 'row', 'data-value': r.other ? null : r.value }, first, cell(r.visitors), cell(dim === 'event' ? r.events : r.pageviews));
+      if (!r.other) {
+        tr.tabIndex = 0;
+        const pick = () => setFilter(dim, r.value);
+        tr.addEventListener('click', pick);
+        tr.addEventListener('keydown', (e) => { if (e.key === 'Enter') pick(); });
+      }
+      tbody.append(tr);
+    }
+    table.append(tbody);
+    body.append(table);
+  }
+
+  function setFilter(dim, value) {
+    state.filter = { dim, value };
+    writeURL();
+    load();
+  }
+
+  // ---- loading ------------------------------------------------------------
+  async function load() {
+    loadSeq++;
+    const seq = loadSeq;
+    $('period').value = state.period;
+    $('custom').hidden = state.period !== 'custom';
+    $('compare').checked = state.compare;
+    $('site').value = state.site;
+    const fb = $('filterbar');
+    fb.hidden = !state.filter;
+    if (state.filter) {
+      $('filter-text').textContent = `${state.filter.dim} = ${state.filter.value === '' ? '(none)' : state.filter.value}`;
+      $('filter-note').textContent = 'The totals and the chart are filtered; other properties\u2019 breakdowns are not available under a filter yet.';
+    }
+    renderPanels();
+    try {
+      const aggQ = params(state.compare ? { compare: 'previous' } : {});
+      const [agg, ts] = await Promise.all([api('stats/aggregate', aggQ), api('stats/timeseries', params())]);
+      if (seq !== loadSeq) return;
+      $('range').textContent = agg.range.from === agg.range.to ? agg.range.from : `${agg.range.from} – ${agg.range.to}`;
+      renderCards(agg);
+      let prevTs = null;
+      if (state.compare && agg.previous) {
+        const q = params({ period: 'custom', from: agg.previous.range.from, to: agg.previous.range.to, interval: ts.interval });
+        prevTs = await api('stats/timeseries', q);
+        if (seq !== loadSeq) return;
+      }
+      renderChart(ts, prevTs);
+      document.body.dataset.loaded = String(seq);
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  async function realtime() {
+    if (!state.site) return;
+    try {
+      const r = await api('stats/realtime', new URLSearchParams({ site: state.site }));
+      $('realtime-n').textContent = String(r.visitors);
+    } catch { /* shown on the next full load */ }
+  }
+
+  async function start() {
+    readURL();
+    let me;
+    try {
+      me = await api('me');
+    } catch (err) {
+      showError(err);
+      return;
+    }
+    sites = me.sites;
+    $('who').textContent = `${me.user} · ${me.role}`;
+    const sel = $('site');
+    for (const s of sites) sel.append(el('option', { value: s.id, text: s.id }));
+    if (!sites.length) {
+      $('cards').append(el('p', { class: 'empty', text: 'No site has been granted to this account yet.' }));
+      return;
+    }
+    if (!sites.some((s) => s.id === state.site)) state.site = sites[0].id;
+    sel.addEventListener('change', () => { state.site = sel.value; state.filter = null; writeURL(); load(); realtime(); });
+    $('period').addEventListener('change', (e) => {
+      state.period = e.target.value;
+      if (state.period === 'custom') {
+        $('custom').hidden = false;
+        if (!state.from) {
+          const d = new Date();
+          $('to').value = d.toISOString().slice(0, 10);
+          d.setDate(d.getDate() - 13);
+          $('from').value = d.toISOString().slice(0, 10);
+        }
+        return;
+      }
+      writeURL();
+      load();
+    });
+    $('apply').addEventListener('click', () => {
+      if (!$('from').value || !$('to').value) return;
+      state.from = $('from').value;
+      state.to = $('to').value;
+      writeURL();
+      load();
+    });
+    $('from').value = state.from;
+    $('to').value = state.to;
+    $('compare').addEventListener('change', (e) => { state.compare = e.target.checked; writeURL(); load(); });
+    $('clear-filter').addEventListener('click', () => { state.filter = null; writeURL(); load(); });
+    let resize;
+    window.addEventListener('resize', () => { clearTimeout(resize); resize = setTimeout(load, 250); });
+    writeURL();
+    load();
+    realtime();
+    setInterval(realtime, 30000);
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+  else start();
+}());
