@@ -365,3 +365,37 @@ func TestPasswordHash(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentRequests fires sign-ins and API calls at once (run with
+// -race): what a handler keeps (rate-limit keys, sessions) must be copies,
+// not Fiber's reused request memory.
+func TestConcurrentRequests(t *testing.T) {
+	st := storetest.Embedded(t)
+	f := newFixture(t, st)
+	f.srv.o.AccountLimit = 1000
+	ann := f.login(t, "ann")
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := fmt.Sprintf("user%02d", i)
+			resp, err := f.srv.App().Test(loginRequest(name, "wrong password!", "http://dash.test"), -1)
+			if err != nil || resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("login %s: %v %v", name, resp, err)
+			}
+			resp, err = f.srv.App().Test(get("/api/v1/stats/aggregate?site=alpha&period=today", ann), -1)
+			if err != nil || resp.StatusCode != 200 {
+				t.Errorf("aggregate: %v %v", resp, err)
+			}
+		}()
+	}
+	wg.Wait()
+	f.srv.accounts.mu.Lock()
+	defer f.srv.accounts.mu.Unlock()
+	for i := range 16 {
+		if w := f.srv.accounts.m[fmt.Sprintf("user%02d", i)]; w == nil || w.failures != 1 {
+			t.Fatalf("rate-limit key user%02d: %+v (keys %d)", i, w, len(f.srv.accounts.m))
+		}
+	}
+}

@@ -67,7 +67,9 @@ func (s *Server) login(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusForbidden, "cross-origin request refused")
 	}
 	ctx := c.UserContext()
-	name := strings.ToLower(strings.TrimSpace(c.FormValue("user")))
+	// Cloned: Fiber reuses the request's memory, and the name is kept as a
+	// rate-limit key (ToLower returns its input unchanged when it can).
+	name := strings.Clone(strings.ToLower(strings.TrimSpace(c.FormValue("user"))))
 	password := c.FormValue("password")
 	now := s.o.Now()
 	client := s.clientNet(c)
@@ -81,7 +83,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 	fail := func(status int, outcome, msg string) error {
 		entry.Outcome = outcome
 		_ = s.record(ctx, entry)
-		return s.renderLogin(c, status, strings.Clone(target), msg)
+		return s.renderLogin(c, status, target, msg)
 	}
 	if b1, until1 := s.accounts.blocked(target, now); b1 {
 		return s.tooMany(c, until1, fail)
@@ -92,7 +94,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 	u, err := s.dir.User(ctx, name)
 	if err != nil && !errors.Is(err, ErrNoUser) {
 		s.o.Logger.Error("cannot read staff accounts", "err", err)
-		return s.renderLogin(c, fiber.StatusServiceUnavailable, strings.Clone(target), "Sign-in is unavailable, try again shortly.")
+		return s.renderLogin(c, fiber.StatusServiceUnavailable, target, "Sign-in is unavailable, try again shortly.")
 	}
 	hash := s.dummy
 	if u != nil {
@@ -117,7 +119,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 	}
 	entry.Action, entry.Outcome = AuditSignIn, "ok"
 	if err := s.record(ctx, entry); err != nil {
-		return s.renderLogin(c, fiber.StatusServiceUnavailable, strings.Clone(target), "Sign-in is unavailable, try again shortly.")
+		return s.renderLogin(c, fiber.StatusServiceUnavailable, target, "Sign-in is unavailable, try again shortly.")
 	}
 	s.accounts.reset(target)
 	raw := s.sess.New(u.Name)

@@ -396,6 +396,8 @@ test('a new policy version prompts again', async (t) => {
   await b.page.reload({ waitUntil: 'load' });
   await b.ready();
   assert.equal(await b.isOpen(), false);
+  // The external script is fetched after the inline one before it.
+  await b.page.waitForFunction((n) => (window.__ran || []).length === n, ALL_RAN.length);
   assert.deepEqual(await b.ran(), ALL_RAN);
 
   target.setPolicyVersion('2026-12');

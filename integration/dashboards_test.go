@@ -237,12 +237,12 @@ func TestDashboardsAPIExactNumbers(t *testing.T) {
 			"period=today&property=page&limit=1": "/:12/14/30 other=(other):13/14/25 total=25/28/55",
 			// Over two days /secret (5) reaches k; /rare (1) alone would
 			// be a small "other", so /secret joins it.
-			"period=7d&property=page":        "/:22/26/60 /pricing:11/12/30 other=(other):6/6/6 total=39/44/96",
-			"period=today&property=country":  "KZ:25/29/60 other=(other):5/6/10 total=30/35/70",
-			"period=yesterday&property=page": "other=(other):14/16/41 total=14/16/41",
-			// Same-property filter: the row itself, suppressed if small.
+			"period=7d&property=page":       "/:22/26/60 /pricing:11/12/30 other=(other):6/6/6 total=39/44/96",
+			"period=today&property=country": "KZ:25/29/60 other=(other):5/6/10 total=30/35/70",
 			// Yesterday: /pricing (3) and /secret (1) fold, and as 4 < k the
 			// shown / (10) joins them: nothing is shown but the total.
+			"period=yesterday&property=page": "other=(other):14/16/41 total=14/16/41",
+			// Same-property filter: the row itself, suppressed if small.
 			"period=today&property=page&filter=page==/secret":  "/secret:<5 total=:<5",
 			"period=today&property=page&filter=page==/pricing": "/pricing:8/9/20 total=8/9/20",
 			"period=today&property=event":                      "signup:6/6/0 total=6/6/0",

@@ -659,7 +659,7 @@ func (w *WAL) Ready(context.Context) error {
 }
 
 // Flush seals the active segment and ships every sealed one now, returning
-// the first insert's error. Tests and the shutdown use it; the shipper does
+// the first insert's error. Tests use it; the shipper does
 // the same on its own every SealAfter.
 func (w *WAL) Flush(ctx context.Context) error {
 	w.sealIfOld(0)
