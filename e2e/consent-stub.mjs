@@ -160,7 +160,8 @@ export async function startConsentStub({ siteID = 'test-site', pageHost = 'www.s
   const current = (req) => {
     const r = records.get(cookieOf(req, 'sezim_consent'));
     if (!r) return null;
-    if (r.policy_version !== state.policyVersion || Date.parse(r.expires) < Date.now()) return { ...r, stale: true };
+    if (Date.parse(r.expires) < Date.now()) return null;
+    if (r.policy_version !== state.policyVersion) return { ...r, stale: true };
     return r;
   };
 
@@ -198,14 +199,16 @@ export async function startConsentStub({ siteID = 'test-site', pageHost = 'www.s
       }
       if (p === '/consent/state' && req.method === 'GET') {
         if (url.searchParams.get('s') !== siteID) return sendJSON(req, res, 404, { error: 'unknown site' });
+        // As the real collector: a choice for an older policy version is
+        // still "valid" (signed, unexpired) but needs a new prompt, and
+        // until then grants nothing.
         const r = current(req);
-        const valid = !!r && !r.stale;
         return sendJSON(req, res, 200, {
-          valid,
-          purposes: valid ? r.purposes : [],
-          services: valid ? r.services : [],
-          policy_version: valid ? r.policy_version : state.policyVersion,
-          needs_prompt: !valid,
+          valid: !!r,
+          purposes: r ? r.purposes : [],
+          services: r ? r.services : [],
+          policy_version: r ? r.policy_version : state.policyVersion,
+          needs_prompt: !r || !!r.stale,
         });
       }
       if (p === '/consent' && req.method === 'OPTIONS') {
