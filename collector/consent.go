@@ -3,7 +3,9 @@ package collector
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -401,9 +403,36 @@ func (h *consentHandlers) config(ctx *fiber.Ctx) error {
 	for _, sv := range cs.Services {
 		out.Services = append(out.Services, configService{ID: sv.ID, Name: sv.Name, Purpose: consent.ThirdParty.ID(), Country: sv.Country})
 	}
-	ctx.Set(fiber.HeaderCacheControl, "public, max-age=300")
+	body, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	// Revalidated on every use: a cached copy would make the banner post
+	// the previous policy version (and get 400) after a bump. The ETag
+	// keeps the revalidation a 304 while nothing changed.
+	sum := sha256.Sum256(body)
+	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
+	ctx.Set(fiber.HeaderCacheControl, "no-cache")
+	ctx.Set(fiber.HeaderETag, etag)
+	if etagMatch(ctx.Get(fiber.HeaderIfNoneMatch), etag) {
+		h.c.count(route, fiber.StatusNotModified)
+		return ctx.SendStatus(fiber.StatusNotModified)
+	}
 	h.c.count(route, fiber.StatusOK)
-	return ctx.JSON(out)
+	ctx.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return ctx.Send(body)
+}
+
+// etagMatch reports whether an If-None-Match header names etag (weak
+// comparison, as RFC 9110 asks for If-None-Match).
+func etagMatch(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == etag {
+			return true
+		}
+	}
+	return false
 }
 
 type stateReply struct {

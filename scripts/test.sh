@@ -19,6 +19,10 @@ if [ -z "${SEZIM_TEST_CLICKHOUSE:-}" ]; then
   scripts/clickhouse-test-server.sh start "$chdir" "$port"
   trap 'scripts/clickhouse-test-server.sh stop "$chdir" || true' EXIT
   export SEZIM_TEST_CLICKHOUSE="clickhouse://default:@127.0.0.1:$port/"
+  # The same server's HTTP interface (the script puts it at PORT-1000):
+  # e2e/consent.test.mjs reads the tables through it. With a server of your
+  # own, set SEZIM_TEST_CLICKHOUSE_HTTP too.
+  export SEZIM_TEST_CLICKHOUSE_HTTP="http://127.0.0.1:$((port - 1000))/"
 fi
 
 # Chromium and playwright-core for the browser tests (Go tests drive them too).
