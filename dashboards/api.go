@@ -190,9 +190,6 @@ func (a *API) breakdown(c *fiber.Ctx) error {
 	if !validDim(dim) {
 		return badRequest("property must be one of: %s", dimList())
 	}
-	if f.Dim != "" && f.Dim != dim {
-		return badRequest("a breakdown can be filtered only by its own property for now")
-	}
 	limit := 100
 	if l := c.Query("limit"); l != "" {
 		n, err := strconv.Atoi(l)
@@ -201,11 +198,21 @@ func (a *API) breakdown(c *fiber.Ctx) error {
 		}
 		limit = n
 	}
-	var only *string
-	if f.Dim != "" {
-		only = &f.Value
+	var b Breakdown
+	if f.Dim != "" && f.Dim != dim {
+		// Another property's filter: the breakdown over the visits that
+		// have its value (pairs.go says what each number means).
+		b, err = a.q.FilteredBreakdown(c.UserContext(), s, r, dim, limit, f)
+		if errors.Is(err, ErrFilterUnavailable) {
+			return badRequest("%s", err.Error())
+		}
+	} else {
+		var only *string
+		if f.Dim != "" {
+			only = &f.Value
+		}
+		b, err = a.q.Breakdown(c.UserContext(), s, r, dim, limit, only)
 	}
-	b, err := a.q.Breakdown(c.UserContext(), s, r, dim, limit, only)
 	if err != nil {
 		return err
 	}

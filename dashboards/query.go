@@ -176,18 +176,40 @@ type Breakdown struct {
 // holds that value alone (and nothing else is folded into "other").
 func (q *Querier) Breakdown(ctx context.Context, s *site.Site, r Range, dim string, limit int, only *string) (Breakdown, error) {
 	k := s.KThreshold
+	where := fmt.Sprintf("site = %s AND day >= %s AND day <= %s AND dim = %s",
+		store.Quote(s.ID), store.Quote(r.From.String()), store.Quote(r.To.String()), store.Quote(dim))
+	table := q.st.DB().Stats + ".agg_daily FINAL"
+	if only == nil {
+		return q.breakdownFrom(ctx, s, table, where, dim, limit, "1")
+	}
+	where += " AND value = " + store.Quote(*only)
+	var total Metrics
+	err := q.st.Query(ctx, fmt.Sprintf("SELECT %s FROM %s WHERE %s", sums, table, where), func(row store.Row) error {
+		total = scanMetrics(row, 0)
+		return nil
+	})
+	if err != nil {
+		return Breakdown{}, fmt.Errorf("cannot query the %s total of site %q: %w", dim, s.ID, err)
+	}
+	// One value: its row is the total, shown or suppressed as a whole.
+	total.suppressUnder(k)
+	b := Breakdown{Rows: []BreakdownRow{}, Total: total}
+	if !total.zero() {
+		b.Rows = append(b.Rows, BreakdownRow{Value: *only, Metrics: total})
+	}
+	return b, nil
+}
+
+// breakdownFrom is a breakdown of the rows of table matching where: the
+// top values (those matching rowCond too) and the total of all of them.
+func (q *Querier) breakdownFrom(ctx context.Context, s *site.Site, table, where, dim string, limit int, rowCond string) (Breakdown, error) {
+	k := s.KThreshold
 	order := "v DESC"
 	if dim == rollup.DimEvent {
 		order = "e DESC"
 	}
-	where := fmt.Sprintf("site = %s AND day >= %s AND day <= %s AND dim = %s",
-		store.Quote(s.ID), store.Quote(r.From.String()), store.Quote(r.To.String()), store.Quote(dim))
-	if only != nil {
-		where += " AND value = " + store.Quote(*only)
-	}
-	table := q.st.DB().Stats + ".agg_daily FINAL"
 	sql := fmt.Sprintf(`SELECT value, sum(visitors) AS v, sum(visits), sum(pageviews), sum(bounces), sum(duration), sum(events) AS e
- FROM %s WHERE %s GROUP BY value HAVING v >= %d ORDER BY %s, value LIMIT %d`, table, where, max(k, 1), order, limit)
+ FROM %s WHERE %s AND %s GROUP BY value HAVING v >= %d ORDER BY %s, value LIMIT %d`, table, where, rowCond, max(k, 1), order, limit)
 	var rows []BreakdownRow
 	err := q.st.Query(ctx, sql, func(row store.Row) error {
 		rows = append(rows, BreakdownRow{Value: row.String(0), Metrics: scanMetrics(row, 1)})
@@ -203,15 +225,6 @@ func (q *Querier) Breakdown(ctx context.Context, s *site.Site, r Range, dim stri
 	})
 	if err != nil {
 		return Breakdown{}, fmt.Errorf("cannot query the %s total of site %q: %w", dim, s.ID, err)
-	}
-	if only != nil {
-		// One value: its row is the total, shown or suppressed as a whole.
-		total.suppressUnder(k)
-		b := Breakdown{Rows: []BreakdownRow{}, Total: total}
-		if !total.zero() {
-			b.Rows = append(b.Rows, BreakdownRow{Value: *only, Metrics: total})
-		}
-		return b, nil
 	}
 	shown, other := foldBreakdown(rows, total, limit, k)
 	// Other is suppressed only when nothing is shown (see foldBreakdown),

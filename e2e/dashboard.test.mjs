@@ -230,13 +230,22 @@ sites:
     await a.page.waitForSelector('.metric .delta');
     assert.equal(await a.page.textContent('#metric-visitors'), '30');
 
-    // 3. Filter by a page: the Sources panel's referrers, then Pages.
+    // 3. Filter by a page: the totals, the chart and the other panels.
     await a.page.click('[data-panel="Pages"] tr.row[data-value="/"]');
     await a.page.waitForFunction(() => new URLSearchParams(location.search).get('filter') === 'page==/');
     await a.page.waitForSelector('#filterbar:not([hidden])');
     await loaded(a.page);
     assert.equal(await a.page.textContent('#filter-text'), 'page = /');
     assert.equal(await a.page.textContent('#metric-visitors'), '30');
+    // Every panel is cut by the filter (pair aggregates): the Locations
+    // panel's languages are now those of the visits that include "/".
+    await a.page.click('[data-panel="Locations"] button[data-dim="language"]');
+    await a.page.waitForSelector('[data-panel="Locations"][data-filtered="page==/"] table[data-dim="language"] tr.row');
+    const langs = await a.page.$$eval('[data-panel="Locations"] tr.row', (rs) => rs.map((r) => [r.dataset.value, r.children[1].textContent]));
+    assert.equal(langs.length, 3, JSON.stringify(langs));
+    assert.match(langs[0][0], /^ru/);
+    assert.deepEqual(langs.map((l) => l[1]), ['16', '7', '7']);
+    assert.equal(await a.page.$$eval('.panel .empty', (es) => es.filter((e) => /not available/i.test(e.textContent)).length), 0);
     await a.page.screenshot({ path: path.join(artifactsDir, 'dashboard-filtered.png') });
     await a.page.click('#clear-filter');
     await a.page.waitForSelector('#filterbar[hidden]', { state: 'attached' });

@@ -219,18 +219,18 @@ func TestSessionLogBatch(t *testing.T) {
 			return l
 		}
 		batch := strings.Join([]string{
-			line("203.0.113.10", "24/Nov/2026:14:00:00 +0500", "GET / HTTP/1.1", 200, "https://www.google.com/", chromeWin),                      // 1 A
+			line("203.0.113.10", "24/Nov/2026:14:00:00 +0500", "GET / HTTP/1.1", 200, "https://www.google.com/", chromeWin),                    // 1 A
 			line("203.0.113.10", "24/Nov/2026:09:01:00 +0000", "GET /psychologists?utm_source=vk HTTP/1.1", 200, "https://sez.im/", chromeWin), // 2 A
-			line("203.0.113.10", "24/Nov/2026:09:01:01 +0000", "GET /static/app.js?v=3 HTTP/1.1", 200, "https://sez.im/", chromeWin),          // 3 asset
+			line("203.0.113.10", "24/Nov/2026:09:01:01 +0000", "GET /static/app.js?v=3 HTTP/1.1", 200, "https://sez.im/", chromeWin),           // 3 asset
 			line("203.0.113.10", "24/Nov/2026:09:02:00 +0000", "GET /nope HTTP/1.1", 404, "-", chromeWin),                                      // 4 status
 			line("203.0.113.10", "24/Nov/2026:09:03:00 +0000", "POST /form HTTP/1.1", 200, "-", chromeWin),                                     // 5 method
 			line("192.0.2.1", "24/Nov/2026:09:04:00 +0000", "GET / HTTP/1.1", 200, "-", gptBot),                                                // 6 bot
-			`garbage that is not a log line`,                                                                                                   // 7 rejected
-			line("203.0.113.10", "01/Sep/2026:09:00:00 +0000", "GET / HTTP/1.1", 200, "-", chromeWin),                                          // 8 too old
-			line("198.51.100.20", "20/Nov/2026:20:30:00 +0000", "GET /about HTTP/1.1", 200, "-", safariIOS),                                    // 9 historic: 21 Nov 01:30 Almaty
-			line("203.0.113.10", "25/Nov/2026:12:00:00 +0000", "GET / HTTP/1.1", 200, "-", chromeWin),                                          // 10 future
+			`garbage that is not a log line`, // 7 rejected
+			line("203.0.113.10", "01/Sep/2026:09:00:00 +0000", "GET / HTTP/1.1", 200, "-", chromeWin),       // 8 too old
+			line("198.51.100.20", "20/Nov/2026:20:30:00 +0000", "GET /about HTTP/1.1", 200, "-", safariIOS), // 9 historic: 21 Nov 01:30 Almaty
+			line("203.0.113.10", "25/Nov/2026:12:00:00 +0000", "GET / HTTP/1.1", 200, "-", chromeWin),       // 10 future
 			"",
-			line("2001:db8:1::5", "24/Nov/2026:09:30:00 +0000", "GET /about HTTP/2.0", 304, "-", firefoxLin),          // 12 B
+			line("2001:db8:1::5", "24/Nov/2026:09:30:00 +0000", "GET /about HTTP/2.0", 304, "-", firefoxLin),                                       // 12 B
 			line("198.51.100.77", "24/Nov/2026:09:40:00 +0000", "GET / HTTP/1.1", 200, "-", chromeWin, "sezim_consent="+valid+"; sezim_vid=vid-c"), // 13 C consented
 			line("192.0.2.99", "24/Nov/2026:09:45:00 +0000", "GET / HTTP/1.1", 200, "-", safariIOS, "sezim_consent="+tampered),                     // 14 D anonymous
 		}, "\n") + "\n"

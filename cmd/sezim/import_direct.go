@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,13 +45,19 @@ type directSender struct {
 	touched bool
 }
 
-// batchSink keeps one batch's events until the batch is inserted.
-type batchSink struct{ events []event.Event }
+// batchSink keeps one batch's events until the batch is inserted. The
+// ingester writes from several goroutines.
+type batchSink struct {
+	mu     sync.Mutex
+	events []event.Event
+}
 
 func (s *batchSink) Write(e *event.Event) error {
 	ev := *e
 	ev.OwnStrings()
+	s.mu.Lock()
 	s.events = append(s.events, ev)
+	s.mu.Unlock()
 	return nil
 }
 
@@ -59,7 +66,23 @@ func newDirectSender(ctx context.Context, o *importOptions, stderr io.Writer) (*
 	if err != nil {
 		return nil, err
 	}
-	d := &directSender{stderr: stderr, sink: &batchSink{}}
+	st, err := o.sf.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d, err := newDirectSenderOn(ctx, st, cfg, o, stderr)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// newDirectSenderOn builds the in-process pipeline on an open store; the
+// sender's close closes st.
+func newDirectSenderOn(ctx context.Context, st store.Store, cfg *site.Config, o *importOptions, stderr io.Writer) (*directSender, error) {
+	var err error
+	d := &directSender{stderr: stderr, sink: &batchSink{}, st: st}
 	switch {
 	case o.siteID != "":
 		if d.site = cfg.Site(o.siteID); d.site == nil {
@@ -73,13 +96,10 @@ func newDirectSender(ctx context.Context, o *importOptions, stderr io.Writer) (*
 	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("cannot create data folder %q: %w", o.dataDir, err)
 	}
-	if d.st, err = o.sf.open(ctx); err != nil {
-		return nil, err
-	}
 	ok := false
 	defer func() {
-		if !ok {
-			d.close()
+		if !ok && d.geo != nil {
+			d.geo.Close()
 		}
 	}()
 	pending, err := store.NewMigrator(d.st, store.MigrateOptions{Cluster: o.sf.cluster}).Pending(ctx)

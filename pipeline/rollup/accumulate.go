@@ -39,10 +39,17 @@ type accumulator struct {
 	seq    uint64 // visitor sequence number, starting at 1
 	cur    []event.Event
 	events int
+
+	// sess holds the daily counts of the visit being added; mergeSession
+	// adds them to byGran[daily] and, for every filter value the visit has
+	// that is in top, to pairs (see pairs.go).
+	sess  map[aggKey]*counts
+	top   map[dimValue]bool // nil: no pair rows
+	pairs map[pairKey]*counts
 }
 
 func newAccumulator(s *site.Site) *accumulator {
-	return &accumulator{site: s, byGran: [2]map[aggKey]*counts{{}, {}}}
+	return &accumulator{site: s, byGran: [2]map[aggKey]*counts{{}, {}}, sess: map[aggKey]*counts{}}
 }
 
 // add takes the events ordered by (visitor, time).
@@ -63,14 +70,25 @@ func (a *accumulator) flushVisitor() {
 	for i := 1; i <= len(a.cur); i++ {
 		if i == len(a.cur) || a.cur[i].Time.Sub(a.cur[i-1].Time) > SessionTimeout {
 			a.session(a.cur[start:i])
+			a.mergeSession()
 			start = i
 		}
 	}
 	a.cur = a.cur[:0]
 }
 
+// get returns the counts a visit adds to: the visit's own daily counts
+// (merged when it ends), or the hourly row itself.
 func (a *accumulator) get(g granularity, period int64, dim, value string) *counts {
 	k := aggKey{period, dim, value}
+	if g == daily {
+		c := a.sess[k]
+		if c == nil {
+			c = &counts{}
+			a.sess[k] = c
+		}
+		return c
+	}
 	c := a.byGran[g][k]
 	if c == nil {
 		c = &counts{}

@@ -79,6 +79,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; tests inject one.
 	Now func() time.Time
+	// PairTopN is how many values per filter dimension and salt day get
+	// pair rows (see pairs.go): 0 means DefaultPairTopN, below 0 none.
+	PairTopN int
 }
 
 // Rollup recomputes aggregates.
@@ -88,11 +91,15 @@ type Rollup struct {
 	log    *slog.Logger
 	now    func() time.Time
 	insert int // rows per insert
+	topN   int // pair rows per filter dimension; 0: none
 }
 
 // New returns a Rollup.
 func New(o Options) *Rollup {
-	r := &Rollup{st: o.Store, sites: o.Sites, log: o.Logger, now: o.Now, insert: 50_000}
+	r := &Rollup{st: o.Store, sites: o.Sites, log: o.Logger, now: o.Now, insert: 50_000, topN: max(o.PairTopN, 0)}
+	if o.PairTopN == 0 {
+		r.topN = DefaultPairTopN
+	}
 	if r.log == nil {
 		r.log = slog.Default()
 	}
@@ -106,6 +113,8 @@ func New(o Options) *Rollup {
 type Result struct {
 	Events int // events read
 	Rows   int // aggregate rows written (including zeroed ones)
+	// PairRows are the agg_daily_pairs rows written (including zeroed ones).
+	PairRows int
 }
 
 // Run recomputes the aggregates of every configured site from the events of
@@ -116,6 +125,7 @@ func (r *Rollup) Run(ctx context.Context, saltDay time.Time) (Result, error) {
 		res, err := r.RunSite(ctx, s, saltDay)
 		total.Events += res.Events
 		total.Rows += res.Rows
+		total.PairRows += res.PairRows
 		if err != nil {
 			return total, err
 		}
@@ -140,6 +150,12 @@ func (r *Rollup) RunSite(ctx context.Context, s *site.Site, saltDay time.Time) (
 	}
 	shards := uint64(1 + count/rowsPerShard)
 	acc := newAccumulator(s)
+	if r.topN > 0 && count > 0 {
+		if acc.top, err = r.topValues(ctx, where, r.topN); err != nil {
+			return Result{}, fmt.Errorf("cannot choose the pair values of %s for site %q: %w", day, s.ID, err)
+		}
+		acc.pairs = map[pairKey]*counts{}
+	}
 	for shard := uint64(0); shard < shards; shard++ {
 		q := fmt.Sprintf(`SELECT visitor, toUInt32(ts), kind, name, path, ref_host, channel,
  utm_source, utm_medium, utm_campaign, utm_content, utm_term, country, region,
@@ -155,7 +171,17 @@ func (r *Rollup) RunSite(ctx context.Context, s *site.Site, saltDay time.Time) (
 		acc.flushVisitor()
 	}
 	n, err := r.write(ctx, s, day, version, acc)
-	return Result{Events: acc.events, Rows: n}, err
+	if err != nil || r.topN <= 0 {
+		return Result{Events: acc.events, Rows: n}, err
+	}
+	// With pairs off (topN < 0) earlier pair rows stay as they were; with no
+	// events left the write zeroes them.
+	if acc.pairs == nil {
+		acc.pairs = map[pairKey]*counts{}
+	}
+	foldSmallPairs(acc.pairs, s.KThreshold)
+	p, err := r.writePairs(ctx, s, day, version, acc.pairs)
+	return Result{Events: acc.events, Rows: n, PairRows: p}, err
 }
 
 func readEvent(row store.Row) event.Event {
@@ -200,6 +226,10 @@ func (r *Rollup) write(ctx context.Context, s *site.Site, day store.Day, version
 			col, db, table, store.Quote(s.ID), store.Quote(day.String()))
 		err := r.st.Query(ctx, q, func(row store.Row) error {
 			k := aggKey{period: int64(row.Uint64(0)), dim: row.String(1), value: row.String(2)}
+			if g == daily {
+				// toUInt32(Date) is days since the epoch, not seconds.
+				k.period *= 86400
+			}
 			if _, ok := counts[k]; !ok {
 				stale = append(stale, k)
 			}

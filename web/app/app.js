@@ -231,11 +231,9 @@
   async function loadPanel(dim, body) {
     const seq = loadSeq;
     body.append(el('div', { class: 'empty', text: 'Loading…' }));
-    if (state.filter && state.filter.dim !== dim) {
-      body.textContent = '';
-      body.append(el('div', { class: 'empty', text: `Not available under a filter by ${state.filter.dim}: the aggregates hold one property at a time.` }));
-      return;
-    }
+    // Under a filter every panel is cut by it (the API reads the pair
+    // aggregates); a filter it cannot apply is answered 400 with the
+    // reason, which the panel shows.
     let b;
     try {
       b = await api('stats/breakdown', params({ property: dim, limit: 10 }));
@@ -246,6 +244,7 @@
     }
     if (seq !== loadSeq) return;
     body.textContent = '';
+    body.parentElement.dataset.filtered = state.filter ? `${state.filter.dim}==${state.filter.value}` : '';
     const rows = b.results.slice();
     if (b.other) rows.push(b.other);
     if (!rows.length) {
@@ -295,7 +294,9 @@
     fb.hidden = !state.filter;
     if (state.filter) {
       $('filter-text').textContent = `${state.filter.dim} = ${state.filter.value === '' ? '(none)' : state.filter.value}`;
-      $('filter-note').textContent = 'The totals and the chart are filtered; other properties\u2019 breakdowns are not available under a filter yet.';
+      $('filter-note').textContent = state.filter.dim === 'page' || state.filter.dim === 'event'
+        ? `Panels show the visits that include this ${state.filter.dim === 'page' ? 'page' : 'event'}; the totals and the chart show the ${state.filter.dim} itself.`
+        : 'Everything shows the visits with this value.';
     }
     renderPanels();
     try {
