@@ -135,10 +135,23 @@ func (r *Rollup) Run(ctx context.Context, saltDay time.Time) (Result, error) {
 
 // RunSite recomputes one site's aggregates from one salt day.
 func (r *Rollup) RunSite(ctx context.Context, s *site.Site, saltDay time.Time) (Result, error) {
-	version := uint64(r.now().UnixNano())
 	day := store.DayOf(saltDay.UTC())
 	db := r.st.DB().Stats
 	where := fmt.Sprintf("salt_day = %s AND site = %s", store.Quote(day.String()), store.Quote(s.ID))
+	// The version must exceed every earlier recomputation's, or the
+	// tables would keep the older rows: a clock that stepped back, or a
+	// collector whose clock lags another's, must not lose. So it is the
+	// later of now and the largest version stored for this salt day + 1.
+	version := uint64(r.now().UnixNano())
+	for _, table := range []string{"agg_hourly", "agg_daily"} {
+		err := r.st.Query(ctx, fmt.Sprintf("SELECT max(version) FROM %s.%s WHERE %s", db, table, where), func(row store.Row) error {
+			version = max(version, row.Uint64(0)+1)
+			return nil
+		})
+		if err != nil {
+			return Result{}, fmt.Errorf("cannot read the aggregates' version of %s for site %q: %w", day, s.ID, err)
+		}
+	}
 
 	var count uint64
 	err := r.st.Query(ctx, "SELECT count() FROM "+db+".events WHERE "+where, func(row store.Row) error {
