@@ -238,20 +238,38 @@ func (c *Collector) errorHandler(ctx *fiber.Ctx, err error) error {
 	return ctx.Status(code).JSON(fiber.Map{"error": msg})
 }
 
-func (c *Collector) script(ctx *fiber.Ctx) error {
-	ctx.Set(fiber.HeaderContentType, "application/javascript; charset=utf-8")
+// asset is one embedded script in its two representations.
+type asset struct {
+	route, contentType string
+	plain, gzip        func() []byte
+	etag, gzipETag     func() string
+}
+
+var (
+	trackerAsset = asset{"script", web.TrackerContentType, web.Tracker, web.TrackerGzip, web.TrackerETag, web.TrackerGzipETag}
+	bannerAsset  = asset{"banner", web.BannerContentType, web.Banner, web.BannerGzip, web.BannerETag, web.BannerGzipETag}
+)
+
+func (c *Collector) script(ctx *fiber.Ctx) error       { return c.serveAsset(ctx, &trackerAsset) }
+func (c *Collector) bannerScript(ctx *fiber.Ctx) error { return c.serveAsset(ctx, &bannerAsset) }
+
+// serveAsset answers with a script: gzip when accepted, a strong ETag per
+// representation (304 on a match), and an hour of caching, so a new release
+// reaches visitors within the hour.
+func (c *Collector) serveAsset(ctx *fiber.Ctx, a *asset) error {
+	ctx.Set(fiber.HeaderContentType, a.contentType)
 	ctx.Set(fiber.HeaderCacheControl, "public, max-age=3600")
 	ctx.Set(fiber.HeaderVary, fiber.HeaderAcceptEncoding)
-	body, etag := web.Tracker(), web.TrackerETag()
+	body, etag := a.plain(), a.etag()
 	if strings.Contains(ctx.Get(fiber.HeaderAcceptEncoding), "gzip") {
-		body, etag = web.TrackerGzip(), web.TrackerGzipETag()
+		body, etag = a.gzip(), a.gzipETag()
 		ctx.Set(fiber.HeaderContentEncoding, "gzip")
 	}
 	ctx.Set(fiber.HeaderETag, etag)
 	if ctx.Get(fiber.HeaderIfNoneMatch) == etag {
-		c.count("script", fiber.StatusNotModified)
+		c.count(a.route, fiber.StatusNotModified)
 		return ctx.SendStatus(fiber.StatusNotModified)
 	}
-	c.count("script", fiber.StatusOK)
+	c.count(a.route, fiber.StatusOK)
 	return ctx.Send(body)
 }
