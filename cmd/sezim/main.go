@@ -27,7 +27,7 @@ const usage = `Sezim Analytics: privacy-preserving web analytics and consent col
 Usage: sezim <command> [flags]
 
 Commands:
-  serve       run the collector, the stats API and the operator endpoints
+  serve       run the collector, the dashboards and stats API, and the operator endpoints
   migrate     apply or show database migrations (migrate up | migrate status)
   retention   run the retention job once: final rollups, salt-day and aggregate expiry
   verify      verify stored evidence: verify consent-log checks the consent log's hash chains
