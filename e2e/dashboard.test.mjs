@@ -9,72 +9,14 @@
 // CI=true, where it fails. Screenshots go to test-artifacts/.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile } from 'node:child_process';
 import { access, mkdtemp, rm, writeFile, readFile, copyFile, mkdir } from 'node:fs/promises';
-import { promisify } from 'node:util';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, repoRoot, artifactsDir } from './lib.mjs';
+import { buildSezim, freePort, runSezimOK, startServe, waitFor } from './sezim-bin.mjs';
 
 const PASSWORD = 'a long and lovely passphrase';
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(fn, { timeout, interval = 200, describe }) {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`gave up after ${timeout} ms: ${await describe()}`);
-    await sleep(interval);
-  }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Runs the binary to completion with stdin; resolves its stdout, rejects on a non-zero exit. */
-function runSezim(bin, args, env, stdin = '') {
-  return new Promise((resolve, reject) => {
-    const p = spawn(bin, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '', err = '';
-    p.stdout.on('data', (c) => { out += c; });
-    p.stderr.on('data', (c) => { err += c; });
-    p.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`sezim ${args.join(' ')}: exit ${code}\n${err}`))));
-    p.stdin.end(stdin);
-  });
-}
-
-function startSezim(bin, args, env) {
-  const proc = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const out = { stdout: '', stderr: '' };
-  proc.stdout.on('data', (c) => { out.stdout += c; });
-  proc.stderr.on('data', (c) => { out.stderr += c; });
-  let status = null;
-  const exited = new Promise((resolve) => proc.once('exit', (code, signal) => { status = { code, signal }; resolve(status); }));
-  return {
-    out,
-    status: () => status,
-    stop: async () => {
-      if (status) return status;
-      proc.kill('SIGTERM');
-      const s = await Promise.race([exited, sleep(20_000).then(() => null)]);
-      if (s) return s;
-      proc.kill('SIGKILL');
-      return exited;
-    },
-  };
-}
-
 // Thirty visitors of the shop: each needs a user agent of its own (they all
 // come from 127.0.0.1). Pages, sources and languages are spread so that
 // some rows reach k = 5 and some do not.
@@ -109,11 +51,7 @@ test('dashboards: sign in, period, filter, CSV, sign out; a viewer sees only its
   const cleanups = [() => rm(tmp, { recursive: true, force: true })];
   let sezim;
   try {
-    let bin = process.env.SEZIM_BIN;
-    if (!bin) {
-      bin = path.join(tmp, 'sezim');
-      await promisify(execFile)('go', ['build', '-o', bin, './cmd/sezim'], { cwd: repoRoot, maxBuffer: 16 << 20 });
-    }
+    const bin = await buildSezim(tmp);
     const config = path.join(tmp, 'sites.yaml');
     await writeFile(config, `trusted_proxies: []
 sites:
@@ -126,23 +64,19 @@ sites:
 `);
     const env = { ...process.env, CHDB_LIB_PATH: lib, SEZIM_STORE: `chdb://${path.join(tmp, 'chdb')}`, SEZIM_CONFIG: config };
     // Accounts first: the embedded store is one process's at a time.
-    await runSezim(bin, ['migrate', 'up'], env);
-    await runSezim(bin, ['user', 'add', '--role', 'admin', 'admin'], env, `${PASSWORD}\n`);
-    await runSezim(bin, ['user', 'add', '--role', 'viewer', '--sites', 'blog', 'bob'], env, `${PASSWORD}\n`);
-    const token = (await runSezim(bin, ['user', 'token', 'add', '--label', 'e2e', 'admin'], env)).trim();
+    await runSezimOK(bin, ['migrate', 'up'], { env });
+    await runSezimOK(bin, ['user', 'add', '--role', 'admin', 'admin'], { env, stdin: `${PASSWORD}\n` });
+    await runSezimOK(bin, ['user', 'add', '--role', 'viewer', '--sites', 'blog', 'bob'], { env, stdin: `${PASSWORD}\n` });
+    const token = (await runSezimOK(bin, ['user', 'token', 'add', '--label', 'e2e', 'admin'], { env })).trim();
     assert.match(token, /^sezim_[A-Za-z0-9_-]{43}$/);
-    const listed = await runSezim(bin, ['user', 'list'], env);
+    const listed = await runSezimOK(bin, ['user', 'list'], { env });
     assert.match(listed, /bob\s+viewer\s+blog\s+active/);
 
     const [pubPort, apiPort, adminPort] = await Promise.all([freePort(), freePort(), freePort()]);
     const dash = `http://127.0.0.1:${apiPort}`;
-    sezim = startSezim(bin, ['serve', '--data', path.join(tmp, 'data'), '--addr', `127.0.0.1:${pubPort}`,
+    sezim = await startServe(bin, ['--data', path.join(tmp, 'data'), '--addr', `127.0.0.1:${pubPort}`,
       '--api-addr', `127.0.0.1:${apiPort}`, '--admin-addr', `127.0.0.1:${adminPort}`, '--insecure-cookie',
-      '--rollup-interval', '1s', '--flush-interval', '200ms'], env);
-    await waitFor(async () => {
-      if (sezim.status()) throw new Error(`sezim serve exited: ${sezim.out.stderr}`);
-      try { return (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).status === 200; } catch { return false; }
-    }, { timeout: 60_000, interval: 250, describe: () => 'readyz' });
+      '--rollup-interval', '1s', '--flush-interval', '200ms'], { adminOrigin: `http://127.0.0.1:${adminPort}`, env });
 
     // The visits, through the collector's pixel.
     let sent = 0;

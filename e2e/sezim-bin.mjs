@@ -1,6 +1,6 @@
 // Running the real `sezim` binary from a browser test: build it (or take
 // SEZIM_BIN), run one-shot commands, and start `sezim serve` and wait until
-// it is ready. Used by consent.test.mjs.
+// it is ready. Used by every test that runs the real binary.
 import { spawn, execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import net from 'node:net';
@@ -52,6 +52,13 @@ export function runSezim(bin, args, { env = process.env, stdin = '' } = {}) {
     p.once('exit', (code) => resolve({ code, stdout, stderr }));
     p.stdin.end(stdin);
   });
+}
+
+/** Runs a one-shot command that must succeed; resolves its trimmed stdout. */
+export async function runSezimOK(bin, args, { env = process.env, stdin = '' } = {}) {
+  const r = await runSezim(bin, args, { env, stdin });
+  if (r.code !== 0) throw new Error(`sezim ${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
+  return r.stdout.trim();
 }
 
 /**

@@ -8,15 +8,13 @@
 // unless CI=true, where it fails.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile } from 'node:child_process';
 import { createServer } from 'node:http';
 import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, repoRoot, screenshot } from './lib.mjs';
+import { buildSezim, freePort, runSezimOK, sleep, startServe, waitFor } from './sezim-bin.mjs';
 
 const SITE_ID = 'e2e';
 const TIMEZONE = 'Asia/Almaty';
@@ -28,30 +26,6 @@ const TIMEZONE = 'Asia/Almaty';
 const UA_CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/138.0.0.0 Safari/537.36';
 const UA_FIREFOX = 'Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:139.0) Gecko/20100101 Firefox/139.0';
 const UA_SAFARI = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.5 Safari/605.1.15';
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls fn until it returns a truthy value; throws what describe() says after timeout ms. */
-async function waitFor(fn, { timeout, interval = 200, describe }) {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`gave up after ${timeout} ms: ${await describe()}`);
-    await sleep(interval);
-  }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** The sum of every sample of one metric in a Prometheus text exposition. */
 function metricSum(text, name) {
@@ -127,36 +101,6 @@ async function startSite(collectorOrigin) {
   };
 }
 
-/** Starts `sezim serve`; output is collected for the failure report. */
-function startSezim(bin, args, env) {
-  const proc = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const out = { stdout: '', stderr: '' };
-  proc.stdout.on('data', (c) => { out.stdout += c; });
-  proc.stderr.on('data', (c) => { out.stderr += c; });
-  const exited = new Promise((resolve) => {
-    proc.once('exit', (code, signal) => resolve({ code, signal }));
-    proc.once('error', (err) => resolve({ code: null, signal: null, err }));
-  });
-  let status = null;
-  exited.then((s) => { status = s; });
-  return {
-    proc,
-    out,
-    exited,
-    status: () => status,
-    /** SIGTERM (a clean shutdown), then SIGKILL if it lingers. Returns the exit status. */
-    stop: async (grace = 20_000) => {
-      if (status) return status;
-      proc.kill('SIGTERM');
-      let timer;
-      const s = await Promise.race([exited, new Promise((r) => { timer = setTimeout(() => r(null), grace); })]);
-      clearTimeout(timer);
-      if (s) return s;
-      proc.kill('SIGKILL');
-      return { ...(await exited), killed: true };
-    },
-  };
-}
 
 test('a site with the real collector: browsers and a pixel counted, read back from the stats API', { timeout: 240_000 }, async (t) => {
   const lib = process.env.CHDB_LIB_PATH || path.join(repoRoot, '.cache', 'chdb', 'libchdb.so');
@@ -174,13 +118,9 @@ test('a site with the real collector: browsers and a pixel counted, read back fr
   let sezim;
   try {
     // 1. The binary.
-    let bin = process.env.SEZIM_BIN;
-    if (!bin) {
-      bin = path.join(tmp, 'sezim');
-      const began = Date.now();
-      await promisify(execFile)('go', ['build', '-o', bin, './cmd/sezim'], { cwd: repoRoot, maxBuffer: 16 << 20 });
-      t.diagnostic(`go build: ${Date.now() - began} ms`);
-    }
+    const builtAt = Date.now();
+    const bin = await buildSezim(tmp);
+    t.diagnostic(`binary ready: ${Date.now() - builtAt} ms`);
 
     // 2. The site, the ports and the configuration.
     const [pubPort, apiPort, adminPort] = await Promise.all([freePort(), freePort(), freePort()]);
@@ -199,15 +139,8 @@ sites:
 `);
     // The stats API needs sign-in: an admin account and its API token,
     // made before serve opens the embedded store (one process at a time).
-    const cli = (args, stdin = '') => new Promise((resolve, reject) => {
-      const p = spawn(bin, args, { env: { ...process.env, CHDB_LIB_PATH: lib, SEZIM_STORE: `chdb://${path.join(tmp, 'chdb')}`, SEZIM_CONFIG: config } });
-      let out = '';
-      let err = '';
-      p.stdout.on('data', (c) => { out += c; });
-      p.stderr.on('data', (c) => { err += c; });
-      p.once('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`sezim ${args.join(' ')}: ${err}`))));
-      p.stdin.end(stdin);
-    });
+    const cliEnv = { ...process.env, CHDB_LIB_PATH: lib, SEZIM_STORE: `chdb://${path.join(tmp, 'chdb')}`, SEZIM_CONFIG: config };
+    const cli = (args, stdin = '') => runSezimOK(bin, args, { env: cliEnv, stdin });
     await cli(['migrate', 'up']);
     await cli(['user', 'add', '--role', 'admin', 'e2e-admin'], 'a long e2e password\n');
     const token = await cli(['user', 'token', 'add', 'e2e-admin']);
@@ -216,8 +149,8 @@ sites:
     const api = `http://127.0.0.1:${apiPort}`;
     const admin = `http://127.0.0.1:${adminPort}`;
     const began = Date.now();
-    sezim = startSezim(bin, [
-      'serve', '--automigrate',
+    sezim = await startServe(bin, [
+      '--automigrate',
       '--store', `chdb://${path.join(tmp, 'chdb')}`,
       '--config', config,
       '--data', path.join(tmp, 'data'),
@@ -226,20 +159,7 @@ sites:
       '--admin-addr', `127.0.0.1:${adminPort}`,
       '--rollup-interval', '1s',
       '--flush-interval', '200ms',
-    ], { ...process.env, CHDB_LIB_PATH: lib });
-    let lastReady = 'no answer';
-    await waitFor(async () => {
-      const st = sezim.status();
-      if (st) throw new Error(`sezim serve exited before it was ready (code ${st.code}, signal ${st.signal}${st.err ? `, ${st.err.message}` : ''})`);
-      try {
-        const res = await fetch(`${admin}/readyz`);
-        lastReady = `HTTP ${res.status} ${await res.text()}`;
-        return res.status === 200;
-      } catch (err) {
-        lastReady = err.cause?.code || err.message;
-        return false;
-      }
-    }, { timeout: 60_000, interval: 250, describe: () => `GET ${admin}/readyz: ${lastReady}` });
+    ], { adminOrigin: admin, env: { ...process.env, CHDB_LIB_PATH: lib } });
     t.diagnostic(`sezim ready after ${Date.now() - began} ms`);
 
     const metrics = async () => (await fetch(`${admin}/metrics`)).text();
