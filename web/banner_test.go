@@ -2,8 +2,6 @@ package web
 
 import (
 	"bytes"
-	"compress/gzip"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,42 +14,11 @@ import (
 const maxBannerGzip = 8 << 10
 
 func TestBannerMinified(t *testing.T) {
-	src, err := os.ReadFile("banner.js")
-	if err != nil {
-		t.Fatal(err)
-	}
-	min, err := compactJS(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *update {
-		if err := os.WriteFile("banner.min.js", min, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	if !bytes.Equal(min, Banner()) {
-		t.Fatal("banner.min.js is stale: run go generate ./web")
-	}
+	checkMinified(t, "banner.js", "banner.min.js", compactJS, Banner())
 }
 
 func TestBannerGzipSize(t *testing.T) {
-	gz := BannerGzip()
-	t.Logf("banner (JS + CSS): %d bytes, %d gzipped", len(Banner()), len(gz))
-	if len(gz) > maxBannerGzip {
-		t.Fatalf("banner is %d bytes gzipped, over the %d-byte budget", len(gz), maxBannerGzip)
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(gz))
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(plain, Banner()) {
-		t.Fatal("BannerGzip does not decompress to Banner")
-	}
+	checkGzip(t, "banner (JS + CSS)", Banner(), BannerGzip(), maxBannerGzip)
 }
 
 func TestBannerETags(t *testing.T) {

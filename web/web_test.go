@@ -18,43 +18,54 @@ var update = flag.Bool("update", false, "rewrite s.min.js and banner.min.js from
 // cost a page nothing noticeable, with room for the consent work to come.
 const maxTrackerGzip = 1536
 
-func TestTrackerMinified(t *testing.T) {
-	src, err := os.ReadFile("s.js")
+// checkMinified fails when the embedded min file is not what minify makes
+// of its source (or rewrites it with -update).
+func checkMinified(t *testing.T, src, min string, minify func([]byte) ([]byte, error), served []byte) {
+	t.Helper()
+	data, err := os.ReadFile(src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	min, err := minifyJS(src)
+	out, err := minify(data)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if *update {
-		if err := os.WriteFile("s.min.js", min, 0o644); err != nil {
+		if err := os.WriteFile(min, out, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
-	if !bytes.Equal(min, Tracker()) {
-		t.Fatal("s.min.js is stale: run go generate ./web")
+	if !bytes.Equal(out, served) {
+		t.Fatalf("%s is stale: run go generate ./web", min)
 	}
 }
 
-func TestTrackerGzipSize(t *testing.T) {
-	gz := TrackerGzip()
-	t.Logf("tracker: %d bytes, %d gzipped", len(Tracker()), len(gz))
-	if len(gz) > maxTrackerGzip {
-		t.Fatalf("tracker is %d bytes gzipped, over the %d-byte budget", len(gz), maxTrackerGzip)
+// checkGzip enforces a script's budget on the wire and that its gzip
+// representation is the same bytes.
+func checkGzip(t *testing.T, name string, plain, gz []byte, budget int) {
+	t.Helper()
+	t.Logf("%s: %d bytes, %d gzipped", name, len(plain), len(gz))
+	if len(gz) > budget {
+		t.Fatalf("%s is %d bytes gzipped, over the %d-byte budget", name, len(gz), budget)
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(gz))
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain, err := io.ReadAll(zr)
+	got, err := io.ReadAll(zr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(plain, Tracker()) {
-		t.Fatal("TrackerGzip does not decompress to Tracker")
+	if !bytes.Equal(got, plain) {
+		t.Fatalf("the gzip representation of %s does not decompress to it", name)
 	}
+}
+
+func TestTrackerMinified(t *testing.T) { checkMinified(t, "s.js", "s.min.js", minifyJS, Tracker()) }
+
+func TestTrackerGzipSize(t *testing.T) {
+	checkGzip(t, "tracker", Tracker(), TrackerGzip(), maxTrackerGzip)
 }
 
 func TestTrackerETags(t *testing.T) {
