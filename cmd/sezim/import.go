@@ -335,11 +335,22 @@ func importInput(ctx context.Context, o *importOptions, name string, fixed sessi
 		prog.note(fmt.Sprintf("%s: resuming at line %d (byte %d)", name, line+1, offset))
 	}
 	// Read batches ahead while the previous one is being sent.
+	// The reader goroutine reads lr, which wraps the gzip reader and the
+	// file closed by the defers above: on every return path it must have
+	// ended before they run. Deferred calls run last-in first-out, so this
+	// one (cancel, drain, wait) runs before the closes.
 	batches := make(chan *batch, 2)
 	readErr := make(chan error, 1)
+	readerDone := make(chan struct{})
 	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	defer func() {
+		cancel()
+		for range batches {
+		}
+		<-readerDone
+	}()
 	go func() {
+		defer close(readerDone)
 		defer close(batches)
 		readErr <- readBatches(rctx, lr, format, o.batchLines, offset, line, identity, batches)
 	}()

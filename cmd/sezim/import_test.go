@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -325,6 +326,33 @@ func TestImportFlags(t *testing.T) {
 		var out, errb bytes.Buffer
 		if code := run(t.Context(), args, &out, &errb); code == 0 {
 			t.Fatalf("%v: exit 0", args)
+		}
+	}
+}
+
+// failFirst refuses every batch, as a collector that answers 400 would.
+type failFirst struct{ calls atomic.Int32 }
+
+func (f *failFirst) send(ctx context.Context, b *batch) (sessionlog.Summary, error) {
+	f.calls.Add(1)
+	return sessionlog.Summary{}, errFatal{"collector answered 400"}
+}
+
+// TestImportStopsReaderBeforeClosing returns early from a gzipped input
+// while the batch reader is still reading it: under -race, a reader that
+// outlived the deferred Close of its gzip stream and file was reported
+// here. The input is several batches long so the reader is mid-stream.
+func TestImportStopsReaderBeforeClosing(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "access.log.gz")
+	writeLog(t, logPath, 30_000, time.UTC)
+	for i := 0; i < 20; i++ {
+		o := importOptions{batchLines: 500, progress: "none"}
+		f := &failFirst{}
+		err := runImport(t.Context(), &o, []string{logPath}, 0, f, io.Discard, io.Discard)
+		var fatal errFatal
+		if !errors.As(err, &fatal) || f.calls.Load() != 1 {
+			t.Fatalf("run %d: err %v after %d sends, want the first send's error", i, err, f.calls.Load())
 		}
 	}
 }
