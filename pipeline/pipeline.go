@@ -117,9 +117,9 @@ func (p *Pipeline) Process(h *event.Hit, out *event.Event) (event.Tier, event.Dr
 	}
 	p.hot[h.Source].received.Inc()
 	src := h.Source.String()
-	tier, why, s, consent := p.decide(h, out)
+	tier, why, s, consent, bot := p.decide(h, out)
 	if tier == event.TierDrop {
-		p.dropped.WithLabelValues(src, string(why)).Inc()
+		p.dropped.WithLabelValues(src, dropLabel(why, bot)).Inc()
 		return tier, why, nil
 	}
 	p.enrich(h, s, out)
@@ -136,14 +136,15 @@ func (p *Pipeline) Process(h *event.Hit, out *event.Event) (event.Tier, event.Dr
 }
 
 // decide runs the steps that can drop an event: site and origin, page URL,
-// bots, prefetch, then the tier table. It fills out's page fields.
-func (p *Pipeline) decide(h *event.Hit, out *event.Event) (event.Tier, event.Drop, *site.Site, ConsentState) {
+// bots, prefetch, then the tier table. It fills out's page fields, and
+// returns the bot detector's reason for the drop counter.
+func (p *Pipeline) decide(h *event.Hit, out *event.Event) (event.Tier, event.Drop, *site.Site, ConsentState, bots.Reason) {
 	var f Facts
 	s := p.o.Sites.Site(h.SiteID)
 	if s == nil {
 		f.UnknownSite = true
 		tier, why := Decide(f)
-		return tier, why, nil, ConsentNone
+		return tier, why, nil, ConsentNone, bots.ReasonNone
 	}
 	f.OnDNT, f.OnGPC, f.OnRefusal = s.OnDNT, s.OnGPC, s.OnRefusal
 
@@ -157,7 +158,8 @@ func (p *Pipeline) decide(h *event.Hit, out *event.Event) (event.Tier, event.Dro
 	out.RefHost, out.Channel = referrer.Classify(h.Referrer, host, utm)
 
 	// Step: robots, by user agent and headers.
-	f.Bot, _ = bots.Detect(h.UserAgent, h.HasAccept, h.HasAcceptLang)
+	var bot bots.Reason
+	f.Bot, bot = bots.Detect(h.UserAgent, h.HasAccept, h.HasAcceptLang)
 	f.Prefetch = h.Purpose != ""
 	f.DNT, f.GPC = h.DNT, h.GPC
 
@@ -166,7 +168,29 @@ func (p *Pipeline) decide(h *event.Hit, out *event.Event) (event.Tier, event.Dro
 		f.Consent = p.o.Consent(h, s, h.Time)
 	}
 	tier, why := Decide(f)
-	return tier, why, s, f.Consent
+	return tier, why, s, f.Consent, bot
+}
+
+// botLabels are the drop counter's reasons for robots, one per detector
+// reason ("bot_headless", "bot_http_client", …): a closed set, built once
+// so that counting a robot does not concatenate strings.
+var botLabels = func() map[bots.Reason]string {
+	m := make(map[bots.Reason]string, len(bots.Reasons()))
+	for _, r := range bots.Reasons() {
+		m[r] = string(event.DropBot) + "_" + string(r)
+	}
+	return m
+}()
+
+// dropLabel is the reason label of a dropped event: the tier table's
+// reason, refined by the bot detector's for robots.
+func dropLabel(why event.Drop, bot bots.Reason) string {
+	if why == event.DropBot {
+		if l, ok := botLabels[bot]; ok {
+			return l
+		}
+	}
+	return string(why)
 }
 
 // enrich runs the steps that describe a kept event, then anonymises it: the
