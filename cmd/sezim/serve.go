@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -34,6 +36,7 @@ type storeFlags struct {
 	cluster    string
 	statsDB    string
 	identified string
+	password   string
 }
 
 func (f *storeFlags) register(fs *flag.FlagSet) {
@@ -42,10 +45,33 @@ func (f *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.cluster, "cluster", "", "ClickHouse cluster name for ON CLUSTER DDL and Replicated engines (server mode)")
 	fs.StringVar(&f.statsDB, "stats-db", store.DefaultNames.Stats, "name of the aggregates database")
 	fs.StringVar(&f.identified, "identified-db", store.DefaultNames.Identified, "name of the identified-data database")
+	secretVar(fs, &f.password, "store-password", "password of the ClickHouse user named in a clickhouse:// --store (replaces one in the URL)")
 }
 
 func (f *storeFlags) open(ctx context.Context) (store.Store, error) {
-	return store.Open(ctx, f.url, store.Names{Stats: f.statsDB, Identified: f.identified})
+	u, err := f.storeURL()
+	if err != nil {
+		return nil, err
+	}
+	return store.Open(ctx, u, store.Names{Stats: f.statsDB, Identified: f.identified})
+}
+
+// storeURL is --store with --store-password put in. Errors never quote
+// the URL, which may hold a password.
+func (f *storeFlags) storeURL() (string, error) {
+	if f.password == "" {
+		return f.url, nil
+	}
+	u, err := url.Parse(f.url)
+	if err != nil || u.Scheme != "clickhouse" {
+		return "", errors.New("--store-password needs a clickhouse://user@host:port/ --store")
+	}
+	name := "default"
+	if u.User != nil {
+		name = u.User.Username()
+	}
+	u.User = url.UserPassword(name, f.password)
+	return u.String(), nil
 }
 
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {

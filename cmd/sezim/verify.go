@@ -77,8 +77,8 @@ type consentFlags struct {
 }
 
 func (f *consentFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.key, "consent-key", "", "key that signs consent cookies: at least 32 bytes as hex or base64; required when a site has a consent block")
-	fs.StringVar(&f.previousKey, "consent-previous-key", "", "the key before the last rotation: cookies it signed are still accepted (new ones get --consent-key)")
+	secretVar(fs, &f.key, "consent-key", "key that signs consent cookies: at least 32 bytes as hex or base64; required when a site has a consent block")
+	secretVar(fs, &f.previousKey, "consent-previous-key", "the key before the last rotation: cookies it signed are still accepted (new ones get --consent-key)")
 	fs.StringVar(&f.secure, "consent-cookie-secure", string(collector.SecureAuto), "Secure attribute of the consent cookies: auto (all but plain http to a loopback host), always or never")
 }
 
