@@ -7,7 +7,7 @@ export CHDB_LIB_PATH
 GEO_DB ?= $(CURDIR)/.cache/geo/country.mmdb
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run build chdb geo test check bench fmt
+.PHONY: run build chdb geo test test-under-load check bench fmt
 
 build:
 	go build -o bin/sezim ./cmd/sezim
@@ -23,6 +23,10 @@ run: chdb geo build
 
 test:
 	scripts/test.sh
+
+# The Go suite under -race three times in a row beside a busy process.
+test-under-load:
+	scripts/test-under-load.sh
 
 bench: chdb
 	go test -run '^$$' -bench . -benchmem ./pipeline/... ./collector/...
