@@ -100,9 +100,10 @@ export async function startTarget() {
 
 /**
  * Returns every hit the target's collector received, oldest first, each as
- * { seq, via: 'beacon'|'pixel', origin, cookie, contentType, fields, ev }
- * where ev is the event with the wire names (s, u, r, w, l, n, p) and w a
- * number whichever way it came, and fields the names that were sent.
+ * { seq, via: 'beacon'|'pixel', origin, cookie, contentType, body, query,
+ * fields, ev } where ev is the event with the wire names (s, u, r, w, l, n, p)
+ * and w a number whichever way it came, fields the names that were sent, and
+ * body (a beacon's) and query (a pixel's, as in its URL) the raw bytes.
  */
 export async function collectorHits(target) {
   const res = await fetch(target.hitsURL, { cache: 'no-store' });
@@ -118,7 +119,8 @@ export async function collectorHits(target) {
       origin: h.origin,
       cookie: h.cookie,
       contentType: h.contentType || '',
-      body: h.body,
+      body: h.body || '',
+      query: h.query || '',
       fields: Object.keys(d).sort(),
       ev,
     };

@@ -26,7 +26,8 @@ const attrEscape = (s) => String(s).replace(/&/g, '&amp;').replace(/"/g, '&quot;
 //   hash=1       data-hash="true"
 //   api=1        load s.js from the page's own origin, point data-api at the collector
 // The navigation buttons keep location.search, so every hit of one test
-// carries that test's token (?t=...) and tests never see each other's hits.
+// carries that test's token (utm_content=..., a parameter the tracker sends)
+// and tests never see each other's hits.
 function pageHTML(q, collectorOrigin, pageOrigin, defaultSite) {
   const attrs = [`data-site="${attrEscape(q.get('site') || defaultSite)}"`];
   if (q.get('auto') !== '0') attrs.push('data-allow-automation');

@@ -19,9 +19,28 @@
       (nav.webdriver && attr('allow-automation') == null) ||
       (/^(localhost|127(\.\d+){3}|\[::1\])$/.test(loc.hostname) && attr('allow-localhost') == null);
 
+    // Only what the collector keeps leaves the page, because a pixel's URL
+    // lands in proxy logs: scheme, host and path; for the page itself also
+    // the campaign tags the server reads (utm_*), the fact of an ad click
+    // (as "=1": the server keeps nothing more, and the id identifies the
+    // click) and, with data-hash, the hash. The rest of a query or fragment
+    // (tokens, e-mail addresses) never does. Keep both lists in step with
+    // pipeline/referrer/page.go (a test there compares them).
+    var clean = function (href, page) {
+      var q = [], u;
+      try {
+        u = new URL(href);
+        if (page) u.searchParams.forEach(function (v, k) {
+          if (/^utm_(source|medium|campaign|content|term)$/i.test(k)) q.push(k + '=' + encodeURIComponent(v));
+          else if (v && /^(gclid|gbraid|wbraid|dclid|yclid|_openstat|msclkid|ttclid|twclid|li_fat_id|vkclid)$/i.test(k)) q.push(k + '=1');
+        });
+        return u.protocol + '//' + u.host + u.pathname + (q.length ? '?' + q.join('&') : '') + (page && hash ? u.hash : '');
+      } catch (e) { return ''; }
+    };
+
     // The one place that decides what is sent: add fields here.
     var payload = function (ref, name, props) {
-      var o = { s: site, u: loc.href, r: ref, w: screen.width, l: nav.language || '' };
+      var o = { s: site, u: clean(loc.href, 1), r: ref, w: screen.width, l: nav.language || '' };
       if (name) o.n = name;
       if (props && typeof props == 'object') o.p = props;
       return o;
@@ -41,8 +60,9 @@
       new Image().src = base + '/p.gif?' + q.join('&');
     };
 
-    var ref = d.referrer;
-    var here = loc.href;
+    // Of an outside referrer the server keeps the host only.
+    var ref = d.referrer && clean(d.referrer);
+    var here = clean(loc.href, 1);
     // What counts as "another page": the path (and the hash when the site
     // routes by it). Query changes are filters and pagination, not pages;
     // the stats keep no query string anyway.
@@ -54,10 +74,10 @@
     };
 
     // Called after every history change; sends one pageview per new key.
-    // The referrer of an in-app navigation is the URL just left.
+    // The referrer of an in-app navigation is the URL just left, as sent.
     var changed = function () {
       var was = here;
-      here = loc.href;
+      here = clean(loc.href, 1);
       if (key() == last) return;
       last = key();
       ref = was;
