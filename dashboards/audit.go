@@ -86,7 +86,7 @@ func (a *Auditor) SignedInFrom(ctx context.Context, account, client string, sinc
 		n = r.Uint64(0)
 		return nil
 	}); err != nil {
-		return false, fmt.Errorf("cannot read the sign-ins of %q: %w", account, err)
+		return false, fmt.Errorf("cannot read the sign-ins of an account: %w", err)
 	}
 	return n > 0, nil
 }
