@@ -13,75 +13,60 @@ import (
 // to an account: such networks are exempt from the per-account limit, so
 // wrong passwords from strangers cannot lock the owner out of the networks
 // the owner uses. The answer comes from the audit log (shared by every
-// dashboards node, kept across restarts) and is cached here: positive
-// answers until the sign-in they rest on gets too old, negative ones for
-// a few seconds (another node may have just let the owner in). The cache
-// is bounded; forgetting it costs a query, never a wrong answer.
+// dashboards node, kept across restarts), read whole (account, network,
+// last sign-in) and kept for ttl, like the Directory: a check costs a map
+// lookup, whatever names and networks a stranger sends, and the store sees
+// at most one query per ttl from it.
 type knownNets struct {
 	audit  *Auditor
 	now    func() time.Time
 	maxAge time.Duration // how old a sign-in may be and still vouch for its network
-	negTTL time.Duration
-	max    int
+	ttl    time.Duration
 	mu     sync.Mutex
-	m      map[string]time.Time // account\x00network -> answer valid until; positive when after
-	pos    map[string]bool
+	loaded time.Time
+	last   map[[2]string]time.Time // {account, network} -> last sign-in
 }
 
-func newKnownNets(audit *Auditor, now func() time.Time, maxAge time.Duration, max int) *knownNets {
-	return &knownNets{audit: audit, now: now, maxAge: maxAge, negTTL: 15 * time.Second, max: max,
-		m: map[string]time.Time{}, pos: map[string]bool{}}
+func newKnownNets(audit *Auditor, now func() time.Time, maxAge time.Duration) *knownNets {
+	return &knownNets{audit: audit, now: now, maxAge: maxAge, ttl: 15 * time.Second}
 }
 
-// known reports whether client signed in to account within maxAge. On a
-// store error it answers false: the account limit then applies, as it
-// would to a stranger.
+// known reports whether client signed in to account within maxAge. When
+// the audit log cannot be read it answers from the copy it has (none at
+// first: no network is known, and the account limit applies as it would
+// to a stranger) and returns the error, trying again after ttl.
 func (k *knownNets) known(ctx context.Context, account, client string) (bool, error) {
-	key := account + "\x00" + client
-	now := k.now()
 	k.mu.Lock()
-	until, ok := k.m[key]
-	pos := k.pos[key]
-	k.mu.Unlock()
-	if ok && now.Before(until) {
-		return pos, nil
+	defer k.mu.Unlock()
+	now := k.now()
+	var err error
+	if k.loaded.IsZero() || now.Sub(k.loaded) >= k.ttl || now.Before(k.loaded) {
+		var last map[[2]string]time.Time
+		if last, err = k.audit.KnownNetworks(ctx, now.Add(-k.maxAge)); err == nil {
+			// Sign-ins this node just saw stay known even when the read
+			// missed them (a replica behind).
+			for p, t := range k.last {
+				if t.After(last[p]) && now.Sub(t) < k.ttl {
+					last[p] = t
+				}
+			}
+			k.last = last
+		}
+		k.loaded = now
 	}
-	yes, err := k.audit.SignedInFrom(ctx, account, client, now.Add(-k.maxAge))
-	if err != nil {
-		return false, err
-	}
-	until = now.Add(k.negTTL)
-	if yes {
-		// Cached for a day at most: the sign-in found may be near maxAge.
-		until = now.Add(min(k.maxAge, 24*time.Hour))
-	}
-	k.put(key, until, yes, now)
-	return yes, nil
+	t, ok := k.last[[2]string{account, client}]
+	return ok && now.Sub(t) < k.maxAge, err
 }
 
 // add records a successful sign-in of account from client, which the
 // audit log now holds too.
 func (k *knownNets) add(account, client string) {
-	now := k.now()
-	k.put(account+"\x00"+client, now.Add(min(k.maxAge, 24*time.Hour)), true, now)
-}
-
-func (k *knownNets) put(key string, until time.Time, pos bool, now time.Time) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if _, ok := k.m[key]; !ok && len(k.m) >= k.max {
-		for key, u := range k.m {
-			if !now.Before(u) {
-				delete(k.m, key)
-				delete(k.pos, key)
-			}
-		}
-		if len(k.m) >= k.max {
-			clear(k.m)
-			clear(k.pos)
-		}
+	if k.last == nil {
+		k.last = map[[2]string]time.Time{}
 	}
-	k.m[key], k.pos[key] = until, pos
+	k.last[[2]string{strings.Clone(account), strings.Clone(client)}] = k.now()
 }
 
 // knownNet reports whether client signed in to account before (see

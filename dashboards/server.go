@@ -116,7 +116,7 @@ func New(o Options) *Server {
 		audit:    audit,
 		accounts: ratelimit.New(ratelimit.Options{Limit: o.AccountLimit, Window: o.LimitWindow, MaxKeys: o.LimitKeys, Now: o.Now}),
 		networks: ratelimit.New(ratelimit.Options{Limit: o.NetworkLimit, Window: o.LimitWindow, MaxKeys: o.LimitKeys, Now: o.Now}),
-		known:    newKnownNets(audit, o.Now, o.KnownNetworkAge, o.LimitKeys),
+		known:    newKnownNets(audit, o.Now, o.KnownNetworkAge),
 		refused:  newRefusals(o.LimitWindow, o.LimitKeys),
 		// Each argon2id check takes ~19 MiB: bound how many run at once.
 		hashing: make(chan struct{}, 4),
