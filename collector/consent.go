@@ -2,11 +2,10 @@ package collector
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
@@ -19,8 +18,6 @@ import (
 
 	"github.com/sezim-analytics/sezim/consent"
 	"github.com/sezim-analytics/sezim/consent/consentlog"
-	"github.com/sezim-analytics/sezim/event"
-	"github.com/sezim-analytics/sezim/pipeline"
 	"github.com/sezim-analytics/sezim/pipeline/anon"
 	"github.com/sezim-analytics/sezim/pipeline/useragent"
 	"github.com/sezim-analytics/sezim/site"
@@ -51,29 +48,6 @@ type ConsentOptions struct {
 	Log  ConsentLog
 	// Secure is SecureAuto unless set.
 	Secure SecureMode
-}
-
-// ConsentState returns the pipeline's consent hook: what the visitor's
-// sezim_consent cookie allows on site s at now. Anything but a valid,
-// signed, unexpired cookie for this site and its current policy version is
-// ConsentNone (fail closed). It does not allocate.
-func ConsentState(keys *consent.Keys) func(h *event.Hit, s *site.Site, now time.Time) pipeline.ConsentState {
-	return func(h *event.Hit, s *site.Site, now time.Time) pipeline.ConsentState {
-		if s.Consent == nil || h.ConsentCookie == "" || keys == nil {
-			return pipeline.ConsentNone
-		}
-		var c consent.Cookie
-		if keys.Check(h.ConsentCookie, s.ID, s.Consent.PolicyVersion, now, &c) != nil {
-			return pipeline.ConsentNone
-		}
-		switch {
-		case c.Grants(consent.Statistics) && c.Grants(consent.Identified):
-			return pipeline.ConsentIdentified
-		case c.Grants(consent.Statistics):
-			return pipeline.ConsentStatistics
-		}
-		return pipeline.ConsentRefused
-	}
 }
 
 // Reasons of the consent endpoints, beside the shared ones.
@@ -124,7 +98,7 @@ func (c *Collector) routeConsent(reg prometheus.Registerer) {
 	}
 	h := &consentHandlers{c: c, o: *o, decisions: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
 		Name: "sezim_consent_decisions_total", Help: "Consent decisions recorded, by action."}, []string{"action"})}
-	for _, a := range []string{consentlog.ActionShown, consentlog.ActionAcceptAll, consentlog.ActionRejectAll, consentlog.ActionCustom, consentlog.ActionWithdraw} {
+	for _, a := range consent.Actions {
 		h.decisions.WithLabelValues(a)
 	}
 	c.app.Post("/consent", h.decide)
@@ -181,7 +155,7 @@ func (h *consentHandlers) decide(ctx *fiber.Ctx) error {
 	}
 	cs := s.Consent
 	switch {
-	case !validAction(b.Action):
+	case !consent.ValidAction(b.Action):
 		return h.fail(ctx, route, fiber.StatusBadRequest, reasonBadAction)
 	case b.Lang != "ru" && b.Lang != "kk" && b.Lang != "en":
 		return h.fail(ctx, route, fiber.StatusBadRequest, reasonBadLang)
@@ -190,29 +164,19 @@ func (h *consentHandlers) decide(ctx *fiber.Ctx) error {
 	case b.PolicyVersion != cs.PolicyVersion:
 		return h.fail(ctx, route, fiber.StatusBadRequest, reasonPolicyVersion)
 	}
-	granted, services, why := grantedBy(cs, &b)
-	if why != "" {
-		return h.fail(ctx, route, fiber.StatusBadRequest, why)
+	granted, services, err := cs.Grant(b.Action, b.Purposes, b.Services)
+	switch {
+	case errors.Is(err, consent.ErrUnknownPurpose):
+		return h.fail(ctx, route, fiber.StatusBadRequest, reasonBadPurpose)
+	case err != nil:
+		return h.fail(ctx, route, fiber.StatusBadRequest, reasonBadService)
 	}
 
-	now := h.c.o.Now().UTC().Truncate(time.Second)
-	receipt := consent.NewReceipt()
-	rec := &consentlog.Record{
-		Receipt: consent.ReceiptString(receipt), Site: s.ID, Time: now, Action: b.Action,
-		PolicyVersion: cs.PolicyVersion, PolicyHash: cs.PolicyTextHash, TextHash: b.TextHash, Lang: b.Lang,
-		GPC: ctx.Get("Sec-GPC") == "1", DNT: ctx.Get("DNT") == "1",
-		IP:      truncatedIP(h.c.clientIP(ctx)),
-		Browser: useragent.Parse(ctx.Get(fiber.HeaderUserAgent)).Browser,
-	}
-	if b.Action != consentlog.ActionShown {
-		rec.PurposesGranted = granted.String()
-		rec.PurposesDenied = (cs.Enabled() &^ granted).String()
-		var pairs []string
-		for _, sv := range cs.ServicesIn(services) {
-			pairs = append(pairs, sv.ID+":"+sv.Country)
-		}
-		rec.Services = strings.Join(pairs, ",")
-	}
+	d := &consent.Decision{Site: s.ID, Time: h.c.o.Now().UTC(), Action: b.Action, Lang: b.Lang, TextHash: b.TextHash,
+		Granted: granted, Services: services, GPC: ctx.Get("Sec-GPC") == "1", DNT: ctx.Get("DNT") == "1",
+		IP: truncatedIP(h.c.clientIP(ctx)), Browser: useragent.Parse(ctx.Get(fiber.HeaderUserAgent)).Browser,
+		Receipt: consent.NewReceipt()}
+	rec := consentlog.NewRecord(cs, d)
 	lctx, cancel := context.WithTimeout(ctx.Context(), 10*time.Second)
 	defer cancel()
 	if err := h.o.Log.Append(lctx, rec); err != nil {
@@ -223,82 +187,33 @@ func (h *consentHandlers) decide(ctx *fiber.Ctx) error {
 	h.decisions.WithLabelValues(b.Action).Inc()
 
 	reply := consentReply{Receipt: rec.Receipt, Purposes: granted.IDs(), Services: []string{}, PolicyVersion: cs.PolicyVersion}
-	if b.Action == consentlog.ActionShown {
-		reply.Purposes = consent.Purposes(consent.Necessary).IDs()
+	if !d.Choice() {
 		h.c.count(route, fiber.StatusOK)
 		return ctx.JSON(reply)
 	}
 	for _, sv := range cs.ServicesIn(services) {
 		reply.Services = append(reply.Services, sv.ID)
 	}
-	lifetime := time.Duration(cs.LifetimeDays) * 24 * time.Hour
-	cookie := consent.Cookie{Purposes: granted, Services: services, Issued: now.Unix(), Expires: now.Add(lifetime).Unix()}
-	// A refusal is remembered without any identifier.
-	if granted&^consent.Purposes(consent.Necessary) != 0 || services != 0 {
-		cookie.Receipt, cookie.HasReceipt = receipt, true
-	}
+	cookie := cs.CookieFor(d)
 	value, err := h.o.Keys.Encode(s.ID, cs.PolicyVersion, &cookie)
 	if err != nil {
 		return err
 	}
+	maxAge := int(cs.Lifetime() / time.Second)
 	secure := h.secure(ctx)
-	h.setCookie(ctx, consent.CookieName, value, cs.CookieDomain, int(lifetime/time.Second), secure, false)
-	if granted.Has(consent.Statistics) {
+	h.setCookie(ctx, consent.CookieName, value, cs.CookieDomain, maxAge, secure, false)
+	if d.KeepsVisitorID() {
 		vid := ctx.Cookies(consent.VisitorCookieName)
 		if !consent.ValidVisitorID(vid) {
-			vid = newVisitorID()
+			vid = consent.NewVisitorID()
 		}
-		h.setCookie(ctx, consent.VisitorCookieName, vid, cs.CookieDomain, int(lifetime/time.Second), secure, true)
+		h.setCookie(ctx, consent.VisitorCookieName, vid, cs.CookieDomain, maxAge, secure, true)
 	} else {
 		h.setCookie(ctx, consent.VisitorCookieName, "", cs.CookieDomain, -1, secure, true)
 	}
 	reply.Expires = time.Unix(cookie.Expires, 0).UTC().Format(time.RFC3339)
 	h.c.count(route, fiber.StatusOK)
 	return ctx.JSON(reply)
-}
-
-func validAction(a string) bool {
-	switch a {
-	case consentlog.ActionShown, consentlog.ActionAcceptAll, consentlog.ActionRejectAll, consentlog.ActionCustom, consentlog.ActionWithdraw:
-		return true
-	}
-	return false
-}
-
-// grantedBy works out what a decision grants. Accept all grants every
-// purpose and service the site offers; reject all and withdraw grant only
-// necessary; custom grants exactly what is listed, and third_party is
-// granted when at least one service is (each service is a choice of its
-// own, with its country shown).
-func grantedBy(cs *consent.Settings, b *consentBody) (consent.Purposes, uint32, reason) {
-	granted := consent.Purposes(consent.Necessary)
-	var services uint32
-	for _, id := range b.Purposes {
-		p, ok := consent.PurposeByID(id)
-		if !ok || !cs.Enabled().Has(p) {
-			return 0, 0, reasonBadPurpose
-		}
-		if p != consent.ThirdParty {
-			granted = granted.With(p)
-		}
-	}
-	for _, id := range b.Services {
-		sv := cs.Service(id)
-		if sv == nil {
-			return 0, 0, reasonBadService
-		}
-		services |= 1 << sv.Bit
-	}
-	switch b.Action {
-	case consentlog.ActionAcceptAll:
-		return cs.Enabled(), cs.AllServices(), ""
-	case consentlog.ActionRejectAll, consentlog.ActionWithdraw, consentlog.ActionShown:
-		return consent.Purposes(consent.Necessary), 0, ""
-	}
-	if services != 0 {
-		granted = granted.With(consent.ThirdParty)
-	}
-	return granted, services, ""
 }
 
 func isHexHash(s string) bool {
@@ -320,12 +235,6 @@ func truncatedIP(ip netip.Addr) string {
 		return ""
 	}
 	return anon.TruncateIP(ip).String()
-}
-
-func newVisitorID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // secure decides the Secure attribute: always, except in auto mode for

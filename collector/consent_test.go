@@ -90,7 +90,7 @@ func newConsentFixture(t testing.TB) *consentFixture {
 	}
 	reg := prometheus.NewRegistry()
 	sink := &captureSink{}
-	p := pipeline.New(pipeline.Options{Sites: cfg, Salts: salts, Sink: sink, Reg: reg, Consent: ConsentState(keys)})
+	p := pipeline.New(pipeline.Options{Sites: cfg, Salts: salts, Sink: sink, Reg: reg, Consent: pipeline.ConsentFromCookie(keys)})
 	log := &memLog{}
 	c := New(Options{Sites: cfg, Pipeline: p, Reg: reg, Now: func() time.Time { return testNow },
 		Consent: &ConsentOptions{Keys: keys, Log: log}})

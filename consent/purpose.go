@@ -6,7 +6,11 @@
 // log and its writer live in consent/consentlog.
 package consent
 
-import "strings"
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"strings"
+)
 
 // Purpose is one purpose a visitor may grant. The values are bits of the
 // cookie's purpose mask and are stored: never renumber.
@@ -137,4 +141,11 @@ func ValidVisitorID(v string) bool {
 	}
 	// 22 characters hold 132 bits: the last one may carry only 2 of them.
 	return strings.IndexByte("AQgw", v[21]) >= 0
+}
+
+// NewVisitorID returns a fresh visitor id: 128 random bits, base64url.
+func NewVisitorID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }

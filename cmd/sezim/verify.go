@@ -126,7 +126,7 @@ func (f *consentFlags) setup(cfg *site.Config, st store.Store, dataDir string, l
 	}
 	p.writer = pipeline.NewIdentifiedWriter(pipeline.IdentifiedOptions{Store: st, Logger: log, Reg: reg})
 	p.identified = p.writer
-	p.state = collector.ConsentState(keys)
+	p.state = pipeline.ConsentFromCookie(keys)
 	p.collector = &collector.ConsentOptions{Keys: keys, Log: p.log, Secure: mode}
 	return p, nil
 }
