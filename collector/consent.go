@@ -59,6 +59,7 @@ const (
 	reasonBadLang       reason = "bad_lang"
 	reasonBadTextHash   reason = "bad_text_hash"
 	reasonPolicyVersion reason = "policy_version_mismatch"
+	reasonMissingOrigin reason = "missing_origin"
 )
 
 // consentBody is a decision as the banner sends it.
@@ -120,10 +121,16 @@ func (h *consentHandlers) site(ctx *fiber.Ctx, route, id string) (*site.Site, er
 		return nil, h.fail(ctx, route, fiber.StatusBadRequest, reasonMissingSite)
 	}
 	s := h.c.o.Sites.Site(id)
+	origin := ctx.Get(fiber.HeaderOrigin)
 	switch {
 	case s == nil:
 		return nil, h.fail(ctx, route, fiber.StatusBadRequest, reasonUnknownSite)
-	case !s.AllowsOrigin(ctx.Get(fiber.HeaderOrigin)):
+	case origin == "" && ctx.Method() == fiber.MethodPost:
+		// Browsers send Origin with every POST: a decision without one
+		// comes from a script, which must not decide in a visitor's name.
+		return nil, h.fail(ctx, route, fiber.StatusForbidden, reasonMissingOrigin)
+	case origin != "" && !s.AllowsOrigin(origin):
+		uncors(ctx)
 		return nil, h.fail(ctx, route, fiber.StatusForbidden, reasonBadOrigin)
 	case s.Consent == nil:
 		return nil, h.fail(ctx, route, fiber.StatusBadRequest, reasonConsentOff)

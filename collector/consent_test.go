@@ -59,7 +59,7 @@ trusted_proxies: [10.0.0.1]
 sites:
   - id: sez
     domains: [sez.im]
-    origins: [https://sez.im]
+    origins: [https://sez.im, https://*.app.sez.im]
     consent:
       purposes: [functional, statistics, identified, third_party]
       services: [{id: yandex_metrica}, {id: google_analytics}]
@@ -70,6 +70,7 @@ sites:
       texts: {kk: {title: "Cookie файлдары"}}
   - id: plain
     domains: [plain.kz]
+    origins: [https://plain.kz]
 `
 
 const hash64 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -325,7 +326,10 @@ func TestConsentRefusesBadInput(t *testing.T) {
 		{"not json", "{", nil, 400, "bad_json"},
 		{"no site", decision("accept_all", func(m map[string]any) { delete(m, "s") }), nil, 400, "missing_site"},
 		{"unknown site", decision("accept_all", func(m map[string]any) { m["s"] = "nope" }), nil, 400, "unknown_site"},
-		{"site without consent", decision("accept_all", func(m map[string]any) { m["s"] = "plain" }), map[string]string{"Origin": ""}, 400, "consent_not_configured"},
+		{"site without consent", decision("accept_all", func(m map[string]any) { m["s"] = "plain" }), map[string]string{"Origin": "https://plain.kz"}, 400, "consent_not_configured"},
+		{"no origin", decision("accept_all", nil), map[string]string{"Origin": ""}, 403, "missing_origin"},
+		{"origin of another site", decision("accept_all", nil), map[string]string{"Origin": "https://plain.kz"}, 403, "origin_not_allowed"},
+		{"subdomain of the page host", decision("accept_all", nil), map[string]string{"Origin": "https://www.sez.im"}, 403, "origin_not_allowed"},
 		{"other origin", decision("accept_all", nil), map[string]string{"Origin": "https://evil.example"}, 403, "origin_not_allowed"},
 		{"bad action", decision("accept_some", nil), nil, 400, "bad_action"},
 		{"bad lang", decision("accept_all", func(m map[string]any) { m["lang"] = "de" }), nil, 400, "bad_lang"},

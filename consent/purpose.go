@@ -1,7 +1,7 @@
 // Package consent owns what a visitor can agree to and how the agreement is
 // kept: the purposes and third-party services (with their destination
-// countries), the per-site consent settings, and the signed preference
-// cookie. It sits at the bottom of the import graph (the site package
+// countries), the per-site consent settings, what a decision grants, the
+// signed preference cookie and the state a cookie allows. It sits at the bottom of the import graph (the site package
 // embeds its Settings), so it imports nothing of the project; the consent
 // log and its writer live in consent/consentlog.
 package consent
