@@ -6,9 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"net"
-	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -31,23 +30,16 @@ type ConsentLog interface {
 	Append(ctx context.Context, r *consentlog.Record) error
 }
 
-// SecureMode says when the cookies get the Secure attribute.
-type SecureMode string
-
-const (
-	// SecureAuto sets Secure except on plain http to a loopback host
-	// (development and tests).
-	SecureAuto   SecureMode = "auto"
-	SecureAlways SecureMode = "always"
-	SecureNever  SecureMode = "never"
-)
-
 // ConsentOptions enable the consent endpoints.
 type ConsentOptions struct {
 	Keys *consent.Keys
 	Log  ConsentLog
 	// Secure is SecureAuto unless set.
 	Secure SecureMode
+	// PublicURL is the collector's address as visitors reach it; in auto
+	// mode its scheme decides the Secure attribute (collector/cookies.go).
+	// nil: a trusted proxy's X-Forwarded-Proto decides.
+	PublicURL *url.URL
 }
 
 // Reasons of the consent endpoints, beside the shared ones.
@@ -184,7 +176,9 @@ func (h *consentHandlers) decide(ctx *fiber.Ctx) error {
 		IP: truncatedIP(h.c.clientIP(ctx)), Browser: useragent.Parse(ctx.Get(fiber.HeaderUserAgent)).Browser,
 		Receipt: consent.NewReceipt()}
 	rec := consentlog.NewRecord(cs, d)
-	lctx, cancel := context.WithTimeout(ctx.Context(), 10*time.Second)
+	// Not ctx.Context(): fasthttp's Shutdown resets its Done channel
+	// without a lock, a data race with the context's watcher goroutine.
+	lctx, cancel := context.WithTimeout(ctx.UserContext(), 10*time.Second)
 	defer cancel()
 	if err := h.o.Log.Append(lctx, rec); err != nil {
 		h.c.count(route, fiber.StatusServiceUnavailable)
@@ -242,38 +236,6 @@ func truncatedIP(ip netip.Addr) string {
 		return ""
 	}
 	return anon.TruncateIP(ip).String()
-}
-
-// secure decides the Secure attribute: always, except in auto mode for
-// plain http to a loopback host, where browsers would drop a Secure cookie
-// set over http by anything but localhost.
-func (h *consentHandlers) secure(ctx *fiber.Ctx) bool {
-	switch h.o.Secure {
-	case SecureAlways:
-		return true
-	case SecureNever:
-		return false
-	}
-	if ctx.Protocol() == "https" {
-		return true
-	}
-	host := ctx.Hostname()
-	if hh, _, err := net.SplitHostPort(host); err == nil {
-		host = hh
-	}
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") || host == "[::1]" {
-		return false
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip == nil || !ip.IsLoopback()
-}
-
-// setCookie adds a Set-Cookie header; maxAge < 0 deletes the cookie
-// (Max-Age=0).
-func (h *consentHandlers) setCookie(ctx *fiber.Ctx, name, value, domain string, maxAge int, secure, httpOnly bool) {
-	hc := &http.Cookie{Name: name, Value: value, Path: "/", Domain: domain, MaxAge: maxAge,
-		Secure: secure, HttpOnly: httpOnly, SameSite: http.SameSiteLaxMode}
-	ctx.Response().Header.Add(fiber.HeaderSetCookie, hc.String())
 }
 
 // configReply is what the banner needs to render.

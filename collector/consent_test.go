@@ -298,24 +298,6 @@ func TestConsentKeepsAValidVisitorID(t *testing.T) {
 	}
 }
 
-func TestConsentSecureAttribute(t *testing.T) {
-	f := newConsentFixture(t)
-	for _, tc := range []struct {
-		host, proto string
-		want        bool
-	}{
-		{"localhost:8080", "", false},
-		{"127.0.0.1:8080", "", false},
-		{"stats.sez.im", "", true}, // plain http elsewhere still gets Secure
-		{"localhost:8080", "https", true},
-	} {
-		resp, _ := f.post(t, decision("reject_all", nil), map[string]string{"Host": tc.host, "X-Forwarded-Proto": tc.proto})
-		if c := cookiesOf(resp)[consent.CookieName]; c == nil || c.Secure != tc.want {
-			t.Errorf("%s %s: Secure=%v, want %v", tc.proto, tc.host, c != nil && c.Secure, tc.want)
-		}
-	}
-}
-
 func TestConsentRefusesBadInput(t *testing.T) {
 	for _, tc := range []struct {
 		name, body string

@@ -75,7 +75,8 @@ type Site struct {
 
 // Config is the whole configuration file.
 type Config struct {
-	// TrustedProxies are the direct peers whose X-Forwarded-For is believed.
+	// TrustedProxies are the direct peers whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed.
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	Sites          []*Site  `yaml:"sites"`
 
