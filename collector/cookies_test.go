@@ -64,8 +64,10 @@ func proxyTo(t *testing.T, target string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rp := &httputil.ReverseProxy{Director: func(r *http.Request) {
-		r.URL.Scheme, r.URL.Host, r.Host = u.Scheme, u.Host, u.Host
+	rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(u) // the Host header too
+		// Rewrite drops X-Forwarded-*; nginx passes the client's on.
+		pr.Out.Header["X-Forwarded-Proto"] = pr.In.Header["X-Forwarded-Proto"]
 	}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -121,3 +121,38 @@ func TestBadOriginsAreNamed(t *testing.T) {
 	f("https://*.10.0.0.1", "not an address")
 	f("https://*.[::1]", `at least two labels after "*."`)
 }
+
+// FuzzAllowsOrigin feeds arbitrary Origin headers to the matcher: it must
+// not panic, a parsed origin must print in a form that parses back to
+// itself, and what is allowed must be a configured origin in normal form
+// or a strict subdomain under a pattern.
+func FuzzAllowsOrigin(f *testing.F) {
+	cfg, err := Parse([]byte("sites:\n  - id: a\n    domains: [sez.im]\n    origins: [https://sez.im, http://127.0.0.1:8080, 'http://[::1]:3000', https://*.app.sez.im]\n"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	s := cfg.Site("a")
+	for _, seed := range []string{"https://sez.im", "HTTPS://SEZ.IM:443", "https://x.app.sez.im", "https://app.sez.im",
+		"http://[::1]:3000", "http://[0::1]:3000", "null", "", "https://sez.im:", "https://[", "https://a..b", "https://*.app.sez.im"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, origin string) {
+		allowed := s.AllowsOrigin(origin)
+		o, ok := parseOrigin(origin)
+		if !ok {
+			if allowed {
+				t.Fatalf("%q allowed but does not parse", origin)
+			}
+			return
+		}
+		again, ok := parseOrigin(o.String())
+		if !ok || again != o {
+			t.Fatalf("%q → %q → %+v %v", origin, o.String(), again, ok)
+		}
+		_, exact := s.origins[o.String()]
+		under := o.scheme == "https" && o.port == "" && strings.HasSuffix(o.host, ".app.sez.im") && o.host != ".app.sez.im"
+		if allowed != (exact || under) {
+			t.Fatalf("%q (%+v): allowed %v, exact %v, under the pattern %v", origin, o, allowed, exact, under)
+		}
+	})
+}

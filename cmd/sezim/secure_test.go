@@ -70,8 +70,10 @@ func TestServePublicURLMakesConsentCookiesSecure(t *testing.T) {
 		t.Fatalf("serve did not start: %s", errOut.String())
 	}
 	target, _ := url.Parse(collector)
-	proxy := httptest.NewServer(&httputil.ReverseProxy{Director: func(r *http.Request) {
-		r.URL.Scheme, r.URL.Host, r.Host = target.Scheme, target.Host, target.Host
+	proxy := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(target) // the Host header too
+		// Rewrite drops X-Forwarded-*; nginx passes the client's on.
+		pr.Out.Header["X-Forwarded-Proto"] = pr.In.Header["X-Forwarded-Proto"]
 	}})
 	defer proxy.Close()
 
