@@ -145,8 +145,7 @@ func (c *Collector) count(route string, status int) {
 // trusted proxy, the right-most X-Forwarded-For entry that is not itself a
 // trusted proxy.
 func (c *Collector) clientIP(ctx *fiber.Ctx) netip.Addr {
-	peer, _ := netip.AddrFromSlice(ctx.Context().RemoteIP())
-	peer = peer.Unmap()
+	peer := peerAddr(ctx)
 	if !c.o.Sites.TrustedProxy(peer) {
 		return peer
 	}
@@ -168,6 +167,12 @@ func (c *Collector) clientIP(ctx *fiber.Ctx) netip.Addr {
 		}
 	}
 	return peer
+}
+
+// peerAddr is the address of the direct peer (a visitor or a proxy).
+func peerAddr(ctx *fiber.Ctx) netip.Addr {
+	peer, _ := netip.AddrFromSlice(ctx.Context().RemoteIP())
+	return peer.Unmap()
 }
 
 // fillHeaders copies what the pipeline needs from the request headers.

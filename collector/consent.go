@@ -2,14 +2,12 @@ package collector
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"net"
-	"net/http"
+	"errors"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -19,8 +17,6 @@ import (
 
 	"github.com/sezim-analytics/sezim/consent"
 	"github.com/sezim-analytics/sezim/consent/consentlog"
-	"github.com/sezim-analytics/sezim/event"
-	"github.com/sezim-analytics/sezim/pipeline"
 	"github.com/sezim-analytics/sezim/pipeline/anon"
 	"github.com/sezim-analytics/sezim/pipeline/useragent"
 	"github.com/sezim-analytics/sezim/site"
@@ -34,46 +30,16 @@ type ConsentLog interface {
 	Append(ctx context.Context, r *consentlog.Record) error
 }
 
-// SecureMode says when the cookies get the Secure attribute.
-type SecureMode string
-
-const (
-	// SecureAuto sets Secure except on plain http to a loopback host
-	// (development and tests).
-	SecureAuto   SecureMode = "auto"
-	SecureAlways SecureMode = "always"
-	SecureNever  SecureMode = "never"
-)
-
 // ConsentOptions enable the consent endpoints.
 type ConsentOptions struct {
 	Keys *consent.Keys
 	Log  ConsentLog
 	// Secure is SecureAuto unless set.
 	Secure SecureMode
-}
-
-// ConsentState returns the pipeline's consent hook: what the visitor's
-// sezim_consent cookie allows on site s at now. Anything but a valid,
-// signed, unexpired cookie for this site and its current policy version is
-// ConsentNone (fail closed). It does not allocate.
-func ConsentState(keys *consent.Keys) func(h *event.Hit, s *site.Site, now time.Time) pipeline.ConsentState {
-	return func(h *event.Hit, s *site.Site, now time.Time) pipeline.ConsentState {
-		if s.Consent == nil || h.ConsentCookie == "" || keys == nil {
-			return pipeline.ConsentNone
-		}
-		var c consent.Cookie
-		if keys.Check(h.ConsentCookie, s.ID, s.Consent.PolicyVersion, now, &c) != nil {
-			return pipeline.ConsentNone
-		}
-		switch {
-		case c.Grants(consent.Statistics) && c.Grants(consent.Identified):
-			return pipeline.ConsentIdentified
-		case c.Grants(consent.Statistics):
-			return pipeline.ConsentStatistics
-		}
-		return pipeline.ConsentRefused
-	}
+	// PublicURL is the collector's address as visitors reach it; in auto
+	// mode its scheme decides the Secure attribute (collector/cookies.go).
+	// nil: a trusted proxy's X-Forwarded-Proto decides.
+	PublicURL *url.URL
 }
 
 // Reasons of the consent endpoints, beside the shared ones.
@@ -85,6 +51,7 @@ const (
 	reasonBadLang       reason = "bad_lang"
 	reasonBadTextHash   reason = "bad_text_hash"
 	reasonPolicyVersion reason = "policy_version_mismatch"
+	reasonMissingOrigin reason = "missing_origin"
 )
 
 // consentBody is a decision as the banner sends it.
@@ -124,7 +91,7 @@ func (c *Collector) routeConsent(reg prometheus.Registerer) {
 	}
 	h := &consentHandlers{c: c, o: *o, decisions: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
 		Name: "sezim_consent_decisions_total", Help: "Consent decisions recorded, by action."}, []string{"action"})}
-	for _, a := range []string{consentlog.ActionShown, consentlog.ActionAcceptAll, consentlog.ActionRejectAll, consentlog.ActionCustom, consentlog.ActionWithdraw} {
+	for _, a := range consent.Actions {
 		h.decisions.WithLabelValues(a)
 	}
 	c.app.Post("/consent", h.decide)
@@ -146,10 +113,16 @@ func (h *consentHandlers) site(ctx *fiber.Ctx, route, id string) (*site.Site, er
 		return nil, h.fail(ctx, route, fiber.StatusBadRequest, reasonMissingSite)
 	}
 	s := h.c.o.Sites.Site(id)
+	origin := ctx.Get(fiber.HeaderOrigin)
 	switch {
 	case s == nil:
 		return nil, h.fail(ctx, route, fiber.StatusBadRequest, reasonUnknownSite)
-	case !s.AllowsOrigin(ctx.Get(fiber.HeaderOrigin)):
+	case origin == "" && ctx.Method() == fiber.MethodPost:
+		// Browsers send Origin with every POST: a decision without one
+		// comes from a script, which must not decide in a visitor's name.
+		return nil, h.fail(ctx, route, fiber.StatusForbidden, reasonMissingOrigin)
+	case origin != "" && !s.AllowsOrigin(origin):
+		uncors(ctx)
 		return nil, h.fail(ctx, route, fiber.StatusForbidden, reasonBadOrigin)
 	case s.Consent == nil:
 		return nil, h.fail(ctx, route, fiber.StatusBadRequest, reasonConsentOff)
@@ -181,7 +154,7 @@ func (h *consentHandlers) decide(ctx *fiber.Ctx) error {
 	}
 	cs := s.Consent
 	switch {
-	case !validAction(b.Action):
+	case !consent.ValidAction(b.Action):
 		return h.fail(ctx, route, fiber.StatusBadRequest, reasonBadAction)
 	case b.Lang != "ru" && b.Lang != "kk" && b.Lang != "en":
 		return h.fail(ctx, route, fiber.StatusBadRequest, reasonBadLang)
@@ -190,30 +163,22 @@ func (h *consentHandlers) decide(ctx *fiber.Ctx) error {
 	case b.PolicyVersion != cs.PolicyVersion:
 		return h.fail(ctx, route, fiber.StatusBadRequest, reasonPolicyVersion)
 	}
-	granted, services, why := grantedBy(cs, &b)
-	if why != "" {
-		return h.fail(ctx, route, fiber.StatusBadRequest, why)
+	granted, services, err := cs.Grant(b.Action, b.Purposes, b.Services)
+	switch {
+	case errors.Is(err, consent.ErrUnknownPurpose):
+		return h.fail(ctx, route, fiber.StatusBadRequest, reasonBadPurpose)
+	case err != nil:
+		return h.fail(ctx, route, fiber.StatusBadRequest, reasonBadService)
 	}
 
-	now := h.c.o.Now().UTC().Truncate(time.Second)
-	receipt := consent.NewReceipt()
-	rec := &consentlog.Record{
-		Receipt: consent.ReceiptString(receipt), Site: s.ID, Time: now, Action: b.Action,
-		PolicyVersion: cs.PolicyVersion, PolicyHash: cs.PolicyTextHash, TextHash: b.TextHash, Lang: b.Lang,
-		GPC: ctx.Get("Sec-GPC") == "1", DNT: ctx.Get("DNT") == "1",
-		IP:      truncatedIP(h.c.clientIP(ctx)),
-		Browser: useragent.Parse(ctx.Get(fiber.HeaderUserAgent)).Browser,
-	}
-	if b.Action != consentlog.ActionShown {
-		rec.PurposesGranted = granted.String()
-		rec.PurposesDenied = (cs.Enabled() &^ granted).String()
-		var pairs []string
-		for _, sv := range cs.ServicesIn(services) {
-			pairs = append(pairs, sv.ID+":"+sv.Country)
-		}
-		rec.Services = strings.Join(pairs, ",")
-	}
-	lctx, cancel := context.WithTimeout(ctx.Context(), 10*time.Second)
+	d := &consent.Decision{Site: s.ID, Time: h.c.o.Now().UTC(), Action: b.Action, Lang: b.Lang, TextHash: b.TextHash,
+		Granted: granted, Services: services, GPC: ctx.Get("Sec-GPC") == "1", DNT: ctx.Get("DNT") == "1",
+		IP: truncatedIP(h.c.clientIP(ctx)), Browser: useragent.Parse(ctx.Get(fiber.HeaderUserAgent)).Browser,
+		Receipt: consent.NewReceipt()}
+	rec := consentlog.NewRecord(cs, d)
+	// Not ctx.Context(): fasthttp's Shutdown resets its Done channel
+	// without a lock, a data race with the context's watcher goroutine.
+	lctx, cancel := context.WithTimeout(ctx.UserContext(), 10*time.Second)
 	defer cancel()
 	if err := h.o.Log.Append(lctx, rec); err != nil {
 		h.c.count(route, fiber.StatusServiceUnavailable)
@@ -223,82 +188,33 @@ func (h *consentHandlers) decide(ctx *fiber.Ctx) error {
 	h.decisions.WithLabelValues(b.Action).Inc()
 
 	reply := consentReply{Receipt: rec.Receipt, Purposes: granted.IDs(), Services: []string{}, PolicyVersion: cs.PolicyVersion}
-	if b.Action == consentlog.ActionShown {
-		reply.Purposes = consent.Purposes(consent.Necessary).IDs()
+	if !d.Choice() {
 		h.c.count(route, fiber.StatusOK)
 		return ctx.JSON(reply)
 	}
 	for _, sv := range cs.ServicesIn(services) {
 		reply.Services = append(reply.Services, sv.ID)
 	}
-	lifetime := time.Duration(cs.LifetimeDays) * 24 * time.Hour
-	cookie := consent.Cookie{Purposes: granted, Services: services, Issued: now.Unix(), Expires: now.Add(lifetime).Unix()}
-	// A refusal is remembered without any identifier.
-	if granted&^consent.Purposes(consent.Necessary) != 0 || services != 0 {
-		cookie.Receipt, cookie.HasReceipt = receipt, true
-	}
+	cookie := cs.CookieFor(d)
 	value, err := h.o.Keys.Encode(s.ID, cs.PolicyVersion, &cookie)
 	if err != nil {
 		return err
 	}
+	maxAge := int(cs.Lifetime() / time.Second)
 	secure := h.secure(ctx)
-	h.setCookie(ctx, consent.CookieName, value, cs.CookieDomain, int(lifetime/time.Second), secure, false)
-	if granted.Has(consent.Statistics) {
+	h.setCookie(ctx, consent.CookieName, value, cs.CookieDomain, maxAge, secure, false)
+	if d.KeepsVisitorID() {
 		vid := ctx.Cookies(consent.VisitorCookieName)
 		if !consent.ValidVisitorID(vid) {
-			vid = newVisitorID()
+			vid = consent.NewVisitorID()
 		}
-		h.setCookie(ctx, consent.VisitorCookieName, vid, cs.CookieDomain, int(lifetime/time.Second), secure, true)
+		h.setCookie(ctx, consent.VisitorCookieName, vid, cs.CookieDomain, maxAge, secure, true)
 	} else {
 		h.setCookie(ctx, consent.VisitorCookieName, "", cs.CookieDomain, -1, secure, true)
 	}
 	reply.Expires = time.Unix(cookie.Expires, 0).UTC().Format(time.RFC3339)
 	h.c.count(route, fiber.StatusOK)
 	return ctx.JSON(reply)
-}
-
-func validAction(a string) bool {
-	switch a {
-	case consentlog.ActionShown, consentlog.ActionAcceptAll, consentlog.ActionRejectAll, consentlog.ActionCustom, consentlog.ActionWithdraw:
-		return true
-	}
-	return false
-}
-
-// grantedBy works out what a decision grants. Accept all grants every
-// purpose and service the site offers; reject all and withdraw grant only
-// necessary; custom grants exactly what is listed, and third_party is
-// granted when at least one service is (each service is a choice of its
-// own, with its country shown).
-func grantedBy(cs *consent.Settings, b *consentBody) (consent.Purposes, uint32, reason) {
-	granted := consent.Purposes(consent.Necessary)
-	var services uint32
-	for _, id := range b.Purposes {
-		p, ok := consent.PurposeByID(id)
-		if !ok || !cs.Enabled().Has(p) {
-			return 0, 0, reasonBadPurpose
-		}
-		if p != consent.ThirdParty {
-			granted = granted.With(p)
-		}
-	}
-	for _, id := range b.Services {
-		sv := cs.Service(id)
-		if sv == nil {
-			return 0, 0, reasonBadService
-		}
-		services |= 1 << sv.Bit
-	}
-	switch b.Action {
-	case consentlog.ActionAcceptAll:
-		return cs.Enabled(), cs.AllServices(), ""
-	case consentlog.ActionRejectAll, consentlog.ActionWithdraw, consentlog.ActionShown:
-		return consent.Purposes(consent.Necessary), 0, ""
-	}
-	if services != 0 {
-		granted = granted.With(consent.ThirdParty)
-	}
-	return granted, services, ""
 }
 
 func isHexHash(s string) bool {
@@ -320,44 +236,6 @@ func truncatedIP(ip netip.Addr) string {
 		return ""
 	}
 	return anon.TruncateIP(ip).String()
-}
-
-func newVisitorID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-// secure decides the Secure attribute: always, except in auto mode for
-// plain http to a loopback host, where browsers would drop a Secure cookie
-// set over http by anything but localhost.
-func (h *consentHandlers) secure(ctx *fiber.Ctx) bool {
-	switch h.o.Secure {
-	case SecureAlways:
-		return true
-	case SecureNever:
-		return false
-	}
-	if ctx.Protocol() == "https" {
-		return true
-	}
-	host := ctx.Hostname()
-	if hh, _, err := net.SplitHostPort(host); err == nil {
-		host = hh
-	}
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") || host == "[::1]" {
-		return false
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip == nil || !ip.IsLoopback()
-}
-
-// setCookie adds a Set-Cookie header; maxAge < 0 deletes the cookie
-// (Max-Age=0).
-func (h *consentHandlers) setCookie(ctx *fiber.Ctx, name, value, domain string, maxAge int, secure, httpOnly bool) {
-	hc := &http.Cookie{Name: name, Value: value, Path: "/", Domain: domain, MaxAge: maxAge,
-		Secure: secure, HttpOnly: httpOnly, SameSite: http.SameSiteLaxMode}
-	ctx.Response().Header.Add(fiber.HeaderSetCookie, hc.String())
 }
 
 // configReply is what the banner needs to render.

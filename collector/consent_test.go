@@ -59,7 +59,7 @@ trusted_proxies: [10.0.0.1]
 sites:
   - id: sez
     domains: [sez.im]
-    origins: [https://sez.im]
+    origins: [https://sez.im, https://*.app.sez.im]
     consent:
       purposes: [functional, statistics, identified, third_party]
       services: [{id: yandex_metrica}, {id: google_analytics}]
@@ -70,6 +70,7 @@ sites:
       texts: {kk: {title: "Cookie файлдары"}}
   - id: plain
     domains: [plain.kz]
+    origins: [https://plain.kz]
 `
 
 const hash64 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -90,7 +91,7 @@ func newConsentFixture(t testing.TB) *consentFixture {
 	}
 	reg := prometheus.NewRegistry()
 	sink := &captureSink{}
-	p := pipeline.New(pipeline.Options{Sites: cfg, Salts: salts, Sink: sink, Reg: reg, Consent: ConsentState(keys)})
+	p := pipeline.New(pipeline.Options{Sites: cfg, Salts: salts, Sink: sink, Reg: reg, Consent: pipeline.ConsentFromCookie(keys)})
 	log := &memLog{}
 	c := New(Options{Sites: cfg, Pipeline: p, Reg: reg, Now: func() time.Time { return testNow },
 		Consent: &ConsentOptions{Keys: keys, Log: log}})
@@ -297,24 +298,6 @@ func TestConsentKeepsAValidVisitorID(t *testing.T) {
 	}
 }
 
-func TestConsentSecureAttribute(t *testing.T) {
-	f := newConsentFixture(t)
-	for _, tc := range []struct {
-		host, proto string
-		want        bool
-	}{
-		{"localhost:8080", "", false},
-		{"127.0.0.1:8080", "", false},
-		{"stats.sez.im", "", true}, // plain http elsewhere still gets Secure
-		{"localhost:8080", "https", true},
-	} {
-		resp, _ := f.post(t, decision("reject_all", nil), map[string]string{"Host": tc.host, "X-Forwarded-Proto": tc.proto})
-		if c := cookiesOf(resp)[consent.CookieName]; c == nil || c.Secure != tc.want {
-			t.Errorf("%s %s: Secure=%v, want %v", tc.proto, tc.host, c != nil && c.Secure, tc.want)
-		}
-	}
-}
-
 func TestConsentRefusesBadInput(t *testing.T) {
 	for _, tc := range []struct {
 		name, body string
@@ -325,7 +308,10 @@ func TestConsentRefusesBadInput(t *testing.T) {
 		{"not json", "{", nil, 400, "bad_json"},
 		{"no site", decision("accept_all", func(m map[string]any) { delete(m, "s") }), nil, 400, "missing_site"},
 		{"unknown site", decision("accept_all", func(m map[string]any) { m["s"] = "nope" }), nil, 400, "unknown_site"},
-		{"site without consent", decision("accept_all", func(m map[string]any) { m["s"] = "plain" }), map[string]string{"Origin": ""}, 400, "consent_not_configured"},
+		{"site without consent", decision("accept_all", func(m map[string]any) { m["s"] = "plain" }), map[string]string{"Origin": "https://plain.kz"}, 400, "consent_not_configured"},
+		{"no origin", decision("accept_all", nil), map[string]string{"Origin": ""}, 403, "missing_origin"},
+		{"origin of another site", decision("accept_all", nil), map[string]string{"Origin": "https://plain.kz"}, 403, "origin_not_allowed"},
+		{"subdomain of the page host", decision("accept_all", nil), map[string]string{"Origin": "https://www.sez.im"}, 403, "origin_not_allowed"},
 		{"other origin", decision("accept_all", nil), map[string]string{"Origin": "https://evil.example"}, 403, "origin_not_allowed"},
 		{"bad action", decision("accept_some", nil), nil, 400, "bad_action"},
 		{"bad lang", decision("accept_all", func(m map[string]any) { m["lang"] = "de" }), nil, 400, "bad_lang"},

@@ -134,6 +134,9 @@ func (c *Collector) beacon(ctx *fiber.Ctx) error {
 		c.rejected.WithLabelValues("beacon", string(why)).Inc()
 	}
 	c.count("beacon", status)
+	if why == reasonBadOrigin {
+		uncors(ctx)
+	}
 	if status == fiber.StatusServiceUnavailable {
 		ctx.Set(fiber.HeaderRetryAfter, "5")
 	}
@@ -187,6 +190,14 @@ func (c *Collector) cors(ctx *fiber.Ctx) bool {
 	ctx.Set(fiber.HeaderAccessControlAllowOrigin, origin)
 	ctx.Set(fiber.HeaderAccessControlAllowCredentials, "true")
 	return true
+}
+
+// uncors takes back what cors answered, once the request's site turns out
+// not to have configured its origin (another site did): the browser must
+// not read the answer either.
+func uncors(ctx *fiber.Ctx) {
+	ctx.Response().Header.Del(fiber.HeaderAccessControlAllowOrigin)
+	ctx.Response().Header.Del(fiber.HeaderAccessControlAllowCredentials)
 }
 
 func (c *Collector) originAllowed(origin string) bool {

@@ -1,12 +1,16 @@
 // Package consent owns what a visitor can agree to and how the agreement is
 // kept: the purposes and third-party services (with their destination
-// countries), the per-site consent settings, and the signed preference
-// cookie. It sits at the bottom of the import graph (the site package
+// countries), the per-site consent settings, what a decision grants, the
+// signed preference cookie and the state a cookie allows. It sits at the bottom of the import graph (the site package
 // embeds its Settings), so it imports nothing of the project; the consent
 // log and its writer live in consent/consentlog.
 package consent
 
-import "strings"
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"strings"
+)
 
 // Purpose is one purpose a visitor may grant. The values are bits of the
 // cookie's purpose mask and are stored: never renumber.
@@ -137,4 +141,11 @@ func ValidVisitorID(v string) bool {
 	}
 	// 22 characters hold 132 bits: the last one may carry only 2 of them.
 	return strings.IndexByte("AQgw", v[21]) >= 0
+}
+
+// NewVisitorID returns a fresh visitor id: 128 random bits, base64url.
+func NewVisitorID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }

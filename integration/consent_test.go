@@ -80,7 +80,7 @@ sites:
 	s.ident = pipeline.NewIdentifiedWriter(pipeline.IdentifiedOptions{Store: st, Logger: log, Reg: reg})
 	now := func() time.Time { return t0 }
 	p := pipeline.New(pipeline.Options{Sites: cfg, Salts: salts, Sink: s.wal, Reg: reg, Now: now,
-		Consent: collector.ConsentState(keys), Identified: s.ident})
+		Consent: pipeline.ConsentFromCookie(keys), Identified: s.ident})
 	s.coll = collector.New(collector.Options{Sites: cfg, Pipeline: p, Reg: reg, Now: now,
 		Consent: &collector.ConsentOptions{Keys: keys, Log: clog}})
 	return s

@@ -86,7 +86,7 @@ sites:
 	s.ident = pipeline.NewIdentifiedWriter(pipeline.IdentifiedOptions{Store: st, Logger: log, Reg: s.reg})
 	clock := func() time.Time { return t0 }
 	p := pipeline.New(pipeline.Options{Sites: cfg, Salts: s.salts, Sink: s.wal, Reg: s.reg, Now: clock,
-		Consent: collector.ConsentState(s.keys), Identified: s.ident})
+		Consent: pipeline.ConsentFromCookie(s.keys), Identified: s.ident})
 	s.coll = collector.New(collector.Options{Sites: cfg, Pipeline: p, Reg: s.reg, Now: clock,
 		SessionLog: collector.SessionLogOptions{Ledger: sessionlog.NewStoreLedger(st, clock)}})
 	s.roll = rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log, Now: clock})

@@ -1,25 +1,22 @@
 package pipeline
 
 import (
+	"github.com/sezim-analytics/sezim/consent"
 	"github.com/sezim-analytics/sezim/event"
 	"github.com/sezim-analytics/sezim/site"
 )
 
 // ConsentState is what the visitor's stored preference allows, as far as the
-// decision needs to know. The zero value is "no valid consent".
-type ConsentState uint8
+// decision needs to know; the consent package owns its rules
+// (consent.State). The zero value is "no valid consent".
+type ConsentState = consent.State
 
+// The consent states, named for the tier table.
 const (
-	// ConsentNone: no cookie, or one that is unsigned, tampered, expired or
-	// for an older policy version. Fail closed: it counts as no consent.
-	ConsentNone ConsentState = iota
-	// ConsentRefused: a valid cookie that grants no statistics.
-	ConsentRefused
-	// ConsentStatistics: a valid cookie that grants statistics.
-	ConsentStatistics
-	// ConsentIdentified: a valid cookie that grants statistics and the
-	// identified purpose, so the site's user id may be kept too.
-	ConsentIdentified
+	ConsentNone       = consent.StateNone
+	ConsentRefused    = consent.StateRefused
+	ConsentStatistics = consent.StateStatistics
+	ConsentIdentified = consent.StateIdentified
 )
 
 // Facts are everything the tier decision depends on, gathered by the

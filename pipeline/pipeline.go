@@ -151,7 +151,10 @@ func (p *Pipeline) decide(h *event.Hit, out *event.Event) (event.Tier, event.Dro
 	// Step: page URL → path and UTM; a page on another host is refused.
 	host, path, utm, ok := referrer.ParsePage(h.URL, MaxPath)
 	f.Malformed = !ok || (h.Source != event.SourceSessionLog && host == "") || len(h.Name) > 200
-	f.BadOrigin = ok && ((host != "" && !s.AllowsHost(host)) || !s.AllowsOrigin(h.Origin))
+	// A browser's Origin, when sent, must be one the site configured; a
+	// request without one (the pixel, a session log, a server) is judged
+	// by its page URL alone.
+	f.BadOrigin = ok && ((host != "" && !s.AllowsHost(host)) || (h.Origin != "" && !s.AllowsOrigin(h.Origin)))
 	out.SiteID = s.ID
 	out.Path = path
 	out.UTMSource, out.UTMMedium, out.UTMCampaign, out.UTMContent, out.UTMTerm = utm.Source, utm.Medium, utm.Campaign, utm.Content, utm.Term

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -43,8 +42,15 @@ type Retention struct {
 
 // Site is one site the collector accepts events for.
 type Site struct {
-	ID        string    `yaml:"id"`
-	Domains   []string  `yaml:"domains"`
+	ID string `yaml:"id"`
+	// Domains are the page hosts the site's events may come from
+	// (subdomains included): the page URL of every event is checked.
+	Domains []string `yaml:"domains"`
+	// Origins are the browser origins that get CORS answers and may post
+	// beacons and consent decisions: scheme, host and port exactly
+	// (https://example.com), or every subdomain of a domain by an
+	// explicit pattern (https://*.example.com). Nothing else is derived
+	// from Domains.
 	Origins   []string  `yaml:"origins"`
 	TimeZone  string    `yaml:"timezone"`
 	Retention Retention `yaml:"retention"`
@@ -63,12 +69,14 @@ type Site struct {
 	// Location is TimeZone loaded.
 	Location *time.Location `yaml:"-"`
 	domains  map[string]struct{}
-	origins  map[string]struct{}
+	origins  map[string]struct{} // in normal form (origin.go)
+	patterns []originPattern
 }
 
 // Config is the whole configuration file.
 type Config struct {
-	// TrustedProxies are the direct peers whose X-Forwarded-For is believed.
+	// TrustedProxies are the direct peers whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed.
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	Sites          []*Site  `yaml:"sites"`
 
@@ -179,12 +187,9 @@ func (s *Site) validate(key string, bad func(key, format string, args ...any)) {
 	}
 	s.origins = make(map[string]struct{}, len(s.Origins))
 	for j, o := range s.Origins {
-		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
-			bad(fmt.Sprintf("%s.origins[%d]", key, j), "%q is not an origin like https://example.com", o)
-			continue
+		if why := s.addOrigin(o); why != "" {
+			bad(fmt.Sprintf("%s.origins[%d]", key, j), "%q: %s", o, why)
 		}
-		s.origins[strings.ToLower(u.Scheme+"://"+u.Host)] = struct{}{}
 	}
 	if s.TimeZone == "" {
 		s.TimeZone = "UTC"
@@ -267,23 +272,6 @@ func (c *Config) TrustedProxy(addr netip.Addr) bool {
 		}
 	}
 	return false
-}
-
-// AllowsOrigin reports whether a browser Origin header value may send events
-// for the site. An empty origin (the pixel in a <noscript> image, a server
-// session log) is allowed; the Referer check covers the pixel.
-func (s *Site) AllowsOrigin(origin string) bool {
-	if origin == "" {
-		return true
-	}
-	if _, ok := s.origins[strings.ToLower(origin)]; ok {
-		return true
-	}
-	u, err := url.Parse(origin)
-	if err != nil {
-		return false
-	}
-	return s.AllowsHost(u.Hostname())
 }
 
 // AllowsHost reports whether host (a page's host) belongs to the site.

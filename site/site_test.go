@@ -32,10 +32,10 @@ sites:
 	if s.Retention.HourlyDays != DefaultHourlyDays || s.KThreshold != DefaultKThreshold {
 		t.Fatalf("defaults not applied: %+v k=%d", s.Retention, s.KThreshold)
 	}
-	if !s.AllowsOrigin("https://sez.im") || !s.AllowsOrigin("https://www.sez.im") || s.AllowsOrigin("https://evil.example") {
+	if !s.AllowsOrigin("https://sez.im") || s.AllowsOrigin("https://www.sez.im") || s.AllowsOrigin("https://evil.example") {
 		t.Fatal("origin check wrong")
 	}
-	if !s.AllowsHost("sez.im") || s.AllowsHost("notsez.im") {
+	if !s.AllowsHost("sez.im") || !s.AllowsHost("www.sez.im") || s.AllowsHost("notsez.im") {
 		t.Fatal("host check wrong")
 	}
 	if !cfg.TrustedProxy(netip.MustParseAddr("10.1.2.3")) || !cfg.TrustedProxy(netip.MustParseAddr("::ffff:10.1.2.3")) ||

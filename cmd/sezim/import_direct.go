@@ -13,7 +13,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/sezim-analytics/sezim/collector"
 	"github.com/sezim-analytics/sezim/consent"
 	"github.com/sezim-analytics/sezim/event"
 	"github.com/sezim-analytics/sezim/pipeline"
@@ -130,7 +129,7 @@ func newDirectSenderOn(ctx context.Context, st store.Store, cfg *site.Config, o 
 			return nil, err
 		}
 		d.ident = pipeline.NewIdentifiedWriter(pipeline.IdentifiedOptions{Store: d.st, Logger: log, Reg: reg})
-		po.Consent, po.Identified = collector.ConsentState(keys), d.ident
+		po.Consent, po.Identified = pipeline.ConsentFromCookie(keys), d.ident
 	}
 	pipe := pipeline.New(po)
 	d.ingest = sessionlog.NewIngester(sessionlog.Options{Pipeline: pipe, Reg: reg})

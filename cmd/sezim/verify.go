@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -74,12 +75,38 @@ func verify(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 // consentFlags are serve's consent flags.
 type consentFlags struct {
 	key, previousKey, secure string
+	publicURL                publicURL
+}
+
+// publicURL is --public-url: checked when it is set, so a typo stops the
+// start before anything is opened.
+type publicURL struct{ u *url.URL }
+
+func (p *publicURL) String() string {
+	if p == nil || p.u == nil {
+		return ""
+	}
+	return p.u.String()
+}
+
+func (p *publicURL) Set(v string) error {
+	if v == "" {
+		p.u = nil
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return errors.New("want http(s)://host[:port][/path], the collector's address as visitors reach it")
+	}
+	p.u = u
+	return nil
 }
 
 func (f *consentFlags) register(fs *flag.FlagSet) {
 	secretVar(fs, &f.key, "consent-key", "key that signs consent cookies: at least 32 bytes as hex or base64; required when a site has a consent block")
 	secretVar(fs, &f.previousKey, "consent-previous-key", "the key before the last rotation: cookies it signed are still accepted (new ones get --consent-key)")
-	fs.StringVar(&f.secure, "consent-cookie-secure", string(collector.SecureAuto), "Secure attribute of the consent cookies: auto (all but plain http to a loopback host), always or never")
+	fs.Var(&f.publicURL, "public-url", "the collector's address as visitors reach it, such as https://stats.example.com: with https the consent cookies are Secure, with http they are not")
+	fs.StringVar(&f.secure, "consent-cookie-secure", string(collector.SecureAuto), "Secure attribute of the consent cookies: auto (by --public-url; without it Secure unless a trusted proxy sends X-Forwarded-Proto: http; never by the Host header), always or never")
 }
 
 // consentParts are what serve wires in for consent; the zero value (no
@@ -118,7 +145,7 @@ func (f *consentFlags) setup(cfg *site.Config, st store.Store, dataDir string, l
 		return nil, err
 	}
 	mode := collector.SecureMode(f.secure)
-	if mode != collector.SecureAuto && mode != collector.SecureAlways && mode != collector.SecureNever {
+	if !collector.ValidSecureMode(mode) {
 		return nil, fmt.Errorf("invalid --consent-cookie-secure %q: use auto, always or never", f.secure)
 	}
 	if p.log, err = consentlog.Open(st, dataDir); err != nil {
@@ -126,8 +153,8 @@ func (f *consentFlags) setup(cfg *site.Config, st store.Store, dataDir string, l
 	}
 	p.writer = pipeline.NewIdentifiedWriter(pipeline.IdentifiedOptions{Store: st, Logger: log, Reg: reg})
 	p.identified = p.writer
-	p.state = collector.ConsentState(keys)
-	p.collector = &collector.ConsentOptions{Keys: keys, Log: p.log, Secure: mode}
+	p.state = pipeline.ConsentFromCookie(keys)
+	p.collector = &collector.ConsentOptions{Keys: keys, Log: p.log, Secure: mode, PublicURL: f.publicURL.u}
 	return p, nil
 }
 

@@ -16,16 +16,20 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/sezim-analytics/sezim/consent"
 )
 
-// Actions a decision can be. They are stored: never rename.
+// Actions a decision can be (the consent package owns them). They are
+// stored: never rename.
 const (
-	ActionShown     = "shown"
-	ActionAcceptAll = "accept_all"
-	ActionRejectAll = "reject_all"
-	ActionCustom    = "custom"
-	ActionWithdraw  = "withdraw"
+	ActionShown     = consent.ActionShown
+	ActionAcceptAll = consent.ActionAcceptAll
+	ActionRejectAll = consent.ActionRejectAll
+	ActionCustom    = consent.ActionCustom
+	ActionWithdraw  = consent.ActionWithdraw
 )
 
 // Record is one row of the consent log.
@@ -48,6 +52,29 @@ type Record struct {
 	Browser         string // family only
 	PrevHash        string
 	RowHash         string
+}
+
+// NewRecord is the log row of decision d on a site whose consent settings
+// are cs, before the chain fields are filled by Append. A "shown" row
+// records what was shown and grants nothing, so it lists no purposes and
+// no services; a choice lists what it grants, what the site offered and
+// it denied, and each granted service with its destination country.
+func NewRecord(cs *consent.Settings, d *consent.Decision) *Record {
+	r := &Record{
+		Receipt: consent.ReceiptString(d.Receipt), Site: d.Site, Time: d.Time.UTC().Truncate(time.Second), Action: d.Action,
+		PolicyVersion: cs.PolicyVersion, PolicyHash: cs.PolicyTextHash, TextHash: d.TextHash, Lang: d.Lang,
+		GPC: d.GPC, DNT: d.DNT, IP: d.IP, Browser: d.Browser,
+	}
+	if d.Choice() {
+		r.PurposesGranted = d.Granted.String()
+		r.PurposesDenied = (cs.Enabled() &^ d.Granted).String()
+		var pairs []string
+		for _, sv := range cs.ServicesIn(d.Services) {
+			pairs = append(pairs, sv.ID+":"+sv.Country)
+		}
+		r.Services = strings.Join(pairs, ",")
+	}
+	return r
 }
 
 // Columns are the consent_log columns in the order Values gives them.
