@@ -77,8 +77,8 @@ func secretInCommandLine(fs *flag.FlagSet, f *flag.Flag) bool {
 	}
 	if f.Name == "store" {
 		if u, err := url.Parse(f.Value.String()); err == nil && u.User != nil {
-			_, has := u.User.Password()
-			return has
+			pw, _ := u.User.Password()
+			return pw != ""
 		}
 	}
 	return false

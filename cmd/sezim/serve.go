@@ -239,6 +239,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	go func() { errc <- coll.App().Listener(pubLn) }()
 	go func() { errc <- dash.App().Listener(apiLn) }()
 	go func() { errc <- admin.Serve(adminLn) }()
+	for _, s := range cfg.Sites {
+		if s.Consent != nil && len(s.Origins) == 0 {
+			log.Warn("site has a consent block but no origins: a banner's decisions will be refused (server session logs still carry consent)", "site", s.ID)
+		}
+	}
 	log.Info("sezim is serving", "addr", pubLn.Addr().String(), "api_addr", apiLn.Addr().String(),
 		"admin_addr", adminLn.Addr().String(), "store", st.Engine(), "sites", len(cfg.Sites))
 	fmt.Fprintf(stdout, "sezim: collector on http://%s, dashboards on http://%s/app/, operator endpoints on http://%s\n",
