@@ -1,0 +1,198 @@
+// Package reqbody reads a request body within a route's bound, counted both
+// as sent and after decoding, so that no request can make the process hold
+// more than its route allows. Fiber's ctx.Body() and FormValue inflate gzip,
+// br and deflate without a bound and follow stacked encodings (a 661-byte
+// request once inflated to 300 MiB): public handlers read through Read
+// instead and never call either.
+//
+// Read works on a streamed body (fiber.Config.StreamRequestBody, where the
+// handler runs before the body is read, so a route can check a key first)
+// and on a buffered one (the app's BodyLimit then bounds what was read).
+package reqbody
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"io"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// Limit is what one route accepts.
+type Limit struct {
+	// Max bounds the body in bytes as sent and, when gzipped, after gunzip.
+	Max int
+	// Gzip accepts one layer of "Content-Encoding: gzip"; without it any
+	// encoding but identity is refused.
+	Gzip bool
+}
+
+// Error is a refused body: the HTTP status to answer and a short fixed
+// reason, safe as a metric label and a response text.
+type Error struct {
+	Status int
+	Reason string
+}
+
+func (e *Error) Error() string { return "request body refused: " + e.Reason }
+
+// The refusals Read returns; each is the only value of its reason.
+var (
+	// ErrTooLarge: the body is past the limit as sent or after gunzip.
+	ErrTooLarge = &Error{fiber.StatusRequestEntityTooLarge, "too_large"}
+	// ErrEncoding: a Content-Encoding the route does not take: br,
+	// deflate, unknown ones, stacked ones ("gzip, gzip"), or gzip where
+	// only identity is accepted.
+	ErrEncoding = &Error{fiber.StatusUnsupportedMediaType, "unsupported_content_encoding"}
+	// ErrBadGzip: the body says gzip and is not.
+	ErrBadGzip = &Error{fiber.StatusBadRequest, "bad_gzip"}
+	// ErrTruncated: the body ended before its length, or its chunked
+	// framing was broken.
+	ErrTruncated = &Error{fiber.StatusBadRequest, "truncated_body"}
+)
+
+// Refusal returns the status and reason of an error from Read.
+func Refusal(err error) (status int, reason string) {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Status, e.Reason
+	}
+	return fiber.StatusBadRequest, ErrTruncated.Reason
+}
+
+// drainedKey marks a request whose body Read consumed to its end.
+type drainedKey struct{}
+
+// Read returns the body of c's request, decoded, at most l.Max bytes. dst is
+// scratch the result may reuse (a pooled buffer keeps the hot path free of
+// allocations); the result is valid until dst is reused.
+//
+// A refusal is one of the Err values. Whatever it is, the bytes past the
+// limit are never read: the connection is closed after the answer instead,
+// so the rest of a lying or endless body is not parsed as the next request.
+func Read(c *fiber.Ctx, l Limit, dst []byte) ([]byte, error) {
+	req := c.Request()
+	gz, err := encoding(req, l.Gzip)
+	if err != nil {
+		return dst[:0], refuse(c, err)
+	}
+	// Content-Length is -1 when chunked: then only reading tells the size.
+	n := req.Header.ContentLength()
+	if n > l.Max {
+		return dst[:0], refuse(c, ErrTooLarge)
+	}
+	var src io.Reader
+	if req.IsBodyStream() {
+		src = c.Context().RequestBodyStream()
+	} else {
+		src = bytes.NewReader(req.Body()) // the raw bytes: no decoding
+	}
+	raw, err := readAtMost(dst[:0], src, l.Max, n)
+	if err != nil {
+		return dst[:0], refuse(c, err)
+	}
+	c.Locals(drainedKey{}, true)
+	if !gz {
+		return raw, nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		return dst[:0], ErrBadGzip
+	}
+	// Inflated text is rarely more than 8 times its gzip; the buffer
+	// grows past that only as far as the limit.
+	out, err := readAtMost(make([]byte, 0, min(l.Max, 8*len(raw)+512)), zr, l.Max, -1)
+	switch {
+	case errors.Is(err, ErrTooLarge):
+		return dst[:0], ErrTooLarge
+	case err != nil:
+		return dst[:0], ErrBadGzip
+	}
+	return out, nil
+}
+
+// encoding says whether the body is gzipped, or refuses its encoding. Only
+// one Content-Encoding header with one token is taken: two headers or a
+// list are stacked encodings, and each layer would multiply the inflation.
+func encoding(req *fiber.Request, gzipOK bool) (bool, error) {
+	all := req.Header.PeekAll(fiber.HeaderContentEncoding)
+	switch len(all) {
+	case 0:
+		return false, nil
+	case 1:
+	default:
+		return false, ErrEncoding
+	}
+	switch strings.ToLower(strings.TrimSpace(string(all[0]))) {
+	case "", "identity":
+		return false, nil
+	case "gzip", "x-gzip":
+		if gzipOK {
+			return true, nil
+		}
+	}
+	return false, ErrEncoding
+}
+
+// readAtMost appends src to dst until EOF, refusing with ErrTooLarge on
+// byte max+1, and with ErrTruncated on any other read error (a broken
+// chunk, a closed connection, corrupt gzip). size is the expected length
+// (-1: unknown), so a body of known length is read into one allocation.
+func readAtMost(dst []byte, src io.Reader, max, size int) ([]byte, error) {
+	// One byte more than the length, so the EOF is seen without growing.
+	if size >= 0 && cap(dst) < size+1 {
+		dst = make([]byte, 0, size+1)
+	}
+	for {
+		if len(dst) == cap(dst) {
+			if len(dst) > max {
+				return dst, ErrTooLarge
+			}
+			// Grow by doubling, to at most one byte past the limit:
+			// that byte is how an over-long body shows.
+			dst = append(dst, 0)[:len(dst)]
+			if c := min(cap(dst), max+1); c < cap(dst) {
+				dst = dst[:len(dst):c]
+			}
+		}
+		k, err := src.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+k]
+		if len(dst) > max {
+			return dst, ErrTooLarge
+		}
+		switch {
+		case err == io.EOF:
+			return dst, nil
+		case err != nil:
+			return dst, ErrTruncated
+		}
+	}
+}
+
+// refuse closes the connection after the answer when the body was not read
+// to its end, and returns err.
+func refuse(c *fiber.Ctx, err error) error {
+	CloseUnread(c)
+	return err
+}
+
+// HasBody reports whether the request announced a body: a Content-Length
+// above zero, or chunked transfer.
+func HasBody(c *fiber.Ctx) bool {
+	n := c.Request().Header.ContentLength()
+	return n > 0 || n == -1
+}
+
+// CloseUnread closes the connection after the answer when the request has a
+// streamed body that Read did not consume to its end (a refused request, a
+// route that takes no body, an unknown route): its remaining bytes would
+// otherwise be parsed as the next request on the connection. Apps call it
+// from a middleware after every handler.
+func CloseUnread(c *fiber.Ctx) {
+	if !HasBody(c) || c.Locals(drainedKey{}) != nil {
+		return
+	}
+	c.Context().SetConnectionClose()
+}
