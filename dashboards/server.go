@@ -124,6 +124,9 @@ func (s *Server) newApp() *fiber.App {
 		ErrorHandler:          jsonError,
 		ReadTimeout:           30 * time.Second,
 		BodyLimit:             64 << 10,
+		// Forms are read by their handlers within their own limits
+		// (signInForm), never parsed ahead.
+		DisablePreParseMultipartForm: true,
 	})
 	app.Use("/app", securityHeaders)
 	app.Use("/api", securityHeaders)
