@@ -85,7 +85,8 @@ func New(o Options) *Collector {
 		// reads its body itself, through reqbody.Read with its own route's
 		// limit (Fiber has one limit per app, and /sessionlog checks its
 		// key before reading 16 MiB). BodyLimit then only bounds what is
-		// read ahead with the headers; multipart is never parsed ahead.
+		// read ahead with the headers (fasthttp reads at most 8 KiB ahead);
+		// multipart is never parsed ahead.
 		StreamRequestBody:            true,
 		DisablePreParseMultipartForm: true,
 		BodyLimit:                    MaxBeaconBytes,
