@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/sezim-analytics/sezim/pipeline/anon"
+	"github.com/sezim-analytics/sezim/reqbody"
 	"github.com/sezim-analytics/sezim/site"
 	"github.com/sezim-analytics/sezim/store"
 )
@@ -153,6 +154,11 @@ func jsonError(c *fiber.Ctx, err error) error {
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
 		code, msg = fe.Code, fe.Message
+	}
+	if code == fiber.StatusRequestEntityTooLarge {
+		// Past the app's BodyLimit fasthttp refuses before any handler:
+		// the same short reason as a handler's own limit.
+		msg = reqbody.ErrTooLarge.Reason
 	}
 	return c.Status(code).JSON(fiber.Map{"error": msg})
 }
