@@ -97,20 +97,39 @@ func Read(c *fiber.Ctx, l Limit, dst []byte) ([]byte, error) {
 	if !gz {
 		return raw, nil
 	}
+	// Two passes: the first only counts, so a bomb is refused having
+	// cost CPU but no memory, and a body that fits is then inflated into
+	// one buffer of its exact size.
+	size, err := gunzip(io.Discard, raw, l.Max)
+	if err != nil {
+		return dst[:0], err
+	}
+	out := make([]byte, size)
 	zr, err := gzip.NewReader(bytes.NewReader(raw))
 	if err != nil {
 		return dst[:0], ErrBadGzip
 	}
-	// Inflated text is rarely more than 8 times its gzip; the buffer
-	// grows past that only as far as the limit.
-	out, err := readAtMost(make([]byte, 0, min(l.Max, 8*len(raw)+512)), zr, l.Max, -1)
-	switch {
-	case errors.Is(err, ErrTooLarge):
-		return dst[:0], ErrTooLarge
-	case err != nil:
+	if _, err := io.ReadFull(zr, out); err != nil {
 		return dst[:0], ErrBadGzip
 	}
 	return out, nil
+}
+
+// gunzip inflates gz into w and returns the inflated size; past max bytes
+// it stops with ErrTooLarge.
+func gunzip(w io.Writer, gz []byte, max int) (int, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		return 0, ErrBadGzip
+	}
+	n, err := io.Copy(w, io.LimitReader(zr, int64(max)+1))
+	switch {
+	case err != nil:
+		return 0, ErrBadGzip
+	case n > int64(max):
+		return 0, ErrTooLarge
+	}
+	return int(n), nil
 }
 
 // encoding says whether the body is gzipped, or refuses its encoding. Only
