@@ -217,16 +217,16 @@ func (c *Collector) process(w *work) (int, reason) {
 }
 
 // bodyGuard refuses a body on GET and HEAD, which no route here takes, and
-// after every handler closes a connection whose body was left unread.
+// after every handler deals with a body left unread (reqbody.DiscardUnread).
 func (c *Collector) bodyGuard(ctx *fiber.Ctx) error {
 	if m := ctx.Method(); (m == fiber.MethodGet || m == fiber.MethodHead) && reqbody.HasBody(ctx) {
-		reqbody.CloseUnread(ctx)
+		reqbody.DiscardUnread(ctx)
 		c.rejected.WithLabelValues("get", string(reasonTooLarge)).Inc()
 		c.count("get", fiber.StatusRequestEntityTooLarge)
 		return ctx.Status(fiber.StatusRequestEntityTooLarge).JSON(fiber.Map{"error": string(reasonTooLarge)})
 	}
 	err := ctx.Next()
-	reqbody.CloseUnread(ctx)
+	reqbody.DiscardUnread(ctx)
 	return err
 }
 

@@ -124,11 +124,17 @@ func (s *Server) newApp() *fiber.App {
 		DisableStartupMessage: true,
 		ErrorHandler:          jsonError,
 		ReadTimeout:           30 * time.Second,
-		BodyLimit:             64 << 10,
-		// Forms are read by their handlers within their own limits
-		// (signInForm), never parsed ahead.
+		// Streamed bodies, each read by its handler within its own limit
+		// (signInForm), never parsed ahead; a body too long is answered
+		// like any other refusal, not by resetting the connection.
+		StreamRequestBody:            true,
 		DisablePreParseMultipartForm: true,
+		BodyLimit:                    64 << 10,
 	})
+	// Every route is under these two; anything else is answered by
+	// jsonError, which deals with an unread body itself.
+	app.Use("/app", reqbody.Middleware)
+	app.Use("/api", reqbody.Middleware)
 	app.Use("/app", securityHeaders)
 	app.Use("/api", securityHeaders)
 	app.Get("/app/login", s.loginPage)
@@ -155,11 +161,7 @@ func jsonError(c *fiber.Ctx, err error) error {
 	if errors.As(err, &fe) {
 		code, msg = fe.Code, fe.Message
 	}
-	if code == fiber.StatusRequestEntityTooLarge {
-		// Past the app's BodyLimit fasthttp refuses before any handler:
-		// the same short reason as a handler's own limit.
-		msg = reqbody.ErrTooLarge.Reason
-	}
+	reqbody.DiscardUnread(c) // a route outside the middleware's, or none
 	return c.Status(code).JSON(fiber.Map{"error": msg})
 }
 

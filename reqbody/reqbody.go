@@ -70,8 +70,9 @@ type drainedKey struct{}
 // allocations); the result is valid until dst is reused.
 //
 // A refusal is one of the Err values. Whatever it is, the bytes past the
-// limit are never read: the connection is closed after the answer instead,
-// so the rest of a lying or endless body is not parsed as the next request.
+// limit are never kept: DiscardUnread throws a short rest away or closes
+// the connection, so the rest of a lying or endless body is not parsed as
+// the next request.
 func Read(c *fiber.Ctx, l Limit, dst []byte) ([]byte, error) {
 	req := c.Request()
 	gz, err := encoding(req, l.Gzip)
@@ -190,10 +191,10 @@ func readAtMost(dst []byte, src io.Reader, max, size int) ([]byte, error) {
 	}
 }
 
-// refuse closes the connection after the answer when the body was not read
-// to its end, and returns err.
+// refuse deals with the rest of a refused body (see DiscardUnread) and
+// returns err.
 func refuse(c *fiber.Ctx, err error) error {
-	CloseUnread(c)
+	DiscardUnread(c)
 	return err
 }
 
@@ -204,14 +205,39 @@ func HasBody(c *fiber.Ctx) bool {
 	return n > 0 || n == -1
 }
 
-// CloseUnread closes the connection after the answer when the request has a
-// streamed body that Read did not consume to its end (a refused request, a
-// route that takes no body, an unknown route): its remaining bytes would
-// otherwise be parsed as the next request on the connection. Apps call it
-// from a middleware after every handler.
-func CloseUnread(c *fiber.Ctx) {
-	if !HasBody(c) || c.Locals(drainedKey{}) != nil {
+// discardMax is how much of a body nobody reads DiscardUnread throws away
+// to keep its connection open. A server that closes a connection with
+// unread bytes resets it, and a client still sending may then lose the
+// answer instead of reading it; past this much, the connection is closed
+// all the same.
+const discardMax = 1 << 20
+
+// DiscardUnread makes the connection safe for its next request when the
+// request has a streamed body that Read did not consume to its end (a
+// refused request, a route that takes no body, an unknown route): up to
+// discardMax bytes of the rest are read and thrown away, with no memory
+// kept; past that the connection is closed after the answer. Either way the
+// rest of a body is never parsed as the next request. Apps call it after
+// every handler (Middleware does).
+func DiscardUnread(c *fiber.Ctx) {
+	req := c.Request()
+	if !HasBody(c) || !req.IsBodyStream() || c.Locals(drainedKey{}) != nil {
 		return
 	}
+	c.Locals(drainedKey{}, true)
+	if req.Header.ContentLength() <= discardMax {
+		n, err := io.CopyN(io.Discard, c.Context().RequestBodyStream(), discardMax+1)
+		if errors.Is(err, io.EOF) && n <= discardMax {
+			return
+		}
+	}
 	c.Context().SetConnectionClose()
+}
+
+// Middleware runs the handlers, then DiscardUnread: the first middleware of
+// an app with StreamRequestBody.
+func Middleware(c *fiber.Ctx) error {
+	err := c.Next()
+	DiscardUnread(c)
+	return err
 }

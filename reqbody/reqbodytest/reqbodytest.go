@@ -176,7 +176,7 @@ func Run(t *testing.T, addr string, routes []Route) {
 
 // send writes one request with the given encodings and framing on a new
 // connection while reading its answer, and returns the answer. The writer
-// stops at the first write error: a server that refuses a body closes the
+// stops at the first write error: a server that refuses a long body closes the
 // connection instead of reading the rest.
 func send(t testing.TB, addr string, r *Route, enc []string, body []byte, how framing) Answer {
 	t.Helper()
