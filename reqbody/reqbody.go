@@ -84,15 +84,13 @@ func Read(c *fiber.Ctx, l Limit, dst []byte) ([]byte, error) {
 	if n > l.Max {
 		return dst[:0], refuse(c, ErrTooLarge)
 	}
-	var src io.Reader
+	var raw []byte
 	if req.IsBodyStream() {
-		src = c.Context().RequestBodyStream()
-	} else {
-		src = bytes.NewReader(req.Body()) // the raw bytes: no decoding
-	}
-	raw, err := readAtMost(dst[:0], src, l.Max, n)
-	if err != nil {
-		return dst[:0], refuse(c, err)
+		if raw, err = readAtMost(dst[:0], c.Context().RequestBodyStream(), l.Max, n); err != nil {
+			return dst[:0], refuse(c, err)
+		}
+	} else if raw = req.Body(); len(raw) > l.Max { // the raw bytes: no decoding
+		return dst[:0], ErrTooLarge
 	}
 	c.Locals(drainedKey{}, true)
 	if !gz {
