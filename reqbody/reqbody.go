@@ -156,7 +156,7 @@ func encoding(req *fiber.Request, gzipOK bool) (bool, error) {
 
 // readAtMost appends src to dst until EOF, refusing with ErrTooLarge on
 // byte max+1, and with ErrTruncated on any other read error (a broken
-// chunk, a closed connection, corrupt gzip). size is the expected length
+// chunk, a closed connection, a read timeout). size is the expected length
 // (-1: unknown), so a body of known length is read into one allocation.
 func readAtMost(dst []byte, src io.Reader, max, size int) ([]byte, error) {
 	// One byte more than the length, so the EOF is seen without growing.
