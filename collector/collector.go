@@ -18,6 +18,7 @@ import (
 
 	"github.com/sezim-analytics/sezim/event"
 	"github.com/sezim-analytics/sezim/pipeline"
+	"github.com/sezim-analytics/sezim/reqbody"
 	"github.com/sezim-analytics/sezim/site"
 	"github.com/sezim-analytics/sezim/web"
 )
@@ -32,9 +33,6 @@ type Options struct {
 	// Now is the clock; tests inject one.
 	Now func() time.Time
 	Reg prometheus.Registerer
-	// BodyLimit is the largest request body Fiber reads (default 1 MiB);
-	// each endpoint applies its own smaller limit on top.
-	BodyLimit int
 	// Consent enables /consent, /consent/config and /consent/state
 	// (collector/consent.go); nil: no consent endpoints.
 	Consent *ConsentOptions
@@ -56,8 +54,9 @@ type Collector struct {
 
 // work is the per-request scratch, pooled so the hot path does not allocate.
 type work struct {
-	hit event.Hit
-	ev  event.Event
+	hit  event.Hit
+	ev   event.Event
+	body []byte // the beacon's body, read by reqbody.Read
 }
 
 // New builds the Fiber app.
@@ -68,10 +67,6 @@ func New(o Options) *Collector {
 	if o.Reg == nil {
 		o.Reg = prometheus.NewRegistry()
 	}
-	if o.BodyLimit <= 0 {
-		o.BodyLimit = 1 << 20
-	}
-	o.BodyLimit = o.SessionLog.bodyLimit(o.BodyLimit)
 	f := promauto.With(o.Reg)
 	c := &Collector{
 		o: o,
@@ -86,7 +81,15 @@ func New(o Options) *Collector {
 	c.app = fiber.New(fiber.Config{
 		AppName:               "sezim",
 		DisableStartupMessage: true,
-		BodyLimit:             o.BodyLimit,
+		// Streamed bodies: a handler runs once the headers are in and
+		// reads its body itself, through reqbody.Read with its own route's
+		// limit (Fiber has one limit per app, and /sessionlog checks its
+		// key before reading 16 MiB). BodyLimit then only bounds what is
+		// read ahead with the headers (fasthttp reads at most 8 KiB ahead);
+		// multipart is never parsed ahead.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		BodyLimit:                    MaxBeaconBytes,
 		// Pixel URLs carry the page URL and referrer in the query string;
 		// each may be up to maxField bytes.
 		ReadBufferSize: 16 << 10,
@@ -95,6 +98,7 @@ func New(o Options) *Collector {
 		IdleTimeout:    60 * time.Second,
 		ErrorHandler:   c.errorHandler,
 	})
+	c.app.Use(c.bodyGuard)
 	c.app.Get("/p.gif", c.pixel)
 	c.app.Post("/e", c.beacon)
 	c.app.Options("/e", c.preflight)
@@ -215,6 +219,31 @@ func (c *Collector) process(w *work) (int, reason) {
 		return fiber.StatusBadRequest, reasonMalformed
 	}
 	return fiber.StatusAccepted, ""
+}
+
+// bodyGuard refuses a body on GET and HEAD, which no route here takes, and
+// after every handler deals with a body left unread (reqbody.DiscardUnread).
+func (c *Collector) bodyGuard(ctx *fiber.Ctx) error {
+	if m := ctx.Method(); (m == fiber.MethodGet || m == fiber.MethodHead) && reqbody.HasBody(ctx) {
+		reqbody.DiscardUnread(ctx)
+		c.rejected.WithLabelValues("get", string(reasonTooLarge)).Inc()
+		c.count("get", fiber.StatusRequestEntityTooLarge)
+		return ctx.Status(fiber.StatusRequestEntityTooLarge).JSON(fiber.Map{"error": string(reasonTooLarge)})
+	}
+	err := ctx.Next()
+	reqbody.DiscardUnread(ctx)
+	return err
+}
+
+// readBody reads a POST body within its route's limit l, and turns a
+// refusal into the status and reason the route answers and counts.
+func readBody(ctx *fiber.Ctx, l reqbody.Limit, dst []byte) ([]byte, int, reason) {
+	body, err := reqbody.Read(ctx, l, dst)
+	if err != nil {
+		st, r := reqbody.Refusal(err)
+		return nil, st, reason(r)
+	}
+	return body, 0, ""
 }
 
 func (c *Collector) get() *work { return c.pool.Get().(*work) }

@@ -19,6 +19,7 @@ import (
 	"github.com/sezim-analytics/sezim/consent/consentlog"
 	"github.com/sezim-analytics/sezim/pipeline/anon"
 	"github.com/sezim-analytics/sezim/pipeline/useragent"
+	"github.com/sezim-analytics/sezim/reqbody"
 	"github.com/sezim-analytics/sezim/site"
 )
 
@@ -137,9 +138,9 @@ func (h *consentHandlers) decide(ctx *fiber.Ctx) error {
 	const route = "consent"
 	h.c.cors(ctx)
 	ctx.Set(fiber.HeaderCacheControl, "no-store")
-	body := ctx.Body()
-	if len(body) > MaxConsentBytes {
-		return h.fail(ctx, route, fiber.StatusRequestEntityTooLarge, reasonTooLarge)
+	body, status, why := readBody(ctx, reqbody.Limit{Max: MaxConsentBytes, Gzip: true}, nil)
+	if why != "" {
+		return h.fail(ctx, route, status, why)
 	}
 	var b consentBody
 	if err := json.Unmarshal(body, &b); err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/sezim-analytics/sezim/event"
+	"github.com/sezim-analytics/sezim/reqbody"
 )
 
 // gif is the smallest valid transparent 1×1 GIF (43 bytes).
@@ -125,7 +126,7 @@ func (c *Collector) beacon(ctx *fiber.Ctx) error {
 	defer c.put(w)
 	h := &w.hit
 	h.Source = event.SourceBeacon
-	status, why := c.decodeBeacon(ctx, h)
+	status, why := c.decodeBeacon(ctx, w)
 	if why == "" {
 		c.fillHeaders(ctx, h)
 		status, why = c.process(w)
@@ -148,11 +149,15 @@ func (c *Collector) beacon(ctx *fiber.Ctx) error {
 
 // decodeBeacon parses the body: JSON, sent as application/json or as
 // text/plain by navigator.sendBeacon.
-func (c *Collector) decodeBeacon(ctx *fiber.Ctx, h *event.Hit) (int, reason) {
-	body := ctx.Body()
-	if len(body) > MaxBeaconBytes {
-		return fiber.StatusRequestEntityTooLarge, reasonTooLarge
+// The body is read into the pooled w.body: the hot path allocates nothing
+// for it.
+func (c *Collector) decodeBeacon(ctx *fiber.Ctx, w *work) (int, reason) {
+	h := &w.hit
+	body, status, why := readBody(ctx, reqbody.Limit{Max: MaxBeaconBytes, Gzip: true}, w.body)
+	if why != "" {
+		return status, why
 	}
+	w.body = body[:0]
 	var b beaconBody
 	if err := json.Unmarshal(body, &b); err != nil {
 		return fiber.StatusBadRequest, reasonBadJSON

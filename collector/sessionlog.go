@@ -1,13 +1,10 @@
 package collector
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
-	"io"
 	"mime"
 	"strings"
 	"time"
@@ -16,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/sezim-analytics/sezim/reqbody"
 	"github.com/sezim-analytics/sezim/sessionlog"
 	"github.com/sezim-analytics/sezim/site"
 )
@@ -37,16 +35,6 @@ type SessionLogOptions struct {
 	Timeout time.Duration
 }
 
-// bodyLimit is the Fiber body limit the collector needs: the session-log
-// bound when larger than the others' (Fiber has one limit per app; the
-// pixel and the beacon keep their own smaller limits on top).
-func (o *SessionLogOptions) bodyLimit(other int) int {
-	if o.MaxBytes <= 0 {
-		o.MaxBytes = DefaultSessionLogMaxBytes
-	}
-	return max(other, o.MaxBytes)
-}
-
 // sessionLog is the state of the /sessionlog route.
 type sessionLog struct {
 	o       SessionLogOptions
@@ -59,8 +47,6 @@ type sessionLog struct {
 const (
 	reasonUnauthorized  reason = "unauthorized"
 	reasonContentType   reason = "unsupported_content_type"
-	reasonEncoding      reason = "unsupported_content_encoding"
-	reasonBadGzip       reason = "bad_gzip"
 	reasonBadIdemKey    reason = "bad_idempotency_key"
 	reasonInProgress    reason = "batch_in_progress"
 	reasonLedgerFailure reason = "ledger_unavailable"
@@ -68,6 +54,9 @@ const (
 
 func (c *Collector) routeSessionLog(reg prometheus.Registerer) {
 	o := c.o.SessionLog
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultSessionLogMaxBytes
+	}
 	if o.Ledger == nil {
 		o.Ledger = sessionlog.NewMemoryLedger()
 	}
@@ -124,21 +113,10 @@ func (c *Collector) sessionLogHandler(ctx *fiber.Ctx) error {
 	default:
 		return fail(fiber.StatusUnsupportedMediaType, reasonContentType)
 	}
-	// The raw body: Fiber's ctx.Body() would gunzip without a bound.
-	body := ctx.Request().Body()
-	if len(body) > sl.o.MaxBytes {
-		return fail(fiber.StatusRequestEntityTooLarge, reasonTooLarge)
-	}
-	switch enc := strings.ToLower(strings.TrimSpace(ctx.Get(fiber.HeaderContentEncoding))); enc {
-	case "", "identity":
-	case "gzip", "x-gzip":
-		var status int
-		var why reason
-		if body, status, why = gunzip(body, sl.o.MaxBytes); why != "" {
-			return fail(status, why)
-		}
-	default:
-		return fail(fiber.StatusUnsupportedMediaType, reasonEncoding)
+	// Only now, with the key and the format checked, is the body read.
+	body, status, why := readBody(ctx, reqbody.Limit{Max: sl.o.MaxBytes, Gzip: true}, nil)
+	if why != "" {
+		return fail(status, why)
 	}
 	name := ctx.Get("Idempotency-Key")
 	if !validIdempotencyKey(name) {
@@ -211,25 +189,6 @@ func (sl *sessionLog) authenticate(sites *site.Config, auth, siteID string) *sit
 		check(s)
 	}
 	return found
-}
-
-// gunzip decompresses body, refusing output past limit bytes.
-func gunzip(body []byte, limit int) ([]byte, int, reason) {
-	zr, err := gzip.NewReader(bytes.NewReader(body))
-	if err != nil {
-		return nil, fiber.StatusBadRequest, reasonBadGzip
-	}
-	defer zr.Close()
-	var out bytes.Buffer
-	out.Grow(min(limit, 4*len(body)+512))
-	n, err := io.Copy(&out, io.LimitReader(zr, int64(limit)+1))
-	if err != nil {
-		return nil, fiber.StatusBadRequest, reasonBadGzip
-	}
-	if n > int64(limit) {
-		return nil, fiber.StatusRequestEntityTooLarge, reasonTooLarge
-	}
-	return out.Bytes(), 0, ""
 }
 
 // validIdempotencyKey accepts "" (none) or up to 256 visible ASCII bytes.

@@ -71,8 +71,11 @@ func (s *Server) login(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	// Cloned: Fiber reuses the request's memory, and the name is kept as a
 	// rate-limit key (ToLower returns its input unchanged when it can).
-	name := strings.Clone(strings.ToLower(strings.TrimSpace(c.FormValue("user"))))
-	password := c.FormValue("password")
+	user, password, err := signInForm(c)
+	if err != nil {
+		return err
+	}
+	name := strings.Clone(strings.ToLower(strings.TrimSpace(user)))
 	now := s.o.Now()
 	client := s.clientNet(c)
 	target := name

@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/sezim-analytics/sezim/ratelimit"
+	"github.com/sezim-analytics/sezim/reqbody"
 	"github.com/sezim-analytics/sezim/site"
 	"github.com/sezim-analytics/sezim/store"
 )
@@ -140,8 +141,17 @@ func (s *Server) newApp() *fiber.App {
 		DisableStartupMessage: true,
 		ErrorHandler:          jsonError,
 		ReadTimeout:           30 * time.Second,
-		BodyLimit:             64 << 10,
+		// Streamed bodies, each read by its handler within its own limit
+		// (signInForm), never parsed ahead; a body too long is answered
+		// like any other refusal, not by resetting the connection.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		BodyLimit:                    64 << 10,
 	})
+	// Every route is under these two; anything else is answered by
+	// jsonError, which deals with an unread body itself.
+	app.Use("/app", reqbody.Middleware)
+	app.Use("/api", reqbody.Middleware)
 	app.Use("/app", securityHeaders)
 	app.Use("/api", securityHeaders)
 	app.Get("/app/login", s.loginPage)
@@ -168,6 +178,7 @@ func jsonError(c *fiber.Ctx, err error) error {
 	if errors.As(err, &fe) {
 		code, msg = fe.Code, fe.Message
 	}
+	reqbody.DiscardUnread(c) // a route outside the middleware's, or none
 	return c.Status(code).JSON(fiber.Map{"error": msg})
 }
 

@@ -1,0 +1,35 @@
+package dashboards
+
+import (
+	"mime"
+	"net/url"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/sezim-analytics/sezim/reqbody"
+)
+
+// maxLoginBytes bounds the sign-in form as sent: a user name and a
+// password, URL-encoded, with room to spare.
+const maxLoginBytes = 4 << 10
+
+// signInForm reads the sign-in form's fields. The body is read through
+// reqbody with a small limit and no Content-Encoding before anything parses
+// it (FormValue would inflate a gzipped body without a bound), and only the
+// URL-encoded form a browser sends for the page's form is taken. A refusal
+// is a *fiber.Error with the status and a short fixed reason.
+func signInForm(c *fiber.Ctx) (user, password string, err error) {
+	body, err := reqbody.Read(c, reqbody.Limit{Max: maxLoginBytes}, nil)
+	if err != nil {
+		status, why := reqbody.Refusal(err)
+		return "", "", fiber.NewError(status, why)
+	}
+	if mt, _, _ := mime.ParseMediaType(c.Get(fiber.HeaderContentType)); mt != fiber.MIMEApplicationForm {
+		return "", "", fiber.NewError(fiber.StatusUnsupportedMediaType, "unsupported_content_type")
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return "", "", fiber.NewError(fiber.StatusBadRequest, "bad_form")
+	}
+	return form.Get("user"), form.Get("password"), nil
+}
