@@ -131,6 +131,11 @@ func writeLog(t testing.TB, path string, n int, loc *time.Location) genLog {
 	return g
 }
 
+// testBatchLines is the default batch size, or smaller for short logs: the
+// interrupted run must stop with batches still to come (-short imports only
+// 20,000 lines).
+func testBatchLines(g genLog) int { return min(DefaultBatchLines, g.lines/10) }
+
 func importLines(t *testing.T) int {
 	if v := os.Getenv("SEZIM_IMPORT_LINES"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -205,7 +210,7 @@ func TestImportDirect(t *testing.T) {
 		logPath := filepath.Join(dir, "access.log.gz")
 		g := writeLog(t, logPath, importLines(t), cfg.Sites[0].Location)
 		var out bytes.Buffer
-		o := Options{BatchLines: 10_000, StatePath: logPath + ".sezim-import", Progress: "none", Stdout: &out}
+		o := Options{BatchLines: testBatchLines(g), StatePath: logPath + ".sezim-import", Progress: "none", Stdout: &out}
 		salts, err := anon.NewSalts(filepath.Join(dir, "salts.json"), time.Now())
 		if err != nil {
 			t.Fatal(err)
@@ -288,7 +293,7 @@ func TestImportViaCollector(t *testing.T) {
 		logPath := filepath.Join(dir, "access.log.gz")
 		g := writeLog(t, logPath, importLines(t), cfg.Sites[0].Location)
 		var out bytes.Buffer
-		o := Options{BatchLines: 10_000, StatePath: logPath + ".sezim-import", Progress: "none", Stdout: &out}
+		o := Options{BatchLines: testBatchLines(g), StatePath: logPath + ".sezim-import", Progress: "none", Stdout: &out}
 		hs, err := NewHTTPSender(HTTPOptions{Collector: "http://" + ln.Addr().String(), Key: testIngestKey, Site: "sez",
 			Retries: 3, Timeout: time.Minute})
 		if err != nil {
