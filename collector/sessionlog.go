@@ -125,29 +125,27 @@ func (c *Collector) sessionLogHandler(ctx *fiber.Ctx) error {
 	if name == "" {
 		name = sessionlog.ContentName(body)
 	}
-	key := sessionlog.BatchKey(s.ID, name)
 
 	rctx, cancel := context.WithTimeout(context.Background(), sl.o.Timeout)
 	defer cancel()
-	claim, dup, err := sl.o.Ledger.Begin(rctx, s.ID, key)
+	sum, err := sessionlog.RunBatch(rctx, sl.o.Ledger, s.ID, name, sessionlog.BatchOptions{},
+		func(ctx context.Context) (sessionlog.Summary, error) {
+			return sl.ingest.Ingest(ctx, s, format, body), nil
+		})
 	switch {
 	case errors.Is(err, sessionlog.ErrInProgress):
 		sl.batches.WithLabelValues("in_progress").Inc()
 		return fail(fiber.StatusConflict, reasonInProgress)
-	case err != nil:
-		return fail(fiber.StatusServiceUnavailable, reasonLedgerFailure)
-	case dup != nil:
-		sl.batches.WithLabelValues("duplicate").Inc()
-		c.count("sessionlog", fiber.StatusOK)
-		return ctx.Status(fiber.StatusOK).JSON(dup)
-	}
-	sum := sl.ingest.Ingest(rctx, s, format, body)
-	fctx, fcancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer fcancel()
-	if err := sl.o.Ledger.Finish(fctx, claim, sum); err != nil {
+	case errors.Is(err, sessionlog.ErrUnrecorded):
 		// The lines are counted; only a resend could count them again.
 		sl.batches.WithLabelValues("unrecorded").Inc()
-	} else {
+	case err != nil:
+		return fail(fiber.StatusServiceUnavailable, reasonLedgerFailure)
+	case sum.Duplicate:
+		sl.batches.WithLabelValues("duplicate").Inc()
+		c.count("sessionlog", fiber.StatusOK)
+		return ctx.Status(fiber.StatusOK).JSON(sum)
+	default:
 		sl.batches.WithLabelValues("processed").Inc()
 	}
 	if ex, ok := sl.o.Ledger.(interface{ Expire(context.Context) error }); ok {

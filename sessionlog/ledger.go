@@ -63,10 +63,13 @@ const Remember = 7 * 24 * time.Hour
 //
 // Begin returns a claim to process the
 // batch, or the stored summary of a duplicate, or ErrInProgress; Finish
-// records the outcome of a claim.
+// records the outcome of a claim; Takeover claims a batch whatever claims
+// it has (see StoreLedger.Takeover). RunBatch is the one place that drives
+// these steps; senders and handlers call it, not them.
 type Ledger interface {
 	Begin(ctx context.Context, site, key string) (*Claim, *Summary, error)
 	Finish(ctx context.Context, c *Claim, s Summary) error
+	Takeover(ctx context.Context, site, key string) (*Claim, error)
 }
 
 // Claim is the right to process one batch.
@@ -370,6 +373,16 @@ func (m *MemoryLedger) Finish(_ context.Context, c *Claim, s Summary) error {
 	m.done[c.site+"\x00"+c.key] = memEntry{at: m.now(), sum: s}
 	m.mu.Unlock()
 	return nil
+}
+
+// Takeover implements Ledger: in memory, a claim is only ever held by a
+// request of this process, so taking over is waiting for it.
+func (m *MemoryLedger) Takeover(ctx context.Context, site, key string) (*Claim, error) {
+	release, err := m.lock(ctx, site+"\x00"+key)
+	if err != nil {
+		return nil, err
+	}
+	return &Claim{site: site, key: key, at: m.now(), release: release}, nil
 }
 
 // Takeover claims a batch whatever claims it already has. It is for a sole

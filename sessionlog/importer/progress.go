@@ -1,9 +1,11 @@
-package main
+package importer
 
 import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strings"
 	"time"
 )
 
@@ -21,8 +23,9 @@ type progress struct {
 	finished bool
 }
 
-func newProgress(o *importOptions, w io.Writer, t *totals) *progress {
-	mode := o.progress
+func newProgress(o *Options, t *totals) *progress {
+	w := o.Stderr
+	mode := o.Progress
 	if mode == "auto" {
 		mode = "lines"
 		if f, ok := w.(*os.File); ok {
@@ -31,7 +34,7 @@ func newProgress(o *importOptions, w io.Writer, t *totals) *progress {
 			}
 		}
 	}
-	return &progress{w: w, mode: mode, every: o.progressInt, t: t, last: time.Now()}
+	return &progress{w: w, mode: mode, every: o.ProgressInterval, t: t, last: time.Now()}
 }
 
 // note prints a message on its own line.
@@ -101,4 +104,53 @@ func (p *progress) stop() {
 		fmt.Fprintln(p.w)
 		p.drawn = false
 	}
+}
+
+// printSummary writes the run's outcome.
+func printSummary(w io.Writer, t *totals, complete bool) {
+	took := time.Since(t.began)
+	rate := float64(t.lines) / max(took.Seconds(), 1e-9)
+	state := "done"
+	if !complete {
+		state = "stopped (run the same command again to resume)"
+	}
+	fmt.Fprintf(w, "import %s: %d lines in %s (%.0f lines/s, %s read)\n", state, t.lines, took.Round(time.Millisecond), rate, humanBytes(t.bytes.Load()))
+	skipped := 0
+	keys := make([]string, 0, len(t.skipped))
+	for k, v := range t.skipped {
+		skipped += v
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d", k, t.skipped[k]))
+	}
+	fmt.Fprintf(w, "  accepted %d, skipped %d", t.accepted, skipped)
+	if len(parts) > 0 {
+		fmt.Fprintf(w, " (%s)", strings.Join(parts, ", "))
+	}
+	fmt.Fprintf(w, ", rejected %d", t.rejected)
+	if t.duplicates > 0 {
+		fmt.Fprintf(w, ", %d batch(es) already counted before", t.duplicates)
+	}
+	fmt.Fprintln(w)
+	for _, e := range t.errors {
+		fmt.Fprintf(w, "  rejected %s\n", e)
+	}
+	if t.rejected > len(t.errors) && len(t.errors) > 0 {
+		fmt.Fprintf(w, "  … and %d more rejected lines\n", t.rejected-len(t.errors))
+	}
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
 }
