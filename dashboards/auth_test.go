@@ -63,6 +63,12 @@ func (f *fixture) advance(d time.Duration) {
 
 func newFixture(t *testing.T, st store.Store) *fixture {
 	t.Helper()
+	return newFixtureWith(t, st, nil)
+}
+
+// newFixtureWith is newFixture with the server's options changed by edit.
+func newFixtureWith(t *testing.T, st store.Store, edit func(*Options)) *fixture {
+	t.Helper()
 	f := &fixture{st: st, now: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)}
 	dir := NewDirectory(DirectoryOptions{Store: st, Now: f.clock})
 	hash, err := HashPassword(testPassword, testHash)
@@ -84,8 +90,12 @@ func newFixture(t *testing.T, st store.Store) *fixture {
 	if f.token, _, err = dir.AddToken(t.Context(), "ann", RoleViewer, "ci"); err != nil {
 		t.Fatal(err)
 	}
-	f.srv = New(Options{Sites: testSites(t), Store: st, Directory: dir, Now: f.clock, InsecureCookie: true,
-		AccountLimit: 3, NetworkLimit: 5, LimitWindow: time.Minute})
+	o := Options{Sites: testSites(t), Store: st, Directory: dir, Now: f.clock, InsecureCookie: true,
+		AccountLimit: 3, NetworkLimit: 5, LimitWindow: time.Minute}
+	if edit != nil {
+		edit(&o)
+	}
+	f.srv = New(o)
 	return f
 }
 
@@ -320,15 +330,7 @@ func TestSignInCSRFAndRateLimit(t *testing.T) {
 	})
 }
 
-func TestLimiterIsBounded(t *testing.T) {
-	l := newLimiter(2, time.Minute, 100)
-	now := time.Now()
-	for i := range 1000 {
-		l.fail(fmt.Sprint("k", i), now.Add(time.Duration(i)*time.Millisecond))
-	}
-	if len(l.m) > 100 {
-		t.Fatalf("%d keys held", len(l.m))
-	}
+func TestSessionsAreBounded(t *testing.T) {
 	s := NewSessions(SessionOptions{Max: 10})
 	for range 50 {
 		s.New("u")
@@ -371,8 +373,7 @@ func TestPasswordHash(t *testing.T) {
 // not Fiber's reused request memory.
 func TestConcurrentRequests(t *testing.T) {
 	st := storetest.Embedded(t)
-	f := newFixture(t, st)
-	f.srv.o.AccountLimit = 1000
+	f := newFixtureWith(t, st, func(o *Options) { o.AccountLimit = 1000 })
 	ann := f.login(t, "ann")
 	var wg sync.WaitGroup
 	for i := range 16 {
@@ -391,11 +392,9 @@ func TestConcurrentRequests(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	f.srv.accounts.mu.Lock()
-	defer f.srv.accounts.mu.Unlock()
 	for i := range 16 {
-		if w := f.srv.accounts.m[fmt.Sprintf("user%02d", i)]; w == nil || w.failures != 1 {
-			t.Fatalf("rate-limit key user%02d: %+v (keys %d)", i, w, len(f.srv.accounts.m))
+		if d := f.srv.accounts.Peek(fmt.Sprintf("user%02d", i)); d.Count != 1 {
+			t.Fatalf("rate-limit key user%02d: %+v (keys %d)", i, d, f.srv.accounts.Len())
 		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/sezim-analytics/sezim/ratelimit"
 )
 
 var loginTmpl = template.Must(template.New("login").Parse(`<!doctype html>
@@ -85,11 +87,20 @@ func (s *Server) login(c *fiber.Ctx) error {
 		_ = s.record(ctx, entry)
 		return s.renderLogin(c, status, target, msg)
 	}
-	if b1, until1 := s.accounts.blocked(target, now); b1 {
-		return s.tooMany(c, until1, fail)
+	// The network limit stops guessing from one place. A full table counts
+	// new networks in one shared bucket; a network that signed in to this
+	// account before is not held back by a bucket that strangers drained.
+	if d := s.networks.Peek(client); !d.Allowed && !(d.Shared && s.knownNet(ctx, target, client)) {
+		return s.tooMany(c, now, d, target, client, limitNetwork)
 	}
-	if b2, until2 := s.networks.blocked(client, now); b2 {
-		return s.tooMany(c, until2, fail)
+	// The account limit holds back only networks that never signed in to
+	// the account, so a stranger's wrong passwords cannot lock the owner
+	// out of the networks the owner uses.
+	known := false
+	if d := s.accounts.Peek(target); !d.Allowed {
+		if known = s.knownNet(ctx, target, client); !known {
+			return s.tooMany(c, now, d, target, client, limitAccount)
+		}
 	}
 	u, err := s.dir.User(ctx, name)
 	if err != nil && !errors.Is(err, ErrNoUser) {
@@ -113,24 +124,33 @@ func (s *Server) login(c *fiber.Ctx) error {
 		outcome = "disabled"
 	}
 	if outcome != "" {
-		s.accounts.fail(target, now)
-		s.networks.fail(client, now)
+		s.networks.Hit(client)
+		// Asked for every valid name, known or not, so that the time a
+		// failure takes tells nothing about which names exist.
+		if !known && !s.knownNet(ctx, target, client) {
+			s.accounts.Hit(target)
+		}
 		return fail(fiber.StatusUnauthorized, outcome, badLogin)
 	}
 	entry.Action, entry.Outcome = AuditSignIn, "ok"
 	if err := s.record(ctx, entry); err != nil {
 		return s.renderLogin(c, fiber.StatusServiceUnavailable, target, "Sign-in is unavailable, try again shortly.")
 	}
-	s.accounts.reset(target)
+	s.known.add(target, client)
 	raw := s.sess.New(u.Name)
 	c.Cookie(&fiber.Cookie{Name: CookieName, Value: raw, Path: "/", HTTPOnly: true, Secure: !s.o.InsecureCookie, SameSite: fiber.CookieSameSiteStrictMode})
 	return c.Redirect("/app/", fiber.StatusSeeOther)
 }
 
-func (s *Server) tooMany(c *fiber.Ctx, until time.Time, fail func(int, string, string) error) error {
-	wait := max(until.Sub(s.o.Now()).Round(time.Minute), time.Minute)
+// tooMany refuses a rate-limited attempt with 429 and Retry-After. The
+// attempt is not written on its own: it is counted in its network's
+// window, which becomes one audit row with the count (FlushRateLimited).
+func (s *Server) tooMany(c *fiber.Ctx, now time.Time, d ratelimit.Decision, target, client string, limit int) error {
+	s.refused.add(client, target, limit, now)
+	wait := d.RetryAfter(now)
 	c.Set(fiber.HeaderRetryAfter, itoa(int(wait.Seconds())))
-	return fail(fiber.StatusTooManyRequests, "rate_limited", "Too many failed attempts. Try again in "+wait.String()+".")
+	return s.renderLogin(c, fiber.StatusTooManyRequests, target,
+		"Too many failed attempts. Try again in "+max(wait.Round(time.Minute), time.Minute).String()+".")
 }
 
 // logout ends the session and audits it.

@@ -11,7 +11,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/sezim-analytics/sezim/pipeline/anon"
+	"github.com/sezim-analytics/sezim/ratelimit"
 	"github.com/sezim-analytics/sezim/site"
 	"github.com/sezim-analytics/sezim/store"
 )
@@ -31,9 +31,15 @@ type Options struct {
 	Now            func() time.Time
 	// AccountLimit and NetworkLimit are the failed sign-ins allowed per
 	// account and per client network (IPv4 /24, IPv6 /48) in LimitWindow.
-	// Defaults 10, 30 and 15 minutes.
+	// Defaults 10, 30 and 15 minutes. The account limit counts only
+	// failures from networks that have not signed in to that account
+	// within KnownNetworkAge (default 90 days), and refuses only them.
 	AccountLimit, NetworkLimit int
 	LimitWindow                time.Duration
+	KnownNetworkAge            time.Duration
+	// LimitKeys bounds each rate-limit table (accounts, networks) and the
+	// tally of refused attempts (default 10,000).
+	LimitKeys int
 }
 
 // CookieName is the session cookie.
@@ -63,8 +69,10 @@ type Server struct {
 	dir      *Directory
 	sess     *Sessions
 	audit    *Auditor
-	accounts *limiter
-	networks *limiter
+	accounts *ratelimit.Limiter
+	networks *ratelimit.Limiter
+	known    *knownNets
+	refused  *refusals
 	hashing  chan struct{}
 	dummy    string
 	app      *fiber.App
@@ -93,14 +101,23 @@ func New(o Options) *Server {
 	if o.LimitWindow == 0 {
 		o.LimitWindow = 15 * time.Minute
 	}
+	if o.KnownNetworkAge == 0 {
+		o.KnownNetworkAge = 90 * 24 * time.Hour
+	}
+	if o.LimitKeys == 0 {
+		o.LimitKeys = 10_000
+	}
+	audit := NewAuditor(o.Store, o.Now)
 	s := &Server{
 		o:        o,
 		api:      NewAPI(APIOptions{Sites: o.Sites, Store: o.Store, Now: o.Now}),
 		dir:      o.Directory,
 		sess:     o.Sessions,
-		audit:    NewAuditor(o.Store, o.Now),
-		accounts: newLimiter(o.AccountLimit, o.LimitWindow, 10_000),
-		networks: newLimiter(o.NetworkLimit, o.LimitWindow, 10_000),
+		audit:    audit,
+		accounts: ratelimit.New(ratelimit.Options{Limit: o.AccountLimit, Window: o.LimitWindow, MaxKeys: o.LimitKeys, Now: o.Now}),
+		networks: ratelimit.New(ratelimit.Options{Limit: o.NetworkLimit, Window: o.LimitWindow, MaxKeys: o.LimitKeys, Now: o.Now}),
+		known:    newKnownNets(audit, o.Now, o.KnownNetworkAge),
+		refused:  newRefusals(o.LimitWindow, o.LimitKeys),
 		// Each argon2id check takes ~19 MiB: bound how many run at once.
 		hashing: make(chan struct{}, 4),
 	}
@@ -276,12 +293,7 @@ func (s *Server) clientNet(c *fiber.Ctx) string {
 			xff = xff[:i]
 		}
 	}
-	t := anon.TruncateIP(addr)
-	bits := 24
-	if t.Is6() {
-		bits = 48
-	}
-	return netip.PrefixFrom(t, bits).String()
+	return ratelimit.ClientNet(addr)
 }
 
 func (s *Server) record(ctx context.Context, e AuditEntry) error {

@@ -207,6 +207,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cons.start(runCtx)
 	go loop(runCtx, o.rollupEvery, func(ctx context.Context) { rollupRecent(ctx, roll, salts, log) })
 	go loop(runCtx, 10*time.Minute, func(ctx context.Context) { runRetention(ctx, roll, salts, log) })
+	go loop(runCtx, time.Minute, func(ctx context.Context) { _ = dash.FlushRateLimited(ctx, false) })
 
 	errc := make(chan error, 3)
 	go func() { errc <- coll.App().Listener(pubLn) }()
@@ -229,6 +230,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	_ = coll.App().ShutdownWithContext(sctx)
+	// The dashboards stop too, so that the refused sign-ins counted so far
+	// reach the audit log (errors are logged by the flush).
+	_ = dash.App().ShutdownWithContext(sctx)
+	_ = dash.FlushRateLimited(sctx, true)
 	cancelRun()
 	cons.wait()
 	if werr := wlog.Close(sctx); werr != nil {
