@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/sezim-analytics/sezim/pipeline"
 	"github.com/sezim-analytics/sezim/pipeline/anon"
 	"github.com/sezim-analytics/sezim/pipeline/useragent"
+	"github.com/sezim-analytics/sezim/ratelimit"
 	"github.com/sezim-analytics/sezim/site"
 )
 
@@ -51,7 +53,21 @@ type ConsentOptions struct {
 	Log  ConsentLog
 	// Secure is SecureAuto unless set.
 	Secure SecureMode
+	// RateLimit bounds POST /consent per client network (IPv4 /24, IPv6
+	// /48): past Limit decisions in a Window it answers 429 with
+	// Retry-After. Zero values take DefaultConsentRateLimit per minute and
+	// DefaultConsentRateKeys networks; Now defaults to the collector's.
+	RateLimit ratelimit.Options
 }
+
+// A banner posts one "shown" and one decision per visitor, so the default
+// leaves room for 150 new visitors a minute behind one network (an office,
+// a carrier's NAT) while a flood of fake rows from one network is cut to
+// this rate.
+const (
+	DefaultConsentRateLimit = 300
+	DefaultConsentRateKeys  = 100_000 // about 15 MiB when full
+)
 
 // ConsentState returns the pipeline's consent hook: what the visitor's
 // sezim_consent cookie allows on site s at now. Anything but a valid,
@@ -85,6 +101,7 @@ const (
 	reasonBadLang       reason = "bad_lang"
 	reasonBadTextHash   reason = "bad_text_hash"
 	reasonPolicyVersion reason = "policy_version_mismatch"
+	reasonRateLimited   reason = "rate_limited"
 )
 
 // consentBody is a decision as the banner sends it.
@@ -111,6 +128,7 @@ type consentHandlers struct {
 	c         *Collector
 	o         ConsentOptions
 	decisions *prometheus.CounterVec
+	limit     *ratelimit.Limiter
 }
 
 // routeConsent adds the consent endpoints when consent is configured.
@@ -122,7 +140,17 @@ func (c *Collector) routeConsent(reg prometheus.Registerer) {
 	if o.Secure == "" {
 		o.Secure = SecureAuto
 	}
-	h := &consentHandlers{c: c, o: *o, decisions: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
+	rl := o.RateLimit
+	if rl.Limit <= 0 {
+		rl.Limit = DefaultConsentRateLimit
+	}
+	if rl.MaxKeys <= 0 {
+		rl.MaxKeys = DefaultConsentRateKeys
+	}
+	if rl.Now == nil {
+		rl.Now = c.o.Now
+	}
+	h := &consentHandlers{c: c, o: *o, limit: ratelimit.New(rl), decisions: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
 		Name: "sezim_consent_decisions_total", Help: "Consent decisions recorded, by action."}, []string{"action"})}
 	for _, a := range []string{consentlog.ActionShown, consentlog.ActionAcceptAll, consentlog.ActionRejectAll, consentlog.ActionCustom, consentlog.ActionWithdraw} {
 		h.decisions.WithLabelValues(a)
@@ -164,6 +192,13 @@ func (h *consentHandlers) decide(ctx *fiber.Ctx) error {
 	const route = "consent"
 	h.c.cors(ctx)
 	ctx.Set(fiber.HeaderCacheControl, "no-store")
+	// Counted before the body is read, so a flood costs little and every
+	// post counts, valid or not.
+	ip := h.c.clientIP(ctx)
+	if d := h.limit.Hit(ratelimit.ClientNet(ip)); !d.Allowed {
+		ctx.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(d.RetryAfter(h.c.o.Now())/time.Second)))
+		return h.fail(ctx, route, fiber.StatusTooManyRequests, reasonRateLimited)
+	}
 	body := ctx.Body()
 	if len(body) > MaxConsentBytes {
 		return h.fail(ctx, route, fiber.StatusRequestEntityTooLarge, reasonTooLarge)
@@ -201,7 +236,7 @@ func (h *consentHandlers) decide(ctx *fiber.Ctx) error {
 		Receipt: consent.ReceiptString(receipt), Site: s.ID, Time: now, Action: b.Action,
 		PolicyVersion: cs.PolicyVersion, PolicyHash: cs.PolicyTextHash, TextHash: b.TextHash, Lang: b.Lang,
 		GPC: ctx.Get("Sec-GPC") == "1", DNT: ctx.Get("DNT") == "1",
-		IP:      truncatedIP(h.c.clientIP(ctx)),
+		IP:      truncatedIP(ip),
 		Browser: useragent.Parse(ctx.Get(fiber.HeaderUserAgent)).Browser,
 	}
 	if b.Action != consentlog.ActionShown {
@@ -213,7 +248,12 @@ func (h *consentHandlers) decide(ctx *fiber.Ctx) error {
 		}
 		rec.Services = strings.Join(pairs, ",")
 	}
-	lctx, cancel := context.WithTimeout(ctx.Context(), 10*time.Second)
+	// Not derived from ctx.Context(): fasthttp cancels that only at
+	// shutdown, when a decision in flight should still be stored and
+	// answered, and a context derived from it reads the server's state
+	// from a goroutine that can outlive the handler (a data race with
+	// Shutdown).
+	lctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := h.o.Log.Append(lctx, rec); err != nil {
 		h.c.count(route, fiber.StatusServiceUnavailable)
