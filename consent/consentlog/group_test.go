@@ -82,7 +82,7 @@ func TestGroupCommitFailsWholeGroup(t *testing.T) {
 		t.Cleanup(func() { l.Close() })
 
 		const group = 10
-		round := func(mode fault) (first error, rest []error) {
+		round := func(mode fault) (rest []error, first error) {
 			t.Helper()
 			gate := make(chan struct{})
 			fs.set(gate, mode)
@@ -102,10 +102,10 @@ func TestGroupCommitFailsWholeGroup(t *testing.T) {
 			for range group {
 				rest = append(rest, <-restDone)
 			}
-			return first, rest
+			return rest, first
 		}
 
-		first, rest := round(failBefore)
+		rest, first := round(failBefore)
 		if first != nil {
 			t.Fatalf("the held insert failed: %v", first)
 		}
@@ -118,7 +118,7 @@ func TestGroupCommitFailsWholeGroup(t *testing.T) {
 			t.Fatalf("%d rows stored after a failed group, want 1", n)
 		}
 
-		_, rest = round(failAfter)
+		rest, _ = round(failAfter)
 		for _, err := range rest {
 			if !errors.Is(err, errInjected) {
 				t.Fatalf("a decision of the failed group was answered with %v", err)
