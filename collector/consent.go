@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/sezim-analytics/sezim/consent/consentlog"
 	"github.com/sezim-analytics/sezim/pipeline/anon"
 	"github.com/sezim-analytics/sezim/pipeline/useragent"
+	"github.com/sezim-analytics/sezim/ratelimit"
 	"github.com/sezim-analytics/sezim/reqbody"
 	"github.com/sezim-analytics/sezim/site"
 )
@@ -41,7 +43,21 @@ type ConsentOptions struct {
 	// mode its scheme decides the Secure attribute (collector/cookies.go).
 	// nil: a trusted proxy's X-Forwarded-Proto decides.
 	PublicURL *url.URL
+	// RateLimit bounds POST /consent per client network (IPv4 /24, IPv6
+	// /48): past Limit decisions in a Window it answers 429 with
+	// Retry-After. Zero values take DefaultConsentRateLimit per minute and
+	// DefaultConsentRateKeys networks; Now defaults to the collector's.
+	RateLimit ratelimit.Options
 }
+
+// A banner posts one "shown" and one decision per visitor, so the default
+// leaves room for 150 new visitors a minute behind one network (an office,
+// a carrier's NAT) while a flood of fake rows from one network is cut to
+// this rate.
+const (
+	DefaultConsentRateLimit = 300
+	DefaultConsentRateKeys  = 100_000 // about 15 MiB when full
+)
 
 // Reasons of the consent endpoints, beside the shared ones.
 const (
@@ -53,6 +69,7 @@ const (
 	reasonBadTextHash   reason = "bad_text_hash"
 	reasonPolicyVersion reason = "policy_version_mismatch"
 	reasonMissingOrigin reason = "missing_origin"
+	reasonRateLimited   reason = "rate_limited"
 )
 
 // consentBody is a decision as the banner sends it.
@@ -79,6 +96,7 @@ type consentHandlers struct {
 	c         *Collector
 	o         ConsentOptions
 	decisions *prometheus.CounterVec
+	limit     *ratelimit.Limiter
 }
 
 // routeConsent adds the consent endpoints when consent is configured.
@@ -90,7 +108,17 @@ func (c *Collector) routeConsent(reg prometheus.Registerer) {
 	if o.Secure == "" {
 		o.Secure = SecureAuto
 	}
-	h := &consentHandlers{c: c, o: *o, decisions: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
+	rl := o.RateLimit
+	if rl.Limit <= 0 {
+		rl.Limit = DefaultConsentRateLimit
+	}
+	if rl.MaxKeys <= 0 {
+		rl.MaxKeys = DefaultConsentRateKeys
+	}
+	if rl.Now == nil {
+		rl.Now = c.o.Now
+	}
+	h := &consentHandlers{c: c, o: *o, limit: ratelimit.New(rl), decisions: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
 		Name: "sezim_consent_decisions_total", Help: "Consent decisions recorded, by action."}, []string{"action"})}
 	for _, a := range consent.Actions {
 		h.decisions.WithLabelValues(a)
@@ -138,6 +166,13 @@ func (h *consentHandlers) decide(ctx *fiber.Ctx) error {
 	const route = "consent"
 	h.c.cors(ctx)
 	ctx.Set(fiber.HeaderCacheControl, "no-store")
+	// Counted before the body is read, so a flood costs little and every
+	// post counts, valid or not.
+	ip := h.c.clientIP(ctx)
+	if d := h.limit.Hit(ratelimit.ClientNet(ip)); !d.Allowed {
+		ctx.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(d.RetryAfter(h.c.o.Now())/time.Second)))
+		return h.fail(ctx, route, fiber.StatusTooManyRequests, reasonRateLimited)
+	}
 	body, status, why := readBody(ctx, reqbody.Limit{Max: MaxConsentBytes, Gzip: true}, nil)
 	if why != "" {
 		return h.fail(ctx, route, status, why)
@@ -174,12 +209,15 @@ func (h *consentHandlers) decide(ctx *fiber.Ctx) error {
 
 	d := &consent.Decision{Site: s.ID, Time: h.c.o.Now().UTC(), Action: b.Action, Lang: b.Lang, TextHash: b.TextHash,
 		Granted: granted, Services: services, GPC: ctx.Get("Sec-GPC") == "1", DNT: ctx.Get("DNT") == "1",
-		IP: truncatedIP(h.c.clientIP(ctx)), Browser: useragent.Parse(ctx.Get(fiber.HeaderUserAgent)).Browser,
+		IP: truncatedIP(ip), Browser: useragent.Parse(ctx.Get(fiber.HeaderUserAgent)).Browser,
 		Receipt: consent.NewReceipt()}
 	rec := consentlog.NewRecord(cs, d)
-	// Not ctx.Context(): fasthttp's Shutdown resets its Done channel
-	// without a lock, a data race with the context's watcher goroutine.
-	lctx, cancel := context.WithTimeout(ctx.UserContext(), 10*time.Second)
+	// Not derived from ctx.Context(): fasthttp cancels that only at
+	// shutdown, when a decision in flight should still be stored and
+	// answered, and a context derived from it reads the server's state
+	// from a goroutine that can outlive the handler (a data race with
+	// Shutdown).
+	lctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := h.o.Log.Append(lctx, rec); err != nil {
 		h.c.count(route, fiber.StatusServiceUnavailable)

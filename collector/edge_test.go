@@ -26,7 +26,11 @@ const edgeLogBytes = 64 << 10
 // session log included) on loopback and returns its address.
 func newEdgeServer(t *testing.T) (string, *prometheus.Registry) {
 	t.Helper()
-	yaml := strings.Replace(consentYAML, "    origins: [https://sez.im]\n", "    origins: [https://sez.im]\n    ingest_keys: ["+slKey+"]\n", 1)
+	const origins = "    origins: [https://sez.im, https://*.app.sez.im]\n"
+	if !strings.Contains(consentYAML, origins) {
+		t.Fatal("the consent fixture's origins changed: the ingest key would not be added")
+	}
+	yaml := strings.Replace(consentYAML, origins, origins+"    ingest_keys: ["+slKey+"]\n", 1)
 	cfg, err := site.Parse([]byte(yaml))
 	if err != nil {
 		t.Fatal(err)

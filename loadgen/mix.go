@@ -15,22 +15,41 @@ type Mix struct {
 	Bot     float64 // robot user agents (answered, never kept)
 	IPv6    float64
 	Consent float64 // carrying a sezim_consent cookie (not a valid one: counts anonymous)
+	// Decisions are POST /consent bodies as the banner sends them, for a
+	// site with a consent block whose policy version is
+	// Options.PolicyVersion and whose purposes include statistics. They
+	// are recorded in the consent log, not counted as events.
+	Decisions float64
 }
 
 // DefaultMix is a plausible day of traffic.
 var DefaultMix = Mix{Pixel: 0.3, Bot: 0.05, IPv6: 0.3, Consent: 0.4}
+
+// ConsentMix is consent banners only: per visitor one "shown" and one
+// choice, from many networks (so a per-network limit is not what is
+// measured).
+var ConsentMix = Mix{IPv6: 0.3, Decisions: 1}
+
+// BannerTextHash is the text_hash the consent mix sends: the SHA-256 of a
+// banner text, hex.
+const BannerTextHash = "5e2f3c0a9b1d4e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7"
+
+var choices = []string{`"action":"accept_all"`, `"action":"reject_all"`, `"action":"accept_all"`,
+	`"action":"custom","purposes":["statistics"]`}
 
 // request is one prepared request: everything is built before the run so
 // the client spends its time sending, not formatting.
 type request struct {
 	post      bool
 	uri       string
+	origin    string
 	body      []byte
 	ua        string
 	xff       string
 	lang      string
 	cookie    string
 	countable bool // a kept event when acknowledged (not a robot)
+	decision  bool // a consent decision: a consent log row when acknowledged
 }
 
 var browsers = []string{
@@ -59,8 +78,9 @@ var referrers = []string{
 
 var languages = []string{"ru-RU", "ru", "kk-KZ", "en-US", "en-GB", "kk"}
 
-// prepare builds n requests for site, whose pages are on host, using seed.
-func prepare(n int, site, host string, m Mix, seed uint64) []request {
+// prepare builds n requests for site, whose pages are on host, using seed;
+// consent decisions name policyVersion.
+func prepare(n int, site, host, policyVersion string, m Mix, seed uint64) []request {
 	rng := rand.New(rand.NewPCG(seed, seed^0x5e21))
 	zipf := rand.NewZipf(rng, 1.2, 1, 1999)
 	out := make([]request, n)
@@ -83,6 +103,17 @@ func prepare(n int, site, host string, m Mix, seed uint64) []request {
 			page += "?utm_source=vk&utm_medium=social&utm_campaign=c" + fmt.Sprint(rng.IntN(20))
 		}
 		ref := referrers[rng.IntN(len(referrers))]
+		if rng.Float64() < m.Decisions {
+			// Half are the banner being shown, half a choice.
+			action := `"action":"shown"`
+			if rng.IntN(2) == 0 {
+				action = choices[rng.IntN(len(choices))]
+			}
+			r.post, r.uri, r.origin, r.decision, r.countable = true, "/consent", "https://"+host, true, false
+			r.body = fmt.Appendf(nil, `{"s":%q,%s,"lang":%q,"text_hash":%q,"policy_version":%q}`,
+				site, action, []string{"ru", "kk", "en"}[rng.IntN(3)], BannerTextHash, policyVersion)
+			continue
+		}
 		width := []int{390, 412, 768, 1280, 1440, 1920}[rng.IntN(6)]
 		if rng.Float64() < m.Pixel {
 			v := url.Values{"s": {site}, "u": {page}, "r": {ref}, "w": {fmt.Sprint(width)}, "l": {r.lang}}

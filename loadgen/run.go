@@ -28,6 +28,9 @@ type Options struct {
 	Rate int
 	Mix  Mix
 	Seed uint64
+	// PolicyVersion is the site's consent policy version, for the
+	// decisions of the mix.
+	PolicyVersion string
 }
 
 // Result is what a run measured.
@@ -35,6 +38,7 @@ type Result struct {
 	Sent      uint64
 	OK        uint64 // 2xx answers
 	Countable uint64 // 2xx answers to requests that are not robots: events that must be stored
+	Decisions uint64 // 2xx answers to consent decisions: consent log rows that must be stored
 	Errors    uint64 // transport errors
 	Status    map[int]uint64
 	Elapsed   time.Duration
@@ -91,6 +95,7 @@ type worker struct {
 	sent      uint64
 	ok        uint64
 	countable uint64
+	decisions uint64
 	errors    uint64
 	behind    uint64
 	status    map[int]uint64
@@ -115,7 +120,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Site == "" || o.Host == "" {
 		return nil, errors.New("site and host are required")
 	}
-	reqs := prepare(8192, o.Site, o.Host, o.Mix, o.Seed)
+	reqs := prepare(8192, o.Site, o.Host, o.PolicyVersion, o.Mix, o.Seed)
 	client := &fasthttp.HostClient{
 		Addr:                          u.Host,
 		MaxConns:                      o.Conns,
@@ -152,6 +157,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		res.Sent += w.sent
 		res.OK += w.ok
 		res.Countable += w.countable
+		res.Decisions += w.decisions
 		res.Errors += w.errors
 		res.Behind += w.behind
 		if res.FirstError == nil {
@@ -217,6 +223,9 @@ func (w *worker) loop(ctx context.Context, c *fasthttp.HostClient, host string, 
 		if r.cookie != "" {
 			req.Header.Set("Cookie", r.cookie)
 		}
+		if r.origin != "" {
+			req.Header.Set("Origin", r.origin)
+		}
 		if r.post {
 			req.Header.SetMethod("POST")
 			req.Header.SetContentType("text/plain;charset=UTF-8")
@@ -238,6 +247,9 @@ func (w *worker) loop(ctx context.Context, c *fasthttp.HostClient, host string, 
 			w.ok++
 			if r.countable {
 				w.countable++
+			}
+			if r.decision {
+				w.decisions++
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -86,4 +87,58 @@ func TestScheduleIsExact(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestConsentMixSendsValidDecisions checks the consent mix posts only
+// decisions a banner would send (site, action, lang, a 64-digit text hash,
+// the policy version, an Origin) and counts each acknowledged one.
+func TestConsentMixSendsValidDecisions(t *testing.T) {
+	var bad, shown, chosen atomic.Int64
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var d struct {
+			S             string   `json:"s"`
+			Action        string   `json:"action"`
+			Lang          string   `json:"lang"`
+			TextHash      string   `json:"text_hash"`
+			PolicyVersion string   `json:"policy_version"`
+			Purposes      []string `json:"purposes"`
+		}
+		body, _ := io.ReadAll(r.Body)
+		err := json.Unmarshal(body, &d)
+		ok := err == nil && r.Method == "POST" && r.URL.Path == "/consent" && r.Header.Get("Origin") == "https://bench.example" &&
+			d.S == "bench" && d.PolicyVersion == "v7" && len(d.TextHash) == 64 && strings.Trim(d.TextHash, "0123456789abcdef") == "" &&
+			(d.Lang == "ru" || d.Lang == "kk" || d.Lang == "en") && r.Header.Get("X-Forwarded-For") != ""
+		switch {
+		case !ok:
+			bad.Add(1)
+			w.WriteHeader(400)
+			return
+		case d.Action == "shown":
+			shown.Add(1)
+		case d.Action == "accept_all" || d.Action == "reject_all" || d.Action == "custom" && len(d.Purposes) == 1:
+			chosen.Add(1)
+		default:
+			bad.Add(1)
+			w.WriteHeader(400)
+			return
+		}
+		w.WriteHeader(200)
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	r, err := Run(context.Background(), Options{Target: "http://" + ln.Addr().String(), Site: "bench", Host: "bench.example",
+		Conns: 4, Duration: 300 * time.Millisecond, Mix: ConsentMix, Seed: 5, PolicyVersion: "v7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bad.Load() != 0 || r.Sent == 0 || r.OK != r.Sent || r.Decisions != r.OK || r.Countable != 0 {
+		t.Fatalf("%s: %d bad, %d decisions, %d countable", r, bad.Load(), r.Decisions, r.Countable)
+	}
+	if r.Sent > 20 && (shown.Load() == 0 || chosen.Load() == 0) {
+		t.Fatalf("%d shown, %d choices", shown.Load(), chosen.Load())
+	}
 }

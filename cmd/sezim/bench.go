@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -10,11 +12,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/sezim-analytics/sezim/collector"
+	"github.com/sezim-analytics/sezim/consent/consentlog"
 	"github.com/sezim-analytics/sezim/loadgen"
 	"github.com/sezim-analytics/sezim/store"
 )
@@ -22,12 +26,15 @@ import (
 // bench drives load against a collector. Without --target it starts one
 // itself (this same binary, on the embedded store unless --store says
 // otherwise), so it can also report the server's memory and check at the end
-// that every acknowledged event reached ClickHouse.
+// that every acknowledged event reached ClickHouse. With --mix consent it
+// posts consent decisions instead, and checks at the end that every
+// acknowledged decision is in the consent log and that its chain verifies.
 func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench", "Load-test a collector with a realistic mix of pixels and beacons (loopback only).", stderr)
+	fs := newFlagSet("bench", "Load-test a collector with a realistic mix of pixels and beacons, or of consent decisions (loopback only).", stderr)
 	target := fs.String("target", "", "collector URL to load (http://127.0.0.1:PORT); empty: start one with --store")
 	storeURL := fs.String("store", "", "store for the collector bench starts (default: embedded, in a temporary folder)")
-	conns := fs.Int("conns", 64, "connections (closed loop: requests in flight)")
+	connList := fs.String("conns", "64", "connections (closed loop: requests in flight); a comma-separated list runs once per count")
+	mixName := fs.String("mix", "default", "request mix: default (pixels and beacons) or consent (POST /consent decisions; the collector bench starts gets a consent block)")
 	duration := fs.Duration("duration", 20*time.Second, "measured time of each run")
 	warmup := fs.Duration("warmup", 3*time.Second, "unmeasured load before each run")
 	rate := fs.Int("rate", 0, "fixed request rate per second (open loop, latency from the scheduled send time); 0: closed loop")
@@ -37,10 +44,28 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	opts := loadgen.Options{Site: "bench", Host: "bench.example", Conns: *conns, Rate: *rate, Mix: loadgen.DefaultMix, Seed: *seed}
-	runBoth := func(url string) (*loadgen.Result, error) {
-		opts.Target = url
-		var acked uint64
+	var connCounts []int
+	for _, f := range strings.Split(*connList, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return fmt.Errorf("invalid --conns %q: want positive numbers separated by commas", *connList)
+		}
+		connCounts = append(connCounts, n)
+	}
+	opts := loadgen.Options{Site: "bench", Host: "bench.example", Rate: *rate, Mix: loadgen.DefaultMix, Seed: *seed,
+		PolicyVersion: benchPolicyVersion}
+	switch *mixName {
+	case "default":
+	case "consent":
+		opts.Mix = loadgen.ConsentMix
+	default:
+		return fmt.Errorf("invalid --mix %q: use default or consent", *mixName)
+	}
+	// runOnce warms up and measures at one connection count; acknowledged
+	// counts include the warm-up's, since its events are stored too.
+	runOnce := func(url string, conns int) (*loadgen.Result, error) {
+		opts.Target, opts.Conns = url, conns
+		var acked, decided uint64
 		if *warmup > 0 {
 			o := opts
 			o.Duration = *warmup
@@ -48,7 +73,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return nil, err
 			}
-			acked = r.Countable
+			acked, decided = r.Countable, r.Decisions
 		}
 		o := opts
 		o.Duration = *duration
@@ -57,13 +82,34 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return nil, err
 		}
 		r.Countable += acked
+		r.Decisions += decided
+		return r, nil
+	}
+	// runBoth runs at every connection count, printing each as name, and
+	// returns the totals of the last run with the acknowledged counts of
+	// all.
+	runBoth := func(url, name string) (*loadgen.Result, error) {
+		var countable, decisions uint64
+		var r *loadgen.Result
+		for _, n := range connCounts {
+			var err error
+			if r, err = runOnce(url, n); err != nil {
+				return nil, err
+			}
+			countable += r.Countable
+			decisions += r.Decisions
+			if len(connCounts) > 1 {
+				fmt.Fprintf(stdout, "%s, %d connections: %s\n", name, n, r)
+			}
+		}
+		r.Countable, r.Decisions = countable, decisions
 		return r, nil
 	}
 	mode := "closed loop"
 	if *rate > 0 {
 		mode = fmt.Sprintf("open loop at %d req/s", *rate)
 	}
-	fmt.Fprintf(stdout, "sezim bench: %s, %d connections, %v per run after %v warm-up, mix %+v\n", mode, *conns, *duration, *warmup, opts.Mix)
+	fmt.Fprintf(stdout, "sezim bench: %s, %s connections, %v per run after %v warm-up, mix %s %+v\n", mode, *connList, *duration, *warmup, *mixName, opts.Mix)
 
 	var base *loadgen.Result
 	if *baseline {
@@ -75,7 +121,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		base, err = runBoth("http://" + addr)
+		base, err = runBoth("http://"+addr, "baseline")
 		p.stop()
 		if err != nil {
 			return err
@@ -84,7 +130,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	if *target != "" {
-		r, err := runBoth(*target)
+		r, err := runBoth(*target, "collector")
 		if err != nil {
 			return err
 		}
@@ -100,7 +146,17 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer os.RemoveAll(dir)
 	cfg := filepath.Join(dir, "sites.yaml")
-	if err := os.WriteFile(cfg, []byte("trusted_proxies: [127.0.0.1]\nsites:\n  - id: bench\n    domains: [bench.example]\n    timezone: Asia/Almaty\n"), 0o600); err != nil {
+	sites := "trusted_proxies: [127.0.0.1]\nsites:\n  - id: bench\n    domains: [bench.example]\n    timezone: Asia/Almaty\n"
+	var env []string
+	if *mixName == "consent" {
+		sites += "    origins: [https://bench.example]\n    consent:\n      purposes: [functional, statistics]\n" +
+			"      policy_version: " + benchPolicyVersion + "\n      policy_text_hash: " + loadgen.BannerTextHash + "\n"
+		// In the environment, not on the command line, where ps shows it.
+		var key [32]byte
+		_, _ = rand.Read(key[:])
+		env = append(env, "SEZIM_CONSENT_KEY="+hex.EncodeToString(key[:]))
+	}
+	if err := os.WriteFile(cfg, []byte(sites), 0o600); err != nil {
 		return err
 	}
 	st := *storeURL
@@ -120,20 +176,20 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *serveArgs != "" {
 		sargs = append(sargs, strings.Fields(*serveArgs)...)
 	}
-	srv, err := startChild(ctx, sargs, "http://"+admin+"/readyz", stderr)
+	srv, err := startChild(ctx, sargs, "http://"+admin+"/readyz", stderr, env...)
 	if err != nil {
 		return err
 	}
 	defer srv.stop()
 	idle, _ := loadgen.ReadMemory(srv.cmd.Process.Pid)
-	r, err := runBoth("http://" + addr)
+	r, err := runBoth("http://"+addr, "collector")
 	if err != nil {
 		return err
 	}
 	peak, _ := loadgen.ReadMemory(srv.cmd.Process.Pid)
 	fmt.Fprintf(stdout, "collector: %s\n", r)
 	printRatio(stdout, base, r)
-	eps := float64(r.Countable) / (r.Elapsed + *warmup).Seconds()
+	eps := float64(r.Countable+r.Decisions) / (r.Elapsed + *warmup).Seconds()
 	above := float64(peak.Peak-peak.Lib) - float64(idle.RSS-idle.Lib)
 	fmt.Fprintf(stdout, "collector memory: idle %s, peak %s (libchdb mapped and resident apart: %s); %.2f MiB per 1k events/s above idle\n",
 		mib(idle.RSS-idle.Lib), mib(peak.Peak-peak.Lib), mib(peak.Lib), above/(1<<20)/max(eps/1000, 0.001))
@@ -147,16 +203,39 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer s.Close()
-	var stored uint64
+	defer func() {
+		for _, db := range []string{names.Stats, names.Identified} {
+			_ = s.Exec(ctx, "DROP DATABASE IF EXISTS "+db)
+		}
+	}()
+	var stored, decisions uint64
 	err = s.Query(ctx, "SELECT count() FROM "+names.Stats+".events WHERE site = 'bench'", func(row store.Row) error {
 		stored = row.Uint64(0)
 		return nil
 	})
+	if err == nil {
+		err = s.Query(ctx, "SELECT count() FROM "+names.Identified+".consent_log WHERE site = 'bench'", func(row store.Row) error {
+			decisions = row.Uint64(0)
+			return nil
+		})
+	}
 	if err != nil {
 		return err
 	}
-	for _, db := range []string{names.Stats, names.Identified} {
-		_ = s.Exec(ctx, "DROP DATABASE IF EXISTS "+db)
+	if decisions != r.Decisions {
+		return fmt.Errorf("%d consent decisions acknowledged but %d stored", r.Decisions, decisions)
+	}
+	if r.Decisions > 0 {
+		reports, err := consentlog.Verify(ctx, s)
+		if err != nil {
+			return err
+		}
+		for _, c := range reports {
+			if c.Broken != nil {
+				return fmt.Errorf("consent chain %s breaks at seq %d: %s: %w", c.Chain, c.Broken.Seq, c.Broken.Reason, consentlog.ErrBroken)
+			}
+		}
+		fmt.Fprintf(stdout, "check: all %d acknowledged consent decisions are in the consent log, in %d chain(s) that verify\n", decisions, len(reports))
 	}
 	if stored != r.Countable {
 		return fmt.Errorf("%d events acknowledged but %d stored", r.Countable, stored)
@@ -164,6 +243,10 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "check: all %d acknowledged events are in ClickHouse\n", stored)
 	return nil
 }
+
+// benchPolicyVersion is the consent policy version of the site bench
+// configures.
+const benchPolicyVersion = "bench-1"
 
 func printRatio(w io.Writer, base, r *loadgen.Result) {
 	if base == nil || base.Throughput() == 0 {
@@ -188,13 +271,17 @@ type child struct {
 	done chan error
 }
 
-// startChild runs this binary with args and waits until ready answers 2xx.
-func startChild(ctx context.Context, args []string, ready string, logs io.Writer) (*child, error) {
+// startChild runs this binary with args (and env added to this process's
+// environment) and waits until ready answers 2xx.
+func startChild(ctx context.Context, args []string, ready string, logs io.Writer, env ...string) (*child, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(self, args...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	if logs != nil {
 		cmd.Stderr = logs
 	}

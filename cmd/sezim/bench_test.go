@@ -44,3 +44,39 @@ func TestBenchChecksEveryAcknowledgedEvent(t *testing.T) {
 	}
 	t.Log(out.String())
 }
+
+// TestBenchConsentMix runs the consent mix at two connection counts against
+// a collector bench starts on the embedded store, and expects its end
+// check to pass: every acknowledged decision is in the consent log and the
+// chain verifies.
+func TestBenchConsentMix(t *testing.T) {
+	lib, err := storetest.LibPath()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	t.Setenv("CHDB_LIB_PATH", lib)
+	t.Setenv("SEZIM_TEST_BE_MAIN", "1")
+	var out, errOut bytes.Buffer
+	code := run(t.Context(), []string{"bench", "--mix", "consent", "--duration", "1s", "--warmup", "200ms", "--conns", "4,16"}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s\n%s", code, out.String(), errOut.String())
+	}
+	for _, want := range []string{"collector, 4 connections:", "collector, 16 connections:", "check: all 0 acknowledged events",
+		"acknowledged consent decisions are in the consent log, in 1 chain(s) that verify"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "check: all 0 acknowledged consent") {
+		t.Fatalf("no decision was stored:\n%s", out.String())
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(line, "collector") && strings.Contains(line, " ok, ") && !strings.Contains(line, " 0 not 2xx") {
+			t.Fatalf("decisions refused (the mix must be valid and under the rate limit): %s", line)
+		}
+	}
+	t.Log(out.String())
+}

@@ -100,6 +100,7 @@ type serveOptions struct {
 	logLevel    string
 	slogMax     int
 	consent     consentFlags
+	consentRate int
 }
 
 func (o *serveOptions) register(fs *flag.FlagSet) {
@@ -119,6 +120,7 @@ func (o *serveOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.IntVar(&o.slogMax, "sessionlog-max-bytes", collector.DefaultSessionLogMaxBytes, "largest POST /sessionlog body, as sent and after gunzip")
 	o.consent.register(fs)
+	fs.IntVar(&o.consentRate, "consent-rate-limit", collector.DefaultConsentRateLimit, "POST /consent decisions one client network (IPv4 /24, IPv6 /48) may post per minute; past it: 429 with Retry-After")
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -192,6 +194,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer cons.close()
+	if cons.collector != nil {
+		cons.collector.RateLimit.Limit = o.consentRate
+	}
 	pipe := pipeline.New(pipeline.Options{Sites: cfg, Salts: salts, Geo: geoDB, Sink: wlog, Reg: reg,
 		Consent: cons.state, Identified: cons.identified})
 	coll := collector.New(collector.Options{Sites: cfg, Pipeline: pipe, Reg: reg, Consent: cons.collector,

@@ -5,9 +5,10 @@
 // Several collectors write at once, so there is no single chain: each
 // collector instance has its own, identified by a random chain id kept in
 // its data folder (and locked there, so two processes never share one).
-// Within an instance, appends are serialised by a mutex: seq increments by
-// one and prev_hash is the row_hash of the row before. Each row is inserted
-// before the decision is answered, so a receipt given out is a row stored.
+// Within an instance, one writer stores the decisions in group commits
+// (several per insert, in queue order): seq increments by one and
+// prev_hash is the row_hash of the row before. A decision is answered only
+// once its group is stored, so a receipt given out is a row stored.
 // Verify walks every chain independently.
 package consentlog
 
