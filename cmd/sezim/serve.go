@@ -167,7 +167,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer cons.close()
 	pipe := pipeline.New(pipeline.Options{Sites: cfg, Salts: salts, Geo: geoDB, Sink: wlog, Reg: reg,
-		Consent: cons.state, Identified: cons.identified})
+		Consent: cons.state})
 	coll := collector.New(collector.Options{Sites: cfg, Pipeline: pipe, Reg: reg, Consent: cons.collector,
 		SessionLog: collector.SessionLogOptions{MaxBytes: o.slogMax, Ledger: sessionlog.NewStoreLedger(st, nil)}})
 	if o.insecureCk && !loopbackAddr(o.apiAddr) {
@@ -204,7 +204,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
-	cons.start(runCtx)
 	go loop(runCtx, o.rollupEvery, func(ctx context.Context) { rollupRecent(ctx, roll, salts, log) })
 	go loop(runCtx, 10*time.Minute, func(ctx context.Context) { runRetention(ctx, roll, salts, log) })
 
@@ -230,7 +229,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer cancel()
 	_ = coll.App().ShutdownWithContext(sctx)
 	cancelRun()
-	cons.wait()
 	if werr := wlog.Close(sctx); werr != nil {
 		log.Error("events kept in the WAL for the next start", "err", werr)
 	}

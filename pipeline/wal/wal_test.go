@@ -62,7 +62,8 @@ func onDisk(t testing.TB, dir string) []event.Event {
 		text := string(data)
 		for _, off := range r.offsets {
 			var e event.Event
-			if err := decodeEvent(recordAt(text, off), &e); err != nil {
+			var id pipeline.Identity
+			if _, err := decodeEvent(recordAt(text, off), r.version, &e, &id); err != nil {
 				t.Fatal(err)
 			}
 			out = append(out, e)
@@ -274,7 +275,7 @@ func TestUnwritableFolder(t *testing.T) {
 	if err := w.Ready(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if b, _ := w.Pending(); b != int64(2*(headerSize+frameSize+len(appendEvent(nil, &e)))) {
+	if b, _ := w.Pending(); b != int64(2*(headerSize+frameSize+len(appendEvent(nil, &e, nil)))) {
 		t.Fatalf("pending %d", b)
 	}
 }
