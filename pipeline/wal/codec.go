@@ -27,9 +27,9 @@ import (
 // and, from segment version 2 on, the consented event's identity:
 //
 //	1 byte   0: none (an anonymous event); 1: an identity follows
-//	2 × (uvarint length, bytes): visitor id (the sezim_vid cookie), user id
 //	1 byte   length of the truncated address: 0 (none), 3 (the /24 of an
 //	         IPv4 address) or 6 (the /48 of an IPv6 one), then its bytes
+//	2 × (uvarint length, bytes): visitor id (the sezim_vid cookie), user id
 //
 // Nothing else: an Event holds no address and no user agent, and of an
 // address the identity keeps only the network prefix, so the log cannot
@@ -73,10 +73,6 @@ func appendEvent(b []byte, e *event.Event, id *pipeline.Identity) []byte {
 		return append(b, 0)
 	}
 	b = append(b, 1)
-	b = binary.AppendUvarint(b, uint64(len(id.VisitorID)))
-	b = append(b, id.VisitorID...)
-	b = binary.AppendUvarint(b, uint64(len(id.UserID)))
-	b = append(b, id.UserID...)
 	// Only the prefix is written, so even an address that was not
 	// truncated before it got here is truncated in the log.
 	switch ip := id.IP.Unmap(); {
@@ -91,7 +87,10 @@ func appendEvent(b []byte, e *event.Event, id *pipeline.Identity) []byte {
 	default:
 		b = append(b, 0)
 	}
-	return b
+	b = binary.AppendUvarint(b, uint64(len(id.VisitorID)))
+	b = append(b, id.VisitorID...)
+	b = binary.AppendUvarint(b, uint64(len(id.UserID)))
+	return append(b, id.UserID...)
 }
 
 // decodeEvent fills e from payload p of a segment of format version ver,
@@ -150,8 +149,6 @@ func (d *decoder) identity(id *pipeline.Identity) bool {
 		d.fail(errRange)
 		return false
 	}
-	id.VisitorID = d.str()
-	id.UserID = d.str()
 	switch n := d.byte(); {
 	case d.err != nil:
 		return false
@@ -170,6 +167,8 @@ func (d *decoder) identity(id *pipeline.Identity) bool {
 	default:
 		d.fail(errRange)
 	}
+	id.VisitorID = d.str()
+	id.UserID = d.str()
 	return d.err == nil
 }
 

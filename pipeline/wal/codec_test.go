@@ -139,11 +139,11 @@ func TestDecodeRejects(t *testing.T) {
 	f(append(far, p[3:]...))
 	f(p[:len(p)-1])                                 // no identity byte
 	f(append(append([]byte{}, p[:len(p)-1]...), 2)) // an unknown identity byte
-	id := sampleID(1)                               // an IPv4 prefix
-	withID := appendEvent(nil, &e, &id)
+	id := pipeline.Identity{IP: netip.MustParseAddr("203.0.113.0")}
+	withID := appendEvent(nil, &e, &id)  // ends: 1, 3, 203, 0, 113, 0, 0
 	for _, n := range []byte{1, 4, 16} { // address lengths the log never writes
 		b := append([]byte{}, withID...)
-		b[len(b)-4] = n
+		b[len(b)-6] = n
 		f(b)
 	}
 }
