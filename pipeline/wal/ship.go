@@ -132,12 +132,20 @@ func (s *shipper) run() {
 	}
 }
 
-// stopRun stops run and waits for it; a pass in flight is cancelled.
-func (s *shipper) stopRun() {
+// stopRun stops run and waits for it. A pass in flight may finish until
+// ctx ends, and is cancelled then: an insert cancelled halfway may still
+// land in the store a moment later, after the replay check that Close
+// runs next has looked, and be inserted twice.
+func (s *shipper) stopRun(ctx context.Context) {
 	s.stopOnce.Do(func() {
 		close(s.stop)
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+			s.cancel()
+			<-s.done
+		}
 		s.cancel()
-		<-s.done
 	})
 }
 

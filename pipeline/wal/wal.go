@@ -687,7 +687,7 @@ func (w *WAL) Flush(ctx context.Context) error {
 // what was left when the store could not take everything.
 func (w *WAL) Close(ctx context.Context) error {
 	w.closeOnce.Do(func() {
-		w.stop()
+		w.stop(ctx)
 		w.sealIfOld(0)
 		if w.ship != nil {
 			if err := w.ship.shipAll(ctx); err != nil {
@@ -701,15 +701,15 @@ func (w *WAL) Close(ctx context.Context) error {
 }
 
 // stop refuses new events, commits the buffered ones and stops the
-// background goroutines.
-func (w *WAL) stop() {
+// background goroutines, letting a shipping pass finish until ctx ends.
+func (w *WAL) stop(ctx context.Context) {
 	w.mu.Lock()
 	w.closed = true
 	w.mu.Unlock()
 	close(w.stopFlush)
 	<-w.flushDone
 	if w.ship != nil {
-		w.ship.stopRun()
+		w.ship.stopRun(ctx)
 	}
 }
 
@@ -717,7 +717,9 @@ func (w *WAL) stop() {
 // nothing is sealed or shipped.
 func (w *WAL) abandon() {
 	w.closeOnce.Do(func() {
-		w.stop()
+		crashed, cancel := context.WithCancel(context.Background())
+		cancel() // a crash waits for nothing
+		w.stop(crashed)
 		w.fileMu.Lock()
 		if w.active != nil {
 			_ = w.active.f.Close()
