@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,13 +31,13 @@ import (
 const textHash = "5f2b0e3a5f2b0e3a5f2b0e3a5f2b0e3a5f2b0e3a5f2b0e3a5f2b0e3a5f2b0e3a"
 
 // consentStack is the collector with consent wired in as serve wires it:
-// signed cookies, the consent log, and consented rows beside the WAL.
+// signed cookies, the consent log, and consented rows through the WAL.
 type consentStack struct {
-	st    store.Store
-	coll  *collector.Collector
-	keys  *consent.Keys
-	wal   *wal.WAL
-	ident *pipeline.IdentifiedWriter
+	st     store.Store
+	coll   *collector.Collector
+	keys   *consent.Keys
+	wal    *wal.WAL
+	walDir string
 }
 
 func newConsentStack(t *testing.T, st store.Store) *consentStack {
@@ -67,8 +68,8 @@ sites:
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	reg := prometheus.NewRegistry()
-	s := &consentStack{st: st, keys: keys}
-	if s.wal, err = wal.Open(wal.Options{Dir: filepath.Join(dir, "wal"), Store: st, CommitInterval: -1, SealAfter: time.Hour, Logger: log, Reg: reg}); err != nil {
+	s := &consentStack{st: st, keys: keys, walDir: filepath.Join(dir, "wal")}
+	if s.wal, err = wal.Open(wal.Options{Dir: s.walDir, Store: st, CommitInterval: -1, SealAfter: time.Hour, Logger: log, Reg: reg}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.wal.Close(context.Background()) })
@@ -77,10 +78,9 @@ sites:
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { clog.Close() })
-	s.ident = pipeline.NewIdentifiedWriter(pipeline.IdentifiedOptions{Store: st, Logger: log, Reg: reg})
 	now := func() time.Time { return t0 }
 	p := pipeline.New(pipeline.Options{Sites: cfg, Salts: salts, Sink: s.wal, Reg: reg, Now: now,
-		Consent: pipeline.ConsentFromCookie(keys), Identified: s.ident})
+		Consent: pipeline.ConsentFromCookie(keys)})
 	s.coll = collector.New(collector.Options{Sites: cfg, Pipeline: p, Reg: reg, Now: now,
 		Consent: &collector.ConsentOptions{Keys: keys, Log: clog}})
 	return s
@@ -185,13 +185,32 @@ func TestConsentEnforcedThroughTheStore(t *testing.T) {
 		s.pixel(t, ipA, all, "https://sez.im/pixel", "user-42")
 		s.beacon(t, ipB, statsOnly, "https://sez.im/consented", "user-43")
 
+		// Answered, so durable in the WAL, and not yet in the store; the
+		// log holds the identities but no full address.
+		db := st.DB()
+		if n := count(t, st, "SELECT count() FROM "+db.Identified+".events"); n != 0 {
+			t.Fatalf("%d identified rows before the WAL was shipped: they bypassed it", n)
+		}
+		segs, _ := filepath.Glob(filepath.Join(s.walDir, "*.wal"))
+		var onDisk []byte
+		for _, seg := range segs {
+			b, err := os.ReadFile(seg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			onDisk = append(onDisk, b...)
+		}
+		if !bytes.Contains(onDisk, []byte(vidA)) || !bytes.Contains(onDisk, []byte("user-42")) {
+			t.Fatal("the consented rows are not in the WAL")
+		}
+		for _, full := range [][]byte{[]byte("203.0.113.77"), {203, 0, 113, 77}, []byte("2001:db8:abcd:12"), {0xab, 0xcd, 0, 0x12, 0, 1}, {198, 51, 100, 9}} {
+			if bytes.Contains(onDisk, full) {
+				t.Fatalf("the WAL holds a full address (%q)", full)
+			}
+		}
 		if err := s.wal.Flush(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.ident.Flush(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		db := st.DB()
 		if n := count(t, st, "SELECT count() FROM "+db.Stats+".events"); n != 10 {
 			t.Fatalf("%d anonymous aggregate events, want all 10", n)
 		}

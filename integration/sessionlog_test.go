@@ -43,7 +43,6 @@ type logStack struct {
 	cfg   *site.Config
 	salts *anon.Salts
 	wal   *wal.WAL
-	ident *pipeline.IdentifiedWriter
 	coll  *collector.Collector
 	roll  *rollup.Rollup
 	reg   *prometheus.Registry
@@ -83,10 +82,9 @@ sites:
 	if s.keys, err = consent.NewKeys(bytes.Repeat([]byte{7}, 32), nil); err != nil {
 		t.Fatal(err)
 	}
-	s.ident = pipeline.NewIdentifiedWriter(pipeline.IdentifiedOptions{Store: st, Logger: log, Reg: s.reg})
 	clock := func() time.Time { return t0 }
 	p := pipeline.New(pipeline.Options{Sites: cfg, Salts: s.salts, Sink: s.wal, Reg: s.reg, Now: clock,
-		Consent: pipeline.ConsentFromCookie(s.keys), Identified: s.ident})
+		Consent: pipeline.ConsentFromCookie(s.keys)})
 	s.coll = collector.New(collector.Options{Sites: cfg, Pipeline: p, Reg: s.reg, Now: clock,
 		SessionLog: collector.SessionLogOptions{Ledger: sessionlog.NewStoreLedger(st, clock)}})
 	s.roll = rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log, Now: clock})
@@ -139,14 +137,11 @@ func (s *logStack) post(t *testing.T, p post) (int, sessionlog.Summary) {
 	return resp.StatusCode, sum
 }
 
-// flushAndRollup ships the WAL and the consented rows, then recomputes
+// flushAndRollup ships the WAL (events and consented rows), then recomputes
 // the aggregates of every salt day.
 func (s *logStack) flushAndRollup(t *testing.T) {
 	t.Helper()
 	if err := s.wal.Flush(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.ident.Flush(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range s.salts.Days() {

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -19,65 +20,89 @@ import (
 // MaxUserID caps a site's user id, in bytes; a longer one is not kept.
 const MaxUserID = 256
 
-// IdentifiedRow is the per-event row of a consented event: what the
-// identified database keeps besides the aggregates. The IP is already
-// truncated (IPv4 /24, IPv6 /48); the full address never leaves Process.
-type IdentifiedRow struct {
-	SiteID    string
-	Time      time.Time
-	VisitorID string // the sezim_vid cookie, "" when absent or malformed
-	UserID    string // only with the identified purpose granted
-	IP        string // truncated
-	Kind      event.Kind
-	Name      string
-	Path      string
-	RefHost   string
-	Browser   string
-	OS        string
-	Device    string
-	Country   string
+// Identity is what a consented event's row in <identified>.events holds
+// beyond the event's own fields: the pseudonymous visitor id, the user id
+// and the truncated address. The full address never leaves Process.
+type Identity struct {
+	VisitorID string     // the sezim_vid cookie, "" when absent or malformed
+	UserID    string     // only with the identified purpose granted
+	IP        netip.Addr // truncated (IPv4 /24, IPv6 /48); invalid when unknown
 }
 
-// IdentifiedSink receives consented per-event rows. Write must copy what it
-// keeps: the strings may point into a reused request buffer.
+// ConsentedSink is a Sink that keeps a consented event and its Identity in
+// one durable write, so that an acknowledged event never has one without
+// the other (the write-ahead log is one). WriteConsented must copy what it
+// keeps, as Write does.
+type ConsentedSink interface {
+	Sink
+	WriteConsented(e *event.Event, id *Identity) error
+}
+
+// IdentifiedRow is the per-event row of a consented event, for an
+// IdentifiedSink.
+type IdentifiedRow struct {
+	Event    *event.Event
+	Identity Identity
+}
+
+// IdentifiedSink receives consented per-event rows where the Sink is not a
+// ConsentedSink (an import straight into the store has no write-ahead
+// log). Write must copy what it keeps: the strings may point into a
+// reused request buffer.
 type IdentifiedSink interface {
 	WriteIdentified(r *IdentifiedRow) error
 }
 
 // IdentifiedColumns are the columns of <identified>.events, in the order
 // IdentifiedRowValues gives their values.
-var IdentifiedColumns = []string{"site", "ts", "visitor_id", "user_id", "ip", "kind", "name", "path", "ref_host", "browser", "os", "device", "country"}
+var IdentifiedColumns = []string{"site", "ts", "visitor_id", "user_id", "ip", "kind", "name", "path", "ref_host", "browser", "os", "device", "country", "batch_id"}
 
-// IdentifiedRowValues gives r's values in IdentifiedColumns order.
-func IdentifiedRowValues(r *IdentifiedRow) []any {
-	return []any{r.SiteID, r.Time, r.VisitorID, r.UserID, r.IP, uint8(r.Kind), r.Name, r.Path, r.RefHost, r.Browser, r.OS, r.Device, r.Country}
+// IdentifiedRowValues gives the values of e's identified row in
+// IdentifiedColumns order. batchID names the insert, as for EventRow; ""
+// where inserts are not replayed.
+func IdentifiedRowValues(e *event.Event, id *Identity, batchID string) []any {
+	ip := ""
+	if id.IP.IsValid() {
+		ip = id.IP.String()
+	}
+	return []any{e.SiteID, e.Time, id.VisitorID, id.UserID, ip, uint8(e.Kind), e.Name, e.Path, e.RefHost, e.Browser, e.OS, e.Device, e.Country, batchID}
 }
 
-// identified hands a consented event's per-event row to the identified
-// sink. Only here is the user id looked at: it is kept when the cookie
-// grants the identified purpose, and dropped otherwise.
-func (p *Pipeline) identified(h *event.Hit, out *event.Event, c ConsentState) {
-	if p.o.Identified == nil {
-		return
-	}
-	r := IdentifiedRow{
-		SiteID: out.SiteID, Time: out.Time, IP: anon.TruncateIP(h.IP).String(),
-		Kind: out.Kind, Name: out.Name, Path: out.Path, RefHost: out.RefHost,
-		Browser: out.Browser, OS: out.OS, Device: out.Device, Country: out.Country,
-	}
-	if !h.IP.IsValid() {
-		r.IP = ""
-	}
+// identity builds a consented event's Identity. Only here is the user id
+// looked at: it is kept when the cookie grants the identified purpose, and
+// dropped otherwise.
+func identity(h *event.Hit, c ConsentState) Identity {
+	id := Identity{IP: anon.TruncateIP(h.IP)}
 	if consent.ValidVisitorID(h.VisitorCookie) {
-		r.VisitorID = h.VisitorCookie
+		id.VisitorID = h.VisitorCookie
 	}
 	if c == ConsentIdentified && len(h.UserID) <= MaxUserID {
-		r.UserID = h.UserID
+		id.UserID = h.UserID
 	}
-	if err := p.o.Identified.WriteIdentified(&r); err != nil {
-		// The aggregates have the event; only its consented row is lost.
-		p.dropped.WithLabelValues(h.Source.String(), "identified_backpressure").Inc()
+	return id
+}
+
+// write hands a kept event to the sink. A consented event goes with its
+// Identity in one write when the sink takes both; otherwise its row goes
+// to Options.Identified after the event, and a refused row costs only the
+// row (the aggregates have the event).
+func (p *Pipeline) write(h *event.Hit, out *event.Event, c ConsentState) error {
+	if out.Tier != event.TierConsented {
+		return p.o.Sink.Write(out)
 	}
+	id := identity(h, c)
+	if cs, ok := p.o.Sink.(ConsentedSink); ok {
+		return cs.WriteConsented(out, &id)
+	}
+	if err := p.o.Sink.Write(out); err != nil {
+		return err
+	}
+	if p.o.Identified != nil {
+		if err := p.o.Identified.WriteIdentified(&IdentifiedRow{Event: out, Identity: id}); err != nil {
+			p.dropped.WithLabelValues(h.Source.String(), "identified_backpressure").Inc()
+		}
+	}
+	return nil
 }
 
 // IdentifiedOptions configure an IdentifiedWriter.
@@ -91,17 +116,25 @@ type IdentifiedOptions struct {
 	Reg         prometheus.Registerer
 }
 
-// IdentifiedWriter is the IdentifiedSink that inserts rows into
-// <identified>.events once a second. It is deliberately separate from the
-// stats sink (and simpler): consented events are a fraction of the traffic.
-// A failed insert is retried at the next flush with the same rows.
+// IdentifiedWriter is the IdentifiedSink that buffers rows in memory and
+// inserts them into <identified>.events on Flush (or once a second under
+// Run). A crash loses what it holds, so only `sezim import --direct` uses
+// it, flushing after each batch; the collector writes consented rows
+// through the write-ahead log (a ConsentedSink). A failed insert is retried
+// at the next flush with the same rows.
 type IdentifiedWriter struct {
 	o       IdentifiedOptions
 	mu      sync.Mutex
-	buf     []IdentifiedRow
+	buf     []identifiedCopy
 	flushMu sync.Mutex
 	done    chan struct{}
 	errors  prometheus.Counter
+}
+
+// identifiedCopy is a buffered row, owning its strings.
+type identifiedCopy struct {
+	e  event.Event
+	id Identity
 }
 
 // NewIdentifiedWriter returns a writer; call Run to start flushing.
@@ -126,10 +159,9 @@ func NewIdentifiedWriter(o IdentifiedOptions) *IdentifiedWriter {
 
 // WriteIdentified buffers a copy of r; ErrBackpressure when full.
 func (w *IdentifiedWriter) WriteIdentified(r *IdentifiedRow) error {
-	c := *r
-	for _, s := range []*string{&c.SiteID, &c.VisitorID, &c.UserID, &c.IP, &c.Name, &c.Path, &c.RefHost} {
-		*s = strings.Clone(*s)
-	}
+	c := identifiedCopy{e: *r.Event, id: r.Identity}
+	c.e.OwnStrings()
+	c.id.VisitorID, c.id.UserID = strings.Clone(c.id.VisitorID), strings.Clone(c.id.UserID)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(w.buf) >= w.o.MaxBuffered {
@@ -159,7 +191,7 @@ func (w *IdentifiedWriter) Flush(ctx context.Context) error {
 	}
 	vals := make([][]any, len(rows))
 	for i := range rows {
-		vals[i] = IdentifiedRowValues(&rows[i])
+		vals[i] = IdentifiedRowValues(&rows[i].e, &rows[i].id, "")
 	}
 	err := w.o.Store.Insert(ctx, w.o.Store.DB().Identified+".events", IdentifiedColumns, vals)
 	if err != nil {

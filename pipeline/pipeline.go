@@ -44,8 +44,8 @@ type Options struct {
 	// Consent reads the consent cookie; nil treats every event as having
 	// no consent (fail closed).
 	Consent func(h *event.Hit, s *site.Site, now time.Time) ConsentState
-	// Identified receives the per-event row of each consented event, in
-	// addition to the aggregates' event (see identified.go); nil: none.
+	// Identified receives the per-event row of each consented event when
+	// Sink is not a ConsentedSink (see identified.go); nil: none.
 	Identified IdentifiedSink
 	Reg        prometheus.Registerer
 	// Now is the clock (default time.Now). The visitor hash always uses
@@ -124,12 +124,9 @@ func (p *Pipeline) Process(h *event.Hit, out *event.Event) (event.Tier, event.Dr
 	}
 	p.enrich(h, s, out)
 	out.Tier = tier
-	if err := p.o.Sink.Write(out); err != nil {
+	if err := p.write(h, out, consent); err != nil {
 		p.dropped.WithLabelValues(src, "backpressure").Inc()
 		return event.TierDrop, "", err
-	}
-	if tier == event.TierConsented {
-		p.identified(h, out, consent)
 	}
 	p.hot[h.Source].accepted[tier].Inc()
 	return tier, "", nil

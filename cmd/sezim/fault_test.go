@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/http"
@@ -15,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sezim-analytics/sezim/consent"
 	"github.com/sezim-analytics/sezim/event"
 	"github.com/sezim-analytics/sezim/pipeline/wal"
 	"github.com/sezim-analytics/sezim/store"
@@ -25,21 +28,32 @@ import (
 // see TestMain) against a real ClickHouse server, send load over loopback,
 // break something, and then check every acknowledged event is stored
 // exactly once. Every loop is bounded; the tests stop by themselves.
+//
+// Half of the load carries a valid signed consent cookie granting
+// statistics and the identified purpose: those events also have a row in
+// the identified database, which must be there exactly once too.
 
 const faultUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 
+// faultPolicy is the site's consent policy version.
+const faultPolicy = "2026-11"
+
 type faultEnv struct {
-	dir   string
-	url   string
-	names store.Names
-	st    store.Store
-	addr  string
-	admin string
-	args  []string
-	logs  *lockedBuffer
+	dir     string
+	url     string
+	names   store.Names
+	st      store.Store
+	addr    string
+	admin   string
+	args    []string
+	logs    *lockedBuffer
+	consent string // a valid sezim_consent cookie value
 }
 
-func newFaultEnv(t *testing.T, storeURL string, st store.Store, dataDir string) *faultEnv {
+// newFaultEnv prepares a collector on storeURL; st, which check reads, may
+// be nil until then (an embedded store can be opened only once the
+// collector has stopped).
+func newFaultEnv(t *testing.T, storeURL string, names store.Names, st store.Store, dataDir string) *faultEnv {
 	t.Helper()
 	t.Setenv("SEZIM_TEST_BE_MAIN", "1")
 	dir := t.TempDir()
@@ -47,11 +61,25 @@ func newFaultEnv(t *testing.T, storeURL string, st store.Store, dataDir string) 
 		dataDir = filepath.Join(dir, "data")
 	}
 	cfg := filepath.Join(dir, "sites.yaml")
-	if err := os.WriteFile(cfg, []byte("sites:\n  - id: fault\n    domains: [fault.example]\n"), 0o600); err != nil {
+	yaml := "sites:\n  - id: fault\n    domains: [fault.example]\n    consent:\n      purposes: [statistics, identified]\n" +
+		"      policy_version: \"" + faultPolicy + "\"\n      policy_text_hash: \"" + strings.Repeat("5f2b0e3a", 8) + "\"\n"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e := &faultEnv{dir: dir, url: storeURL, names: st.DB(), st: st, logs: &lockedBuffer{}}
-	var err error
+	e := &faultEnv{dir: dir, url: storeURL, names: names, st: st, logs: &lockedBuffer{}}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	t.Setenv("SEZIM_CONSENT_KEY", hex.EncodeToString(key)) // the child inherits it: no secret on its command line
+	keys, err := consent.NewKeys(key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	c := consent.Cookie{Purposes: consent.Purposes(consent.Necessary).With(consent.Statistics).With(consent.Identified),
+		Issued: now.Add(-time.Hour).Unix(), Expires: now.Add(24 * time.Hour).Unix(), Receipt: consent.NewReceipt(), HasReceipt: true}
+	if e.consent, err = keys.Encode("fault", faultPolicy, &c); err != nil {
+		t.Fatal(err)
+	}
 	if e.addr, err = freeAddr(); err != nil {
 		t.Fatal(err)
 	}
@@ -85,18 +113,21 @@ func (e *faultEnv) ready() int {
 }
 
 // load sends beacons with a unique path each, from workers, until stop is
-// closed, and sorts every request by what the client can know of it.
+// closed, and sorts every request by what the client can know of it. With
+// a consent cookie, every other beacon carries it (and a user id): those
+// paths must also have exactly one identified row when acknowledged.
 type load struct {
 	mu        sync.Mutex
 	acked     map[string]bool // 202: must be stored exactly once
 	uncertain map[string]bool // no answer: may or may not be stored
+	consented map[string]bool // sent with the consent cookie
 	refused   int             // 503: must not be stored
 	stop      chan struct{}
 	wg        sync.WaitGroup
 }
 
-func startLoad(addr string, workers int, pause time.Duration, limit time.Duration) *load {
-	l := &load{acked: map[string]bool{}, uncertain: map[string]bool{}, stop: make(chan struct{})}
+func startLoad(addr string, workers int, pause time.Duration, limit time.Duration, consentCookie string) *load {
+	l := &load{acked: map[string]bool{}, uncertain: map[string]bool{}, consented: map[string]bool{}, stop: make(chan struct{})}
 	client := &http.Client{Timeout: 5 * time.Second}
 	deadline := time.Now().Add(limit)
 	for w := range workers {
@@ -111,12 +142,22 @@ func startLoad(addr string, workers int, pause time.Duration, limit time.Duratio
 				}
 				path := fmt.Sprintf("/f/%d-%d", w, i)
 				body := fmt.Sprintf(`{"s":"fault","u":"https://fault.example%s"}`, path)
+				withConsent := consentCookie != "" && i%2 == 0
+				if withConsent {
+					body = fmt.Sprintf(`{"s":"fault","u":"https://fault.example%s","uid":"user-%d"}`, path, w)
+				}
 				req, _ := http.NewRequest("POST", "http://"+addr+"/e", strings.NewReader(body))
 				req.Header.Set("User-Agent", faultUA)
 				req.Header.Set("Accept", "*/*")
 				req.Header.Set("Accept-Language", "ru")
+				if withConsent {
+					req.Header.Set("Cookie", "sezim_consent="+consentCookie+"; sezim_vid="+faultVisitor(w))
+				}
 				resp, err := client.Do(req)
 				l.mu.Lock()
+				if withConsent {
+					l.consented[path] = true
+				}
 				switch {
 				case err != nil:
 					l.uncertain[path] = true
@@ -153,17 +194,23 @@ func (l *load) counts() (acked, uncertain, refused int) {
 	return len(l.acked), len(l.uncertain), l.refused
 }
 
-// check reads what was stored and compares it with what was acknowledged.
+// faultVisitor is worker w's sezim_vid cookie (the form consent issues:
+// 22 base64url characters).
+func faultVisitor(w int) string { return fmt.Sprintf("fault%016dA", w) }
+
+// check reads what was stored and compares it with what was acknowledged:
+// every acknowledged event once in the events table, every acknowledged
+// consented one once in the identified table, nothing twice, nothing that
+// was never sent, and an event and its identified row either both stored
+// or neither (they are one record in the write-ahead log).
 func (e *faultEnv) check(t *testing.T, l *load) {
 	t.Helper()
-	stored := map[string]uint64{}
-	err := e.st.Query(t.Context(), "SELECT path, count() FROM "+e.names.Stats+".events WHERE site = 'fault' GROUP BY path", func(r store.Row) error {
-		stored[r.String(0)] = r.Uint64(1)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	stored := e.countByPath(t, "SELECT path, count() FROM "+e.names.Stats+".events WHERE site = 'fault' GROUP BY path")
+	// A row counts only with the identity it should have: the worker's
+	// visitor id, its user id and the loopback address truncated.
+	identified := e.countByPath(t, "SELECT path, count() FROM "+e.names.Identified+".events WHERE site = 'fault'"+
+		" AND visitor_id LIKE 'fault%' AND user_id LIKE 'user-%' AND ip = '127.0.0.0' GROUP BY path")
+	allIdentified := e.countByPath(t, "SELECT path, count() FROM "+e.names.Identified+".events GROUP BY path")
 	missing, doubled, unknown := 0, 0, 0
 	for p, n := range stored {
 		if n > 1 {
@@ -178,22 +225,84 @@ func (e *faultEnv) check(t *testing.T, l *load) {
 			missing++
 		}
 	}
+	idMissing, idDoubled, idStray, ackedConsented, storedConsented := 0, 0, 0, 0, 0
+	for p, n := range allIdentified {
+		switch {
+		case n > 1:
+			idDoubled++
+		case !l.consented[p] || identified[p] != n || stored[p] != n:
+			idStray++ // an anonymous event's, a wrong identity, or without its event
+		}
+	}
+	for p := range l.consented {
+		if l.acked[p] {
+			ackedConsented++
+			if identified[p] != 1 {
+				idMissing++
+			}
+		}
+		if stored[p] > 0 {
+			storedConsented++
+			if allIdentified[p] == 0 {
+				idMissing++ // the event without its row
+			}
+		}
+	}
 	acked, uncertain, refused := l.counts()
-	t.Logf("acknowledged %d, no answer %d, refused %d; stored %d distinct", acked, uncertain, refused, len(stored))
+	t.Logf("acknowledged %d (%d consented), no answer %d, refused %d; stored %d distinct, %d identified rows",
+		acked, ackedConsented, uncertain, refused, len(stored), len(allIdentified))
 	if acked == 0 || missing > 0 || doubled > 0 || unknown > 0 {
 		t.Fatalf("%d acknowledged events missing, %d stored twice, %d stored that were never sent (of %d acknowledged)\n%s",
 			missing, doubled, unknown, acked, e.logs.String())
 	}
+	if ackedConsented == 0 || idMissing > 0 || idDoubled > 0 || idStray > 0 {
+		t.Fatalf("identified rows: %d missing, %d stored twice, %d wrong or without their event (of %d acknowledged consented events, %d stored)\n%s",
+			idMissing, idDoubled, idStray, ackedConsented, storedConsented, e.logs.String())
+	}
+}
+
+// countByPath runs q, which selects a path and a count.
+func (e *faultEnv) countByPath(t *testing.T, q string) map[string]uint64 {
+	t.Helper()
+	out := map[string]uint64{}
+	err := e.st.Query(t.Context(), q, func(r store.Row) error {
+		out[r.String(0)] = r.Uint64(1)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // TestKill9UnderLoad: the collector is killed with SIGKILL in the middle of
 // load and started again on the same data folder: every acknowledged event
-// is stored once, none twice.
+// is stored once, none twice, and so is every acknowledged consented
+// event's identified row. On the ClickHouse server and on the embedded
+// engine (in the collector's process, so read once it has stopped).
 func TestKill9UnderLoad(t *testing.T) {
-	st := storetest.Server(t)
-	e := newFaultEnv(t, os.Getenv(storetest.EnvServer), st, "")
+	t.Run("clickhouse", func(t *testing.T) {
+		st := storetest.Server(t)
+		kill9UnderLoad(t, newFaultEnv(t, os.Getenv(storetest.EnvServer), st.DB(), st, ""))
+	})
+	t.Run("chdb", func(t *testing.T) {
+		lib, err := storetest.LibPath()
+		if err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatal(err)
+			}
+			t.Skip(err)
+		}
+		t.Setenv("CHDB_LIB_PATH", lib) // for the collector, and for reading its store here
+		url := "chdb://" + filepath.Join(t.TempDir(), "chdb")
+		e := newFaultEnv(t, url, store.Names{Stats: "fault_stats", Identified: "fault_identified"}, nil, "")
+		kill9UnderLoad(t, e)
+	})
+}
+
+func kill9UnderLoad(t *testing.T, e *faultEnv) {
 	c := e.start(t)
-	l := startLoad(e.addr, 8, 0, 20*time.Second)
+	l := startLoad(e.addr, 8, 0, 20*time.Second, e.consent)
 	time.Sleep(1500 * time.Millisecond)
 	if err := c.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
@@ -206,6 +315,14 @@ func TestKill9UnderLoad(t *testing.T) {
 	c2 := e.lastChild(t)
 	if err := c2.stop(); err != nil {
 		t.Fatalf("graceful stop: %v\n%s", err, e.logs.String())
+	}
+	if e.st == nil {
+		st, err := store.Open(t.Context(), e.url, e.names)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		e.st = st
 	}
 	e.check(t, l)
 }
@@ -259,9 +376,9 @@ func TestClickHouseOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	e := newFaultEnv(t, url, st, "")
+	e := newFaultEnv(t, url, st.DB(), st, "")
 	c := e.start(t)
-	l := startLoad(e.addr, 4, 5*time.Millisecond, 3*time.Minute)
+	l := startLoad(e.addr, 4, 5*time.Millisecond, 3*time.Minute, e.consent)
 	time.Sleep(3 * time.Second)
 	chStop()
 	downAt := time.Now()
@@ -308,9 +425,9 @@ func TestUnwritableWAL(t *testing.T) {
 		t.Fatalf("cannot mount a tmpfs: %v %s", err, out)
 	}
 	t.Cleanup(func() { _ = exec.Command("umount", "-l", walDir).Run() })
-	e := newFaultEnv(t, os.Getenv(storetest.EnvServer), st, data)
+	e := newFaultEnv(t, os.Getenv(storetest.EnvServer), st.DB(), st, data)
 	c := e.start(t)
-	l := startLoad(e.addr, 4, 2*time.Millisecond, time.Minute)
+	l := startLoad(e.addr, 4, 2*time.Millisecond, time.Minute, e.consent)
 	time.Sleep(time.Second)
 	filler := filepath.Join(walDir, "filler")
 	fillDisk(t, filler)
@@ -369,7 +486,7 @@ func TestCorruptSegmentOnStart(t *testing.T) {
 	data2[len(data2)/2] ^= 0xff // damage a record in the middle
 	os.WriteFile(segs[0], data2, 0o600)
 
-	e := newFaultEnv(t, os.Getenv(storetest.EnvServer), st, data)
+	e := newFaultEnv(t, os.Getenv(storetest.EnvServer), st.DB(), st, data)
 	c := e.start(t)
 	if !waitFor(30*time.Second, func() bool { return e.ready() == 200 }) {
 		t.Fatalf("not ready\n%s", e.logs.String())

@@ -198,7 +198,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cons.collector.RateLimit.Limit = o.consentRate
 	}
 	pipe := pipeline.New(pipeline.Options{Sites: cfg, Salts: salts, Geo: geoDB, Sink: wlog, Reg: reg,
-		Consent: cons.state, Identified: cons.identified})
+		Consent: cons.state})
 	coll := collector.New(collector.Options{Sites: cfg, Pipeline: pipe, Reg: reg, Consent: cons.collector,
 		SessionLog: collector.SessionLogOptions{MaxBytes: o.slogMax, Ledger: sessionlog.NewStoreLedger(st, nil)}})
 	if o.insecureCk && !loopbackAddr(o.apiAddr) {
@@ -235,7 +235,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
-	cons.start(runCtx)
 	go loop(runCtx, o.rollupEvery, func(ctx context.Context) { rollupRecent(ctx, roll, salts, log) })
 	go loop(runCtx, 10*time.Minute, func(ctx context.Context) { runRetention(ctx, roll, salts, log) })
 	go loop(runCtx, time.Minute, func(ctx context.Context) { _ = dash.FlushRateLimited(ctx, false) })
@@ -271,7 +270,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	_ = dash.App().ShutdownWithContext(sctx)
 	_ = dash.FlushRateLimited(sctx, true)
 	cancelRun()
-	cons.wait()
 	if werr := wlog.Close(sctx); werr != nil {
 		log.Error("events kept in the WAL for the next start", "err", werr)
 	}

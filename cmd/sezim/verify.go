@@ -112,16 +112,14 @@ func (f *consentFlags) register(fs *flag.FlagSet) {
 // consentParts are what serve wires in for consent; the zero value (no
 // site has consent) treats every event as having no consent.
 type consentParts struct {
-	state      func(h *event.Hit, s *site.Site, now time.Time) pipeline.ConsentState
-	identified pipeline.IdentifiedSink
-	collector  *collector.ConsentOptions
-	writer     *pipeline.IdentifiedWriter
-	log        *consentlog.Log
-	started    bool
+	state     func(h *event.Hit, s *site.Site, now time.Time) pipeline.ConsentState
+	collector *collector.ConsentOptions
+	log       *consentlog.Log
 }
 
-// setup checks the keys and opens the consent log and the consented-rows
-// writer. Key errors name the flag, never the key.
+// setup checks the keys and opens the consent log. Consented rows need no
+// writer of their own: they go through the write-ahead log with their
+// events. Key errors name the flag, never the key.
 func (f *consentFlags) setup(cfg *site.Config, st store.Store, dataDir string, log *slog.Logger, reg prometheus.Registerer) (*consentParts, error) {
 	p := &consentParts{}
 	if f.key == "" {
@@ -151,26 +149,9 @@ func (f *consentFlags) setup(cfg *site.Config, st store.Store, dataDir string, l
 	if p.log, err = consentlog.Open(st, dataDir); err != nil {
 		return nil, err
 	}
-	p.writer = pipeline.NewIdentifiedWriter(pipeline.IdentifiedOptions{Store: st, Logger: log, Reg: reg})
-	p.identified = p.writer
 	p.state = pipeline.ConsentFromCookie(keys)
 	p.collector = &collector.ConsentOptions{Keys: keys, Log: p.log, Secure: mode, PublicURL: f.publicURL.u}
 	return p, nil
-}
-
-// start flushes the consented rows in the background until ctx ends.
-func (p *consentParts) start(ctx context.Context) {
-	if p.writer != nil {
-		p.started = true
-		go p.writer.Run(ctx)
-	}
-}
-
-// wait waits for the last flush of consented rows, after start's ctx ended.
-func (p *consentParts) wait() {
-	if p.started {
-		<-p.writer.Done()
-	}
 }
 
 // close releases the consent log's lock on the data folder.

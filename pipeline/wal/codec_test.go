@@ -3,11 +3,15 @@ package wal
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sezim-analytics/sezim/event"
+	"github.com/sezim-analytics/sezim/pipeline"
 )
 
 // sample is a fully populated event; i varies the visitor, time and path.
@@ -22,16 +26,30 @@ func sample(i int) event.Event {
 	}
 }
 
+// sampleID is a consented event's identity, its address already truncated.
+func sampleID(i int) pipeline.Identity {
+	id := pipeline.Identity{VisitorID: fmt.Sprintf("v%021d", i), IP: netip.MustParseAddr("203.0.113.0")}
+	if i%2 == 0 {
+		id.UserID, id.IP = "user-"+strconv.Itoa(i), netip.MustParseAddr("2001:db8:abcd::")
+	}
+	return id
+}
+
 func TestCodecRoundTrip(t *testing.T) {
-	f := func(e event.Event) {
+	f := func(e event.Event, id *pipeline.Identity) {
 		t.Helper()
-		p := appendEvent(nil, &e)
+		p := appendEvent(nil, &e, id)
 		var got event.Event
-		if err := decodeEvent(string(p), &got); err != nil {
+		var gotID pipeline.Identity
+		has, err := decodeEvent(string(p), version, &got, &gotID)
+		if err != nil {
 			t.Fatalf("decode: %v", err)
 		}
 		if got != e {
 			t.Fatalf("round trip:\n got %+v\nwant %+v", got, e)
+		}
+		if has != (id != nil) || id != nil && gotID != *id {
+			t.Fatalf("identity: got %v %+v, want %+v", has, gotID, id)
 		}
 		day, err := saltDayOf(string(p))
 		if err != nil || int64(day)*86400 != e.SaltDay.Unix() {
@@ -39,40 +57,95 @@ func TestCodecRoundTrip(t *testing.T) {
 		}
 		// Every strict prefix fails cleanly, never panics.
 		for n := range len(p) {
-			if err := decodeEvent(string(p[:n]), &got); err == nil {
+			if _, err := decodeEvent(string(p[:n]), version, &got, &gotID); err == nil {
 				t.Fatalf("prefix of %d bytes decoded", n)
 			}
 		}
-		if err := decodeEvent(string(append(p, 0)), &got); err == nil {
+		if _, err := decodeEvent(string(append(p, 0)), version, &got, &gotID); err == nil {
 			t.Fatal("trailing byte accepted")
+		}
+		if id != nil {
+			return
+		}
+		// A version 1 record is the same without the identity byte.
+		v1 := p[:len(p)-1]
+		if has, err := decodeEvent(string(v1), 1, &got, &gotID); err != nil || has || got != e {
+			t.Fatalf("version 1 record: %v %v %+v", has, err, got)
+		}
+		if _, err := decodeEvent(string(p), 1, &got, &gotID); err == nil {
+			t.Fatal("version 1 record with a trailing byte accepted")
 		}
 	}
 	epoch := time.Unix(0, 0).UTC()
-	f(sample(1))
-	f(sample(12345))
-	f(event.Event{Time: epoch, SaltDay: epoch}) // every field empty
+	f(sample(1), nil)
+	f(sample(12345), nil)
+	f(event.Event{Time: epoch, SaltDay: epoch}, nil) // every field empty
 	f(event.Event{SiteID: "s", Time: time.Date(2400, 1, 1, 0, 0, 0, 0, time.UTC), SaltDay: time.Date(2400, 1, 1, 0, 0, 0, 0, time.UTC),
 		Visitor: ^uint64(0), Kind: event.KindCustom, Name: "signup ✓", BrowserVersion: 65535, Tier: event.TierConsented,
-		Path: "/" + strings.Repeat("é", 300), Language: "\x00\t\n\\"})
+		Path: "/" + strings.Repeat("é", 300), Language: "\x00\t\n\\"}, nil)
+	consented := sample(3)
+	consented.Tier = event.TierConsented
+	for i := range 2 {
+		id := sampleID(i)
+		f(consented, &id)
+	}
+	f(consented, &pipeline.Identity{})                                                // no cookie, no address
+	f(consented, &pipeline.Identity{IP: netip.MustParseAddr("::")})                   // an IPv6 /48 of zeros is still IPv6
+	f(consented, &pipeline.Identity{UserID: strings.Repeat("u", pipeline.MaxUserID)}) // the longest user id
+}
+
+// TestCodecTruncates: whatever address an identity holds, the record keeps
+// its network prefix only (IPv4 /24, IPv6 /48); the host part is not in
+// the bytes at all.
+func TestCodecTruncates(t *testing.T) {
+	f := func(full, want string, host []byte) {
+		t.Helper()
+		e := sample(1)
+		id := pipeline.Identity{VisitorID: "v", IP: netip.MustParseAddr(full)}
+		p := appendEvent(nil, &e, &id)
+		var got pipeline.Identity
+		if _, err := decodeEvent(string(p), version, &e, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.IP != netip.MustParseAddr(want) {
+			t.Fatalf("%s decoded as %s, want %s", full, got.IP, want)
+		}
+		if bytes.Contains(p, host) {
+			t.Fatalf("the host part of %s is in the record: %x", full, p)
+		}
+	}
+	f("203.0.113.77", "203.0.113.0", []byte{203, 0, 113, 77})
+	f("::ffff:203.0.113.77", "203.0.113.0", []byte{203, 0, 113, 77})
+	f("2001:db8:abcd:12:1:2:3:4", "2001:db8:abcd::", []byte{0xab, 0xcd, 0, 0x12, 0, 1, 0, 2})
 }
 
 func TestDecodeRejects(t *testing.T) {
 	f := func(p []byte) {
 		t.Helper()
 		var e event.Event
-		if err := decodeEvent(string(p), &e); err == nil {
+		var id pipeline.Identity
+		if _, err := decodeEvent(string(p), version, &e, &id); err == nil {
 			t.Fatalf("decoded %x", p)
 		}
 	}
 	f(nil)
 	f([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}) // varint overflow
 	e := sample(3)
-	p := appendEvent(nil, &e)
+	p := appendEvent(nil, &e, nil)
 	bad := append([]byte{}, p...)
-	bad[len(bad)-3] = 0x7f // a string length past the end
+	bad[len(bad)-4] = 0x7f // a string length past the end
 	f(bad)
 	far := binary.AppendUvarint(nil, 2e6) // salt day out of range
 	f(append(far, p[3:]...))
+	f(p[:len(p)-1])                                 // no identity byte
+	f(append(append([]byte{}, p[:len(p)-1]...), 2)) // an unknown identity byte
+	id := pipeline.Identity{IP: netip.MustParseAddr("203.0.113.0")}
+	withID := appendEvent(nil, &e, &id)  // ends: 1, 3, 203, 0, 113, 0, 0
+	for _, n := range []byte{1, 4, 16} { // address lengths the log never writes
+		b := append([]byte{}, withID...)
+		b[len(b)-6] = n
+		f(b)
+	}
 }
 
 func TestScan(t *testing.T) {
@@ -100,12 +173,18 @@ func TestScan(t *testing.T) {
 
 // segmentBytes is a segment holding n sample records.
 func segmentBytes(n int) []byte {
-	b := appendHeader(nil, 42)
+	b := appendHeader(nil, version, 42)
 	for i := range n {
 		e := sample(i)
 		var at int
 		b, at = appendFrame(b)
-		b = appendEvent(b, &e)
+		var id *pipeline.Identity
+		if i%2 == 1 {
+			e.Tier = event.TierConsented
+			v := sampleID(i)
+			id = &v
+		}
+		b = appendEvent(b, &e, id)
 		finishFrame(b, at)
 	}
 	return b
@@ -127,7 +206,8 @@ func FuzzScan(f *testing.F) {
 		text := string(data)
 		for _, off := range r.offsets {
 			var e event.Event
-			if err := decodeEvent(recordAt(text, off), &e); err != nil {
+			var id pipeline.Identity
+			if _, err := decodeEvent(recordAt(text, off), r.version, &e, &id); err != nil {
 				t.Fatalf("accepted record does not decode: %v", err)
 			}
 		}
@@ -144,15 +224,24 @@ func FuzzScan(f *testing.F) {
 // decodes encodes back to the same bytes.
 func FuzzDecodeEvent(f *testing.F) {
 	e := sample(7)
-	f.Add(appendEvent(nil, &e))
+	id := sampleID(7)
+	f.Add(appendEvent(nil, &e, nil))
+	f.Add(appendEvent(nil, &e, &id))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, p []byte) {
 		var e event.Event
-		if decodeEvent(string(p), &e) != nil {
+		var id pipeline.Identity
+		has, err := decodeEvent(string(p), version, &e, &id)
+		if err != nil {
 			return
 		}
+		idp := &id
+		if !has {
+			idp = nil
+		}
 		var again event.Event
-		if err := decodeEvent(string(appendEvent(nil, &e)), &again); err != nil || again != e {
+		var againID pipeline.Identity
+		if has2, err := decodeEvent(string(appendEvent(nil, &e, idp)), version, &again, &againID); err != nil || again != e || has2 != has || has && againID != id {
 			t.Fatalf("re-encoding changed the event: %v", err)
 		}
 	})

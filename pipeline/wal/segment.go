@@ -13,6 +13,7 @@ import (
 	"unsafe"
 
 	"github.com/sezim-analytics/sezim/event"
+	"github.com/sezim-analytics/sezim/pipeline"
 )
 
 // A segment file is a header followed by records:
@@ -34,7 +35,7 @@ import (
 const (
 	headerSize   = 24
 	frameSize    = 8
-	version      = 1
+	version      = 2 // 2: records may carry a consented event's identity; 1 is still read
 	segExt       = ".wal"
 	corruptExt   = ".corrupt"
 	segNameDigit = 20
@@ -57,10 +58,12 @@ func parseSegName(name string) (uint64, bool) {
 	return seq, err == nil
 }
 
-func appendHeader(b []byte, nonce uint64) []byte {
+// appendHeader appends a segment header of format version ver (the
+// current one, but for tests of reading older segments).
+func appendHeader(b []byte, ver uint16, nonce uint64) []byte {
 	start := len(b)
 	b = append(b, magic[:]...)
-	b = binary.LittleEndian.AppendUint16(b, version)
+	b = binary.LittleEndian.AppendUint16(b, ver)
 	b = binary.LittleEndian.AppendUint16(b, 0)
 	b = binary.LittleEndian.AppendUint64(b, nonce)
 	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b[start:start+16], castagnoli))
@@ -93,6 +96,7 @@ const (
 
 // scanResult is what scan learnt about a segment.
 type scanResult struct {
+	version uint16
 	nonce   uint64
 	good    int64    // length of the valid prefix, header included
 	offsets []uint32 // start of each good record's payload
@@ -112,11 +116,13 @@ func scan(data []byte) scanResult {
 		r.damage, r.why = tornHeader, "file shorter than its header"
 		return r
 	}
-	if !bytes.Equal(data[:4], magic[:]) || binary.LittleEndian.Uint16(data[4:]) != version ||
+	ver := binary.LittleEndian.Uint16(data[4:])
+	if !bytes.Equal(data[:4], magic[:]) || ver < 1 || ver > version ||
 		crc32.Checksum(data[:16], castagnoli) != binary.LittleEndian.Uint32(data[16:]) {
 		r.damage, r.why = corrupt, errBadHeader.Error()
 		return r
 	}
+	r.version = ver
 	r.nonce = binary.LittleEndian.Uint64(data[8:])
 	off := headerSize
 	for off < len(data) {
@@ -134,7 +140,7 @@ func scan(data []byte) scanResult {
 			r.damage, r.why = tornTail, "file ends inside a record"
 		case crc32.Update(crc32.Update(0, castagnoli, rest[:4]), castagnoli, rest[frameSize:end]) != binary.LittleEndian.Uint32(rest[4:]):
 			r.damage, r.why = classify(rest[end:]), "bad record checksum"
-		case !decodable(rest[frameSize:end]):
+		case !decodable(rest[frameSize:end], ver):
 			r.damage, r.why = corrupt, "record does not decode"
 		default:
 			r.offsets = append(r.offsets, uint32(off+frameSize))
@@ -165,9 +171,11 @@ func allZero(b []byte) bool {
 	return true
 }
 
-func decodable(p []byte) bool {
+func decodable(p []byte, ver uint16) bool {
 	var e event.Event
-	return decodeEvent(readOnlyString(p), &e) == nil
+	var id pipeline.Identity
+	_, err := decodeEvent(readOnlyString(p), ver, &e, &id)
+	return err == nil
 }
 
 // readOnlyString views b as a string without copying. Only for buffers

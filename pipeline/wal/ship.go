@@ -42,14 +42,22 @@ import (
 // shipper with an error naming the batch. A segment shipped on the first
 // try, the common case, costs no query at all.
 
-// shipper moves sealed segments into the events table.
+// A consented event's record also holds its identity (see codec.go): the
+// shipper inserts its row into the identified table under the same batch
+// id, after the chunk's events, and deletes the segment only once both
+// tables acknowledged every chunk. A replay asks both tables; the
+// identified one per batch and month (see shipChunk).
+
+// shipper moves sealed segments into the events and identified tables.
 type shipper struct {
-	w     *WAL
-	st    store.Store
-	table string
+	w       *WAL
+	st      store.Store
+	table   string // events
+	idTable string // consented events' identified rows
 
 	mu       sync.Mutex // one shipping pass at a time
 	rows     [][]any
+	idRows   [][]any
 	stop     chan struct{}
 	stopOnce sync.Once
 	done     chan struct{}
@@ -68,7 +76,8 @@ type shipper struct {
 func newShipper(w *WAL) *shipper {
 	f := promauto.With(w.o.Reg)
 	s := &shipper{w: w, st: w.o.Store, table: w.o.Store.DB().Stats + ".events",
-		stop: make(chan struct{}), done: make(chan struct{})}
+		idTable: w.o.Store.DB().Identified + ".events",
+		stop:    make(chan struct{}), done: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.batchSize = f.NewHistogram(prometheus.HistogramOpts{
 		Name: "sezim_store_batch_size_rows", Help: "Rows per insert into the events table.",
@@ -123,12 +132,20 @@ func (s *shipper) run() {
 	}
 }
 
-// stopRun stops run and waits for it; a pass in flight is cancelled.
-func (s *shipper) stopRun() {
+// stopRun stops run and waits for it. A pass in flight may finish until
+// ctx ends, and is cancelled then: an insert cancelled halfway may still
+// land in the store a moment later, after the replay check that Close
+// runs next has looked, and be inserted twice.
+func (s *shipper) stopRun(ctx context.Context) {
 	s.stopOnce.Do(func() {
 		close(s.stop)
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+			s.cancel()
+			<-s.done
+		}
 		s.cancel()
-		<-s.done
 	})
 }
 
@@ -189,24 +206,23 @@ func (s *shipper) shipSegment(ctx context.Context, seg *segment) error {
 		return fmt.Errorf("cannot read WAL segment %s: %w", seg.path, err)
 	}
 	var have map[string]uint64
+	var haveID map[partKey]uint64
 	if seg.replay && len(chunks) > 0 {
-		if have, err = s.inserted(ctx, r.nonce, chunks); err != nil {
+		if have, err = s.inserted(ctx, r.nonce, chunks); err == nil {
+			haveID, err = s.insertedIdentified(ctx, text, r)
+		}
+		if err != nil {
 			s.fail()
 			return err
 		}
 	}
 	for _, c := range chunks {
-		if n, ok := have[c.id]; ok {
-			if n == uint64(len(c.offs)) {
-				s.skipped.Inc()
-				continue
+		if err := s.shipChunk(ctx, text, r.version, c, have, haveID); err != nil {
+			if !errors.Is(err, errPartial) {
+				seg.replay = true // its answer may have been lost, not the insert
+				s.fail()
 			}
-			return fmt.Errorf("cannot replay WAL segment %s: batch %s holds %d of its %d rows in the store", seg.path, c.id, n, len(c.offs))
-		}
-		if err := s.insert(ctx, text, c); err != nil {
-			seg.replay = true // its answer may have been lost, not the insert
-			s.fail()
-			return err
+			return fmt.Errorf("cannot ship WAL segment %s: %w", seg.path, err)
 		}
 	}
 	s.failingSince.Store(0)
@@ -218,6 +234,19 @@ func (s *shipper) shipSegment(ctx context.Context, seg *segment) error {
 	// skips them: no fsync of the folder needed here.
 	return nil
 }
+
+// errPartial: a batch is in the store with another number of rows than
+// the segment holds, which the atomic inserts rule out.
+var errPartial = errors.New("batch partly in the store")
+
+// partKey names the rows of one batch in one month partition of the
+// identified table.
+type partKey struct {
+	batch string
+	month uint32 // YYYYMM, as toYYYYMM(ts)
+}
+
+func monthOf(t time.Time) uint32 { return uint32(t.Year()*100 + int(t.Month())) }
 
 func (s *shipper) fail() {
 	s.storeErrors.Inc()
@@ -275,25 +304,118 @@ func (s *shipper) inserted(ctx context.Context, nonce uint64, chunks []chunk) (m
 	return have, nil
 }
 
-// insert writes one chunk as one INSERT.
-func (s *shipper) insert(ctx context.Context, text string, c chunk) error {
-	rows := s.rows[:0]
+// insertedIdentified returns, for a segment being replayed, the rows of
+// its batches already in the identified table, by batch and month; nil
+// when the segment holds no consented event. The query is pruned to the
+// time range of the segment's consented events.
+func (s *shipper) insertedIdentified(ctx context.Context, text string, r scanResult) (map[partKey]uint64, error) {
+	var e event.Event
+	var id pipeline.Identity
+	var lo, hi int64
+	found := false
+	for _, off := range r.offsets {
+		has, err := decodeEvent(recordAt(text, off), r.version, &e, &id)
+		if err != nil {
+			return nil, err // scan decoded it already: cannot happen
+		}
+		if has {
+			t := e.Time.Unix()
+			if !found || t < lo {
+				lo = t
+			}
+			if !found || t > hi {
+				hi = t
+			}
+			found = true
+		}
+	}
+	if !found {
+		return nil, nil
+	}
+	// Every spliced value is hex or a number.
+	q := fmt.Sprintf("SELECT batch_id, toYYYYMM(ts), count() FROM %s WHERE ts >= toDateTime(%d) AND ts <= toDateTime(%d) AND batch_id LIKE '%s-%016x-%%' GROUP BY batch_id, toYYYYMM(ts)",
+		s.idTable, lo, hi, s.w.instance, r.nonce)
+	have := map[partKey]uint64{}
+	err := s.st.Query(ctx, q, func(row store.Row) error {
+		have[partKey{row.String(0), uint32(row.Uint64(1))}] = row.Uint64(2)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot check which WAL batches the identified table holds: %w", err)
+	}
+	return have, nil
+}
+
+// shipChunk inserts one chunk's events into the events table and the
+// identified rows of its consented events into the identified table, both
+// under the chunk's batch id, skipping what have and haveID (a replay's
+// findings; nil on a first try) show is there.
+//
+// The identified table is partitioned by the event's month, not its salt
+// day, so one chunk's rows may fall into several partitions (an imported
+// log spans months), and an INSERT is atomic per partition only: a replay
+// therefore checks the identified rows per batch and month, and inserts
+// only the months that are missing.
+func (s *shipper) shipChunk(ctx context.Context, text string, ver uint16, c chunk, have map[string]uint64, haveID map[partKey]uint64) error {
+	statsDone := false
+	if n, ok := have[c.id]; ok {
+		if n != uint64(len(c.offs)) {
+			return fmt.Errorf("%w: batch %s holds %d of its %d rows in the events table", errPartial, c.id, n, len(c.offs))
+		}
+		statsDone = true
+		s.skipped.Inc()
+	}
+	rows, ids := s.rows[:0], s.idRows[:0]
+	defer func() {
+		clear(rows)
+		clear(ids)
+		s.rows, s.idRows = rows[:0], ids[:0]
+	}()
+	var months map[uint32]int // identified rows per month, on a replay
 	for _, off := range c.offs {
 		var e event.Event
-		if err := decodeEvent(recordAt(text, off), &e); err != nil {
+		var id pipeline.Identity
+		has, err := decodeEvent(recordAt(text, off), ver, &e, &id)
+		if err != nil {
 			return err // scan decoded it already: cannot happen
 		}
-		rows = append(rows, pipeline.EventRow(&e, c.id))
+		if !statsDone {
+			rows = append(rows, pipeline.EventRow(&e, c.id))
+		}
+		if !has {
+			continue
+		}
+		if haveID != nil {
+			m := monthOf(e.Time)
+			if _, ok := haveID[partKey{c.id, m}]; ok {
+				if months == nil {
+					months = map[uint32]int{}
+				}
+				months[m]++
+				continue
+			}
+		}
+		ids = append(ids, pipeline.IdentifiedRowValues(&e, &id, c.id))
 	}
-	began := time.Now()
-	err := s.st.Insert(ctx, s.table, pipeline.EventColumns, rows)
-	clear(rows)
-	s.rows = rows[:0]
-	if err != nil {
-		return err
+	for m, n := range months {
+		if got := haveID[partKey{c.id, m}]; got != uint64(n) {
+			return fmt.Errorf("%w: batch %s holds %d of its %d rows of %d in the identified table", errPartial, c.id, got, n, m)
+		}
+		s.skipped.Inc()
 	}
-	s.flushLatency.Observe(time.Since(began).Seconds())
-	s.batchSize.Observe(float64(len(c.offs)))
-	s.shipped.Add(float64(len(c.offs)))
+	if len(rows) > 0 {
+		began := time.Now()
+		if err := s.st.Insert(ctx, s.table, pipeline.EventColumns, rows); err != nil {
+			return err
+		}
+		s.flushLatency.Observe(time.Since(began).Seconds())
+		s.batchSize.Observe(float64(len(rows)))
+		s.shipped.Add(float64(len(rows)))
+	}
+	if len(ids) > 0 {
+		if err := s.st.Insert(ctx, s.idTable, pipeline.IdentifiedColumns, ids); err != nil {
+			return err
+		}
+	}
 	return nil
 }

@@ -10,8 +10,11 @@
 // is quarantined. See segment.go for the file format and ship.go for why a
 // replay never counts an event twice.
 //
-// The log holds event.Event only: events after anonymisation, which carry
-// no address and no user agent.
+// The log holds events after anonymisation, which carry no address and no
+// user agent, and for a consented event the identity its row in the
+// identified database keeps (pipeline.Identity: the pseudonymous visitor
+// id, the user id where granted, the network prefix of the address), in the
+// same record, so one fsync makes both durable.
 package wal
 
 import (
@@ -123,8 +126,8 @@ func (o *Options) defaults() {
 	}
 }
 
-// WAL is the write-ahead log. It is a pipeline.Sink, safe for concurrent
-// use.
+// WAL is the write-ahead log. It is a pipeline.ConsentedSink, safe for
+// concurrent use.
 type WAL struct {
 	o        Options
 	instance string
@@ -383,7 +386,16 @@ func (w *WAL) report(path string, data []byte, r scanResult) (int64, error) {
 // Write appends e to the log and returns once it is durable (pipeline.Sink).
 // It returns pipeline.ErrBackpressure when the log holds MaxBytes, ErrClosed
 // after Close, and the write's error when the disk failed.
-func (w *WAL) Write(e *event.Event) error {
+func (w *WAL) Write(e *event.Event) error { return w.append(e, nil) }
+
+// WriteConsented appends a consented event with its identity as one record
+// and returns once it is durable (pipeline.ConsentedSink): the shipper
+// inserts the event into the events table and its row into the identified
+// one, so an acknowledged consented event is never kept without its row.
+// Errors are Write's.
+func (w *WAL) WriteConsented(e *event.Event, id *pipeline.Identity) error { return w.append(e, id) }
+
+func (w *WAL) append(e *event.Event, id *pipeline.Identity) error {
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
@@ -392,7 +404,7 @@ func (w *WAL) Write(e *event.Event) error {
 	}
 	start := len(w.buf)
 	b, at := appendFrame(w.buf)
-	b = appendEvent(b, e)
+	b = appendEvent(b, e, id)
 	n := int64(len(b) - start)
 	if n-frameSize > maxRecord {
 		w.buf = b[:start]
@@ -559,7 +571,7 @@ func (w *WAL) createSegment() error {
 	w.nextSeq++
 	var r [8]byte
 	_, _ = rand.Read(r[:])
-	_, err = f.Write(appendHeader(make([]byte, 0, headerSize), binary.LittleEndian.Uint64(r[:])))
+	_, err = f.Write(appendHeader(make([]byte, 0, headerSize), version, binary.LittleEndian.Uint64(r[:])))
 	if err == nil {
 		err = f.Sync()
 	}
@@ -675,7 +687,7 @@ func (w *WAL) Flush(ctx context.Context) error {
 // what was left when the store could not take everything.
 func (w *WAL) Close(ctx context.Context) error {
 	w.closeOnce.Do(func() {
-		w.stop()
+		w.stop(ctx)
 		w.sealIfOld(0)
 		if w.ship != nil {
 			if err := w.ship.shipAll(ctx); err != nil {
@@ -689,15 +701,15 @@ func (w *WAL) Close(ctx context.Context) error {
 }
 
 // stop refuses new events, commits the buffered ones and stops the
-// background goroutines.
-func (w *WAL) stop() {
+// background goroutines, letting a shipping pass finish until ctx ends.
+func (w *WAL) stop(ctx context.Context) {
 	w.mu.Lock()
 	w.closed = true
 	w.mu.Unlock()
 	close(w.stopFlush)
 	<-w.flushDone
 	if w.ship != nil {
-		w.ship.stopRun()
+		w.ship.stopRun(ctx)
 	}
 }
 
@@ -705,7 +717,9 @@ func (w *WAL) stop() {
 // nothing is sealed or shipped.
 func (w *WAL) abandon() {
 	w.closeOnce.Do(func() {
-		w.stop()
+		crashed, cancel := context.WithCancel(context.Background())
+		cancel() // a crash waits for nothing
+		w.stop(crashed)
 		w.fileMu.Lock()
 		if w.active != nil {
 			_ = w.active.f.Close()

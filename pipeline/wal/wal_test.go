@@ -62,7 +62,8 @@ func onDisk(t testing.TB, dir string) []event.Event {
 		text := string(data)
 		for _, off := range r.offsets {
 			var e event.Event
-			if err := decodeEvent(recordAt(text, off), &e); err != nil {
+			var id pipeline.Identity
+			if _, err := decodeEvent(recordAt(text, off), r.version, &e, &id); err != nil {
 				t.Fatal(err)
 			}
 			out = append(out, e)
@@ -274,7 +275,7 @@ func TestUnwritableFolder(t *testing.T) {
 	if err := w.Ready(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if b, _ := w.Pending(); b != int64(2*(headerSize+frameSize+len(appendEvent(nil, &e)))) {
+	if b, _ := w.Pending(); b != int64(2*(headerSize+frameSize+len(appendEvent(nil, &e, nil)))) {
 		t.Fatalf("pending %d", b)
 	}
 }
@@ -301,8 +302,16 @@ func TestClose(t *testing.T) {
 
 // TestNoAddressOrUserAgentInTheLog sends hits through the real pipeline
 // into the log and scans its files for every address (text and binary,
-// full and truncated) and user agent.
+// full and truncated) and user agent. Consented events (every other one in
+// the second run) bring their identity into the log: the visitor id, the
+// user id and the network prefix, which the identified row keeps; still
+// never the rest of the address or the user agent.
 func TestNoAddressOrUserAgentInTheLog(t *testing.T) {
+	t.Run("anonymous", func(t *testing.T) { testNoAddressInTheLog(t, false) })
+	t.Run("consented", func(t *testing.T) { testNoAddressInTheLog(t, true) })
+}
+
+func testNoAddressInTheLog(t *testing.T, consented bool) {
 	cfg, err := site.Parse([]byte("sites:\n  - id: sez\n    domains: [sez.im]\n    timezone: Asia/Almaty\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -311,18 +320,36 @@ func TestNoAddressOrUserAgentInTheLog(t *testing.T) {
 	salts, _ := anon.NewSalts("", now)
 	dir := t.TempDir()
 	w := open(t, Options{Dir: dir, CommitInterval: -1})
-	p := pipeline.New(pipeline.Options{Sites: cfg, Salts: salts, Sink: w, Now: func() time.Time { return now }})
+	po := pipeline.Options{Sites: cfg, Salts: salts, Sink: w, Now: func() time.Time { return now }}
+	if consented {
+		po.Consent = func(h *event.Hit, _ *site.Site, _ time.Time) pipeline.ConsentState {
+			if h.UserID == "" {
+				return pipeline.ConsentNone
+			}
+			return pipeline.ConsentIdentified
+		}
+	}
+	p := pipeline.New(po)
+	wantIDs := 0
 	var secrets [][]byte
 	for i := range 200 {
 		var ip netip.Addr
 		if i%2 == 0 {
-			ip = netip.AddrFrom4([4]byte{203, 0, 113, byte(i)})
+			// A /24 of its own: a consented record holds its prefix and
+			// then a length byte, which must not pass for another
+			// visitor's address in the same /24.
+			ip = netip.AddrFrom4([4]byte{203, byte(i), 113, byte(i)})
 		} else {
 			ip = netip.MustParseAddr(fmt.Sprintf("2a02:6b8:%x:%x::%x", i, i*7, i*13))
 		}
 		ua := fmt.Sprintf("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Marker%05d", i)
 		h := event.Hit{Source: event.SourceBeacon, Time: now, SiteID: "sez", URL: "https://sez.im/p?gclid=CLICK" + fmt.Sprint(i),
 			IP: ip, UserAgent: ua, HasAccept: true, HasAcceptLang: true}
+		withID := consented && i%4 < 2 // both address families
+		if withID {
+			h.UserID, h.VisitorCookie = fmt.Sprintf("user-%d", i), fmt.Sprintf("vid%018dA", i)
+			wantIDs++
+		}
 		var e event.Event
 		if tier, why, err := p.Process(&h, &e); err != nil || tier == event.TierDrop {
 			t.Fatalf("not kept: %v %s", err, why)
@@ -333,9 +360,10 @@ func TestNoAddressOrUserAgentInTheLog(t *testing.T) {
 		if ip.Is4() {
 			b := ip.As4()
 			secrets = append(secrets, []byte(fmt.Sprint(binary.BigEndian.Uint32(b[:]))), b[:3])
+		} else if b := ip.As16(); !withID {
+			secrets = append(secrets, b[:6]) // what a consented row keeps
 		} else {
-			b := ip.As16()
-			secrets = append(secrets, b[:6])
+			secrets = append(secrets, b[:7]) // one byte past it
 		}
 	}
 	w.abandon()
@@ -359,6 +387,35 @@ func TestNoAddressOrUserAgentInTheLog(t *testing.T) {
 	if n := len(onDisk(t, dir)); n != 200 {
 		t.Fatalf("%d events on disk", n)
 	}
+	if n := identitiesOnDisk(t, dir); n != wantIDs {
+		t.Fatalf("%d identities on disk, want %d", n, wantIDs)
+	}
+}
+
+// identitiesOnDisk counts the records in dir that carry an identity.
+func identitiesOnDisk(t testing.TB, dir string) int {
+	t.Helper()
+	names, _ := filepath.Glob(filepath.Join(dir, "*"+segExt))
+	n := 0
+	for _, name := range names {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := scan(data)
+		for _, off := range r.offsets {
+			var e event.Event
+			var id pipeline.Identity
+			has, err := decodeEvent(recordAt(string(data), off), r.version, &e, &id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if has {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 func TestCloseContextDeadline(t *testing.T) {

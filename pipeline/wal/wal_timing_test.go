@@ -11,6 +11,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/sezim-analytics/sezim/event"
+	"github.com/sezim-analytics/sezim/pipeline"
 )
 
 // BenchmarkAppend is Write (append + wait for the group commit) from 64
@@ -46,26 +47,41 @@ func BenchmarkAppend(b *testing.B) {
 
 func testingProcs() int { return max(1, testingGOMAXPROCS()) }
 
+// BenchmarkEncode and BenchmarkDecode time one record: an anonymous event,
+// and a consented one with its identity (visitor id, user id, prefix).
 func BenchmarkEncode(b *testing.B) {
+	b.Run("anonymous", func(b *testing.B) { benchEncode(b, nil) })
+	id := sampleID(6)
+	b.Run("consented", func(b *testing.B) { benchEncode(b, &id) })
+}
+
+func benchEncode(b *testing.B, id *pipeline.Identity) {
 	e := sample(5)
 	buf := make([]byte, 0, 512)
 	b.ReportAllocs()
 	for b.Loop() {
 		var at int
 		buf, at = appendFrame(buf[:0])
-		buf = appendEvent(buf, &e)
+		buf = appendEvent(buf, &e, id)
 		finishFrame(buf, at)
 	}
 	b.SetBytes(int64(len(buf)))
 }
 
 func BenchmarkDecode(b *testing.B) {
+	b.Run("anonymous", func(b *testing.B) { benchDecode(b, nil) })
+	id := sampleID(6)
+	b.Run("consented", func(b *testing.B) { benchDecode(b, &id) })
+}
+
+func benchDecode(b *testing.B, id *pipeline.Identity) {
 	src := sample(5)
-	p := string(appendEvent(nil, &src))
+	p := string(appendEvent(nil, &src, id))
 	var e event.Event
+	var got pipeline.Identity
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := decodeEvent(p, &e); err != nil {
+		if _, err := decodeEvent(p, version, &e, &got); err != nil {
 			b.Fatal(err)
 		}
 	}
