@@ -93,7 +93,7 @@ func TestStorePasswordFromAFile(t *testing.T) {
 	}
 
 	out.Reset()
-	sf, _, parse = secretFlags(&out)
+	_, _, parse = secretFlags(&out)
 	if err := parse("--store", "clickhouse://sezim:inline@db:9000/"); err != nil {
 		t.Fatal(err)
 	}
