@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"bytes"
 	"io"
 	"net"
 	"net/http"
@@ -12,11 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/sezim-analytics/sezim/consent"
-	"github.com/sezim-analytics/sezim/pipeline"
-	"github.com/sezim-analytics/sezim/pipeline/anon"
 	"github.com/sezim-analytics/sezim/ratelimit"
-	"github.com/sezim-analytics/sezim/site"
 )
 
 // limitFixture is a collector with consent on a real loopback listener,
@@ -32,34 +27,16 @@ type limitFixture struct {
 
 func newLimitFixture(t *testing.T, rl ratelimit.Options) *limitFixture {
 	t.Helper()
-	cfg, err := site.Parse([]byte(strings.Replace(consentYAML, "[10.0.0.1]", "[127.0.0.1]", 1)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := consent.NewKeys(bytes.Repeat([]byte{7}, 32), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	salts, err := anon.NewSalts("", testNow)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &limitFixture{log: &memLog{}, reg: prometheus.NewRegistry(), now: testNow}
+	f := &limitFixture{now: testNow}
 	clock := func() time.Time {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		return f.now
 	}
-	p := pipeline.New(pipeline.Options{Sites: cfg, Salts: salts, Sink: &captureSink{}, Reg: f.reg, Consent: pipeline.ConsentFromCookie(keys)})
-	c := New(Options{Sites: cfg, Pipeline: p, Reg: f.reg, Now: clock,
-		Consent: &ConsentOptions{Keys: keys, Log: f.log, RateLimit: rl}})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = c.App().Listener(ln) }()
-	t.Cleanup(func() { _ = c.App().Shutdown() })
-	f.url = "http://" + ln.Addr().String() + "/consent"
+	cf := newConsentFixtureFrom(t, strings.Replace(consentYAML, "[10.0.0.1]", "[127.0.0.1]", 1),
+		Options{Now: clock, Consent: &ConsentOptions{RateLimit: rl}})
+	f.log, f.reg = cf.log, cf.reg
+	f.url = "http://" + listen(t, cf.c) + "/consent"
 	return f
 }
 

@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,9 +17,6 @@ import (
 	"github.com/sezim-analytics/sezim/consent"
 	"github.com/sezim-analytics/sezim/consent/consentlog"
 	"github.com/sezim-analytics/sezim/event"
-	"github.com/sezim-analytics/sezim/pipeline"
-	"github.com/sezim-analytics/sezim/pipeline/anon"
-	"github.com/sezim-analytics/sezim/site"
 )
 
 // memLog is a ConsentLog in memory; fail makes Append fail.
@@ -77,25 +73,7 @@ const hash64 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 
 func newConsentFixture(t testing.TB) *consentFixture {
 	t.Helper()
-	cfg, err := site.Parse([]byte(consentYAML))
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := consent.NewKeys(bytes.Repeat([]byte{7}, 32), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	salts, err := anon.NewSalts("", testNow)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewRegistry()
-	sink := &captureSink{}
-	p := pipeline.New(pipeline.Options{Sites: cfg, Salts: salts, Sink: sink, Reg: reg, Consent: pipeline.ConsentFromCookie(keys)})
-	log := &memLog{}
-	c := New(Options{Sites: cfg, Pipeline: p, Reg: reg, Now: func() time.Time { return testNow },
-		Consent: &ConsentOptions{Keys: keys, Log: log}})
-	return &consentFixture{c: c, log: log, keys: keys, reg: reg, sink: sink}
+	return newConsentFixtureFrom(t, consentYAML, Options{})
 }
 
 func decision(action string, mod func(m map[string]any)) string {

@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"bytes"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -10,12 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/sezim-analytics/sezim/consent"
-	"github.com/sezim-analytics/sezim/pipeline"
-	"github.com/sezim-analytics/sezim/pipeline/anon"
-	"github.com/sezim-analytics/sezim/site"
 )
 
 // serveConsent starts a consent collector on a loopback port, with
@@ -23,35 +17,9 @@ import (
 // its base URL.
 func serveConsent(t *testing.T, trustedProxies string, o ConsentOptions) string {
 	t.Helper()
-	cfg, err := site.Parse([]byte(strings.Replace(consentYAML, "trusted_proxies: [10.0.0.1]", "trusted_proxies: ["+trustedProxies+"]", 1)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := consent.NewKeys(bytes.Repeat([]byte{7}, 32), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	salts, err := anon.NewSalts("", testNow)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewRegistry()
-	p := pipeline.New(pipeline.Options{Sites: cfg, Salts: salts, Sink: &captureSink{}, Reg: reg})
-	o.Keys, o.Log = keys, &memLog{}
-	c := New(Options{Sites: cfg, Pipeline: p, Reg: reg, Consent: &o})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- c.App().Listener(ln) }()
-	t.Cleanup(func() {
-		if err := c.App().ShutdownWithTimeout(5 * time.Second); err != nil {
-			t.Error(err)
-		}
-		<-done
-	})
-	return "http://" + ln.Addr().String()
+	f := newConsentFixtureFrom(t, strings.Replace(consentYAML, "trusted_proxies: [10.0.0.1]", "trusted_proxies: ["+trustedProxies+"]", 1),
+		Options{Now: time.Now, Consent: &o})
+	return "http://" + listen(t, f.c)
 }
 
 // proxyTo starts a reverse proxy on a loopback port in front of target

@@ -2,7 +2,6 @@ package collector
 
 import (
 	"bufio"
-	"bytes"
 	"net"
 	"net/http"
 	"strings"
@@ -11,11 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/sezim-analytics/sezim/consent"
-	"github.com/sezim-analytics/sezim/pipeline"
-	"github.com/sezim-analytics/sezim/pipeline/anon"
 	"github.com/sezim-analytics/sezim/reqbody/reqbodytest"
-	"github.com/sezim-analytics/sezim/site"
 )
 
 // edgeLogBytes is the session-log limit of the edge test: small, so a body
@@ -31,30 +26,8 @@ func newEdgeServer(t *testing.T) (string, *prometheus.Registry) {
 		t.Fatal("the consent fixture's origins changed: the ingest key would not be added")
 	}
 	yaml := strings.Replace(consentYAML, origins, origins+"    ingest_keys: ["+slKey+"]\n", 1)
-	cfg, err := site.Parse([]byte(yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := consent.NewKeys(bytes.Repeat([]byte{7}, 32), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	salts, err := anon.NewSalts("", testNow)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewRegistry()
-	now := func() time.Time { return testNow }
-	p := pipeline.New(pipeline.Options{Sites: cfg, Salts: salts, Sink: &captureSink{}, Reg: reg, Now: now, Consent: pipeline.ConsentFromCookie(keys)})
-	c := New(Options{Sites: cfg, Pipeline: p, Reg: reg, Now: now,
-		Consent: &ConsentOptions{Keys: keys, Log: &memLog{}}, SessionLog: SessionLogOptions{MaxBytes: edgeLogBytes}})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = c.App().Listener(ln) }()
-	t.Cleanup(func() { _ = c.App().Shutdown() })
-	return ln.Addr().String(), reg
+	f := newConsentFixtureFrom(t, yaml, Options{SessionLog: SessionLogOptions{MaxBytes: edgeLogBytes}})
+	return listen(t, f.c), f.reg
 }
 
 // padJSON pads a JSON object with an unknown member to exactly n bytes.
