@@ -23,14 +23,7 @@ func TestMain(m *testing.M) {
 // collector bench starts on the embedded store, with the baseline, and
 // expects its end check (acknowledged == stored) to pass.
 func TestBenchChecksEveryAcknowledgedEvent(t *testing.T) {
-	lib, err := storetest.LibPath()
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-	t.Setenv("CHDB_LIB_PATH", lib)
+	storetest.RequireLib(t)
 	t.Setenv("SEZIM_TEST_BE_MAIN", "1")
 	var out, errOut bytes.Buffer
 	code := run(t.Context(), []string{"bench", "--duration", "1s", "--warmup", "200ms", "--conns", "8", "--baseline"}, &out, &errOut)
@@ -50,14 +43,7 @@ func TestBenchChecksEveryAcknowledgedEvent(t *testing.T) {
 // check to pass: every acknowledged decision is in the consent log and the
 // chain verifies.
 func TestBenchConsentMix(t *testing.T) {
-	lib, err := storetest.LibPath()
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-	t.Setenv("CHDB_LIB_PATH", lib)
+	storetest.RequireLib(t)
 	t.Setenv("SEZIM_TEST_BE_MAIN", "1")
 	var out, errOut bytes.Buffer
 	code := run(t.Context(), []string{"bench", "--mix", "consent", "--duration", "1s", "--warmup", "200ms", "--conns", "4,16"}, &out, &errOut)

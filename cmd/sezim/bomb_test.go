@@ -34,14 +34,7 @@ func gzipBest(b []byte) []byte {
 // rounds of decompression bombs at once: each is answered 413 or 415, and
 // the process's resident memory stays within bombBudget of where it was.
 func TestDecompressionBombsKeepMemoryBounded(t *testing.T) {
-	lib, err := storetest.LibPath()
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-	t.Setenv("CHDB_LIB_PATH", lib)
+	storetest.RequireLib(t)
 	t.Setenv("SEZIM_TEST_BE_MAIN", "1")
 	t.Setenv("SEZIM_CONSENT_KEY", strings.Repeat("ab", 32))
 	const key = "bomb-test-ingest-key-0000000001"
@@ -60,6 +53,7 @@ func TestDecompressionBombsKeepMemoryBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	var addrs [3]string
+	var err error
 	for i := range addrs {
 		if addrs[i], err = freeAddr(); err != nil {
 			t.Fatal(err)

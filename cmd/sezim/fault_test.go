@@ -286,14 +286,7 @@ func TestKill9UnderLoad(t *testing.T) {
 		kill9UnderLoad(t, newFaultEnv(t, os.Getenv(storetest.EnvServer), st.DB(), st, ""))
 	})
 	t.Run("chdb", func(t *testing.T) {
-		lib, err := storetest.LibPath()
-		if err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatal(err)
-			}
-			t.Skip(err)
-		}
-		t.Setenv("CHDB_LIB_PATH", lib) // for the collector, and for reading its store here
+		storetest.RequireLib(t) // for the collector, and for reading its store here
 		url := "chdb://" + filepath.Join(t.TempDir(), "chdb")
 		e := newFaultEnv(t, url, store.Names{Stats: "fault_stats", Identified: "fault_identified"}, nil, "")
 		kill9UnderLoad(t, e)

@@ -226,3 +226,15 @@ func moduleRoot() (string, error) {
 		dir = parent
 	}
 }
+
+// RequireLib points CHDB_LIB_PATH at libchdb for the rest of the test (for
+// a child process that opens the embedded store), skipping the test, or
+// failing it under CI=true, when the library is missing.
+func RequireLib(t testing.TB) {
+	t.Helper()
+	lib, err := LibPath()
+	if err != nil {
+		missing(t, "%v", err)
+	}
+	t.Setenv("CHDB_LIB_PATH", lib)
+}
