@@ -82,6 +82,9 @@ type Options struct {
 	// PairTopN is how many values per filter dimension and salt day get
 	// pair rows (see pairs.go): 0 means DefaultPairTopN, below 0 none.
 	PairTopN int
+	// SQL makes ClickHouse compute the aggregates (sql.go) instead of
+	// reading the events into Go.
+	SQL bool
 }
 
 // Rollup recomputes aggregates.
@@ -92,11 +95,12 @@ type Rollup struct {
 	now    func() time.Time
 	insert int // rows per insert
 	topN   int // pair rows per filter dimension; 0: none
+	sql    bool
 }
 
 // New returns a Rollup.
 func New(o Options) *Rollup {
-	r := &Rollup{st: o.Store, sites: o.Sites, log: o.Logger, now: o.Now, insert: 50_000, topN: max(o.PairTopN, 0)}
+	r := &Rollup{st: o.Store, sites: o.Sites, log: o.Logger, now: o.Now, insert: 50_000, topN: max(o.PairTopN, 0), sql: o.SQL}
 	if o.PairTopN == 0 {
 		r.topN = DefaultPairTopN
 	}
@@ -161,6 +165,9 @@ func (r *Rollup) RunSite(ctx context.Context, s *site.Site, saltDay time.Time) (
 	if err != nil {
 		return Result{}, fmt.Errorf("cannot count events of %s for site %q: %w", day, s.ID, err)
 	}
+	if r.sql {
+		return r.runSQL(ctx, s, day, version, where, count)
+	}
 	shards := uint64(1 + count/rowsPerShard)
 	acc := newAccumulator(s)
 	if r.topN > 0 && count > 0 {
@@ -173,7 +180,7 @@ func (r *Rollup) RunSite(ctx context.Context, s *site.Site, saltDay time.Time) (
 		q := fmt.Sprintf(`SELECT visitor, toUInt32(ts), kind, name, path, ref_host, channel,
  utm_source, utm_medium, utm_campaign, utm_content, utm_term, country, region,
  browser, browser_version, os, device, screen, language
- FROM %s.events WHERE %s AND visitor %% %d = %d ORDER BY visitor, ts`, db, where, shards, shard)
+ FROM %s.events WHERE %s AND visitor %% %d = %d ORDER BY visitor, %s`, db, where, shards, shard, eventOrder)
 		err := r.st.Query(ctx, q, func(row store.Row) error {
 			acc.add(readEvent(row))
 			return nil
