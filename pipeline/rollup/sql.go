@@ -194,5 +194,63 @@ func (r *Rollup) runSQL(ctx context.Context, s *site.Site, day store.Day, versio
 	res := Result{Events: int(count)}
 	n, err := r.writeSQL(ctx, s, day, version, where)
 	res.Rows = n
+	if err != nil || r.topN <= 0 {
+		// With pairs off earlier pair rows stay as they were, as on the
+		// Go path.
+		return res, err
+	}
+	var top map[dimValue]bool
+	if count > 0 {
+		if top, err = r.topValues(ctx, where, r.topN); err != nil {
+			return res, fmt.Errorf("cannot choose the pair values of %s for site %q: %w", day, s.ID, err)
+		}
+	}
+	res.PairRows, err = r.writePairsSQL(ctx, s, day, version, where, top)
 	return res, err
+}
+
+// writePairsSQL computes one site's pair rows of one salt day in the
+// engine for the filter values in top, folds the cells below the site's k
+// into their remainder row (see pairs.go), and zeroes the pair rows that
+// earlier recomputations wrote and this one did not produce. It returns
+// the rows written.
+func (r *Rollup) writePairsSQL(ctx context.Context, s *site.Site, day store.Day, version uint64, where string, top map[dimValue]bool) (int, error) {
+	db := r.st.DB().Stats
+	cols := "site, day, fdim, fvalue, dim, value, salt_day, visitors, visits, pageviews, bounces, duration, events, version"
+	if len(top) > 0 {
+		lit := make([]string, 0, len(top))
+		for f := range top {
+			lit = append(lit, "("+store.Quote(f.dim)+", "+store.Quote(f.value)+")")
+		}
+		// The inner GROUP BY makes the exact cells, the outer one folds
+		// the small ones: a cell's visitors are distinct within the cell,
+		// and the remainder adds them up like foldSmallPairs.
+		ins := fmt.Sprintf(`INSERT INTO %[1]s.agg_daily_pairs (%[2]s)
+ SELECT %[3]s, day, fdim, fvalue, dim, if(dim = '' OR value = '' OR visitors >= %[4]d, value, '') AS v,
+  toDate(%[5]s), sum(visitors), sum(visits), sum(pageviews), sum(bounces), sum(duration), sum(events), toUInt64(%[6]d)
+ FROM (
+  SELECT c.1 AS day, f.1 AS fdim, f.2 AS fvalue, c.2 AS dim, c.3 AS value, uniqExact(visitor) AS visitors,
+   sum(c.4) AS visits, sum(c.5) AS pageviews, sum(c.6) AS bounces, sum(c.7) AS duration, sum(c.8) AS events
+  FROM (%[7]s)
+  ARRAY JOIN arrayFilter(x -> has([%[8]s], x), fdims) AS f
+  GROUP BY day, fdim, fvalue, dim, value)
+ GROUP BY day, fdim, fvalue, dim, v`,
+			db, cols, store.Quote(s.ID), s.KThreshold, store.Quote(day.String()), version,
+			contributionsSQL(db, where, periodSQL(s)[daily], true), strings.Join(lit, ", "))
+		if err := r.st.Exec(ctx, ins); err != nil {
+			return 0, fmt.Errorf("cannot compute pair aggregates of %s for site %q: %w", day, s.ID, err)
+		}
+	}
+	// A salt day (UTC) feeds site-local days within one day of it: the
+	// range lets the read skip other months' partitions.
+	zero := fmt.Sprintf(`INSERT INTO %[1]s.agg_daily_pairs (%[2]s)
+ SELECT site, day, fdim, fvalue, dim, value, salt_day, 0, 0, 0, 0, 0, 0, toUInt64(%[3]d)
+ FROM %[1]s.agg_daily_pairs FINAL
+ WHERE site = %[4]s AND salt_day = %[5]s AND day >= toDate(%[5]s) - 1 AND day <= toDate(%[5]s) + 1
+ AND version < %[3]d AND (visitors + visits + pageviews + events) > 0`,
+		db, cols, version, store.Quote(s.ID), store.Quote(day.String()))
+	if err := r.st.Exec(ctx, zero); err != nil {
+		return 0, fmt.Errorf("cannot zero stale pair aggregates of %s for site %q: %w", day, s.ID, err)
+	}
+	return r.countVersion(ctx, "agg_daily_pairs", s, day, version)
 }
