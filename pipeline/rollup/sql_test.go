@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/sezim-analytics/sezim/event"
 	"github.com/sezim-analytics/sezim/pipeline"
 	"github.com/sezim-analytics/sezim/pipeline/rollup"
@@ -58,7 +61,7 @@ func genEvents(rng *rand.Rand, sites []*site.Site, visitors int, from, to time.D
 			e := late[rng.IntN(len(late))]
 			s, v = cfg(sites, e.SiteID), e.Visitor
 		}
-		at := diffDay.Add(from + time.Duration(rng.Int64N(int64(to-from))))
+		at := diffDay.Add(from + time.Duration(rng.Int64N(int64(to-from)))).Truncate(time.Second)
 		// A visitor's attributes stay mostly the same over a day, but a
 		// change within a visit must follow the visit's first page.
 		base := event.Event{SiteID: s.ID, SaltDay: diffDay, Visitor: v,
@@ -197,8 +200,8 @@ func diffRun(t *testing.T, cfg *site.Config, seed uint64) {
 		now := func() time.Time { clock = clock.Add(time.Second); return clock }
 		// Few pair values, so that some values of a dimension have pair
 		// rows and others not, and late events change which.
-		goPath := rollup.New(rollup.Options{Store: st, Sites: cfg, Now: now, PairTopN: 3})
-		sqlPath := rollup.New(rollup.Options{Store: st, Sites: cfg, Now: now, PairTopN: 3, SQL: true})
+		goPath := rollup.New(rollup.Options{Store: st, Sites: cfg, Now: now, PairTopN: 3, InGo: true})
+		sqlPath := rollup.New(rollup.Options{Store: st, Sites: cfg, Now: now, PairTopN: 3})
 		run := func(r *rollup.Rollup) map[string]string {
 			t.Helper()
 			if _, err := r.Run(ctx, diffDay); err != nil {
@@ -240,4 +243,70 @@ func diffRun(t *testing.T, cfg *site.Config, seed uint64) {
 		}
 		diff(t, fmt.Sprintf("seed %d, rerun", seed), g2, run(sqlPath))
 	})
+}
+
+// TestMetrics checks what a run reports: its duration, the events it read,
+// and the lag of the aggregates behind the newest event, which grows with
+// the clock while no run brings newer events in.
+func TestMetrics(t *testing.T) {
+	config, err := site.Parse([]byte(diffSites))
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.ForEach(t, func(t *testing.T, st store.Store) {
+		evs := genEvents(rand.New(rand.NewPCG(3, 10)), config.Sites, 50, 0, 20*time.Hour, nil)
+		insertEvents(t, st, evs)
+		newest := evs[0].Time
+		for _, e := range evs {
+			if e.Time.After(newest) {
+				newest = e.Time
+			}
+		}
+		clock := diffDay.Add(30 * time.Hour)
+		reg := prometheus.NewRegistry()
+		r := rollup.New(rollup.Options{Store: st, Sites: config, Now: func() time.Time { return clock }, Reg: reg})
+		if got := gauge(t, reg, "sezim_rollup_lag_seconds"); got != 0 {
+			t.Errorf("lag before any run: %v, want 0", got)
+		}
+		res, err := r.Run(context.Background(), diffDay)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Events != len(evs) || !res.Newest.Equal(newest) {
+			t.Errorf("result %+v, want %d events, newest %v", res, len(evs), newest)
+		}
+		if err := testutil.GatherAndCompare(reg, strings.NewReader(fmt.Sprintf(`
+# HELP sezim_rollup_rows_read_total Events the recomputations read.
+# TYPE sezim_rollup_rows_read_total counter
+sezim_rollup_rows_read_total %d
+# HELP sezim_rollup_lag_seconds Now minus the time of the newest event the aggregates include; 0 before the first event.
+# TYPE sezim_rollup_lag_seconds gauge
+sezim_rollup_lag_seconds %d
+`, len(evs), int(clock.Sub(newest).Seconds()))), "sezim_rollup_rows_read_total", "sezim_rollup_lag_seconds"); err != nil {
+			t.Error(err)
+		}
+		if n := testutil.CollectAndCount(reg, "sezim_rollup_duration_seconds"); n != 1 {
+			t.Errorf("duration histogram: %d series, want 1", n)
+		}
+		clock = clock.Add(time.Minute)
+		if got, want := gauge(t, reg, "sezim_rollup_lag_seconds"), clock.Sub(newest).Seconds(); got != want {
+			t.Errorf("lag a minute later: %v, want %v", got, want)
+		}
+	})
+}
+
+// gauge reads a gauge from the registry as /metrics would show it.
+func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }
