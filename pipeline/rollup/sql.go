@@ -53,9 +53,10 @@ const eventOrder = `ts, kind, name, path, ref_host, channel,
 // visit touches: c is (period, dim, value, visits, pageviews, bounces,
 // duration, events, fdims) with the visit's own numbers for that key.
 // period is an expression of {ts}, the event's unix time (UInt32), giving
-// the key's period. fdims is the visit's (dim, value) filter values, for the
-// pair rows; nil when pairs is false.
-func contributionsSQL(db, where, period string, pairs bool) string {
+// the key's period. fdims is the visit's (dim, value) filter values that
+// are in top, a list of tuple literals, for the pair rows; empty when top
+// is.
+func contributionsSQL(db, where, period, top string) string {
 	p := func(x string) string { return strings.ReplaceAll(period, "{ts}", x) }
 	// The visit's session-level dimensions, from its first page (or its
 	// first event when it has no page), empty values dropped.
@@ -89,16 +90,17 @@ func contributionsSQL(db, where, period string, pairs bool) string {
    arrayFilter(v -> v.1 = '%[1]s' OR v.2 != '', arrayDistinct(arrayMap(e -> (if(e.2 = 1, '%[1]s', '%[2]s'), if(e.2 = 1, e.4, e.3)), sess))))`,
 		DimPage, DimEvent)
 	fdims := "CAST([] AS Array(Tuple(String, String)))"
-	if pairs {
+	if top != "" {
 		// A visit has a page or event it contains, and the value of each
-		// session-level dimension (see pairs.go).
-		fdims = fmt.Sprintf(`arrayConcat(arrayFilter(d -> d.1 != '', sdims),
-   arrayDistinct(arrayFilter(v -> v.2 != '', arrayMap(e -> (if(e.2 = 1, '%s', '%s'), if(e.2 = 1, e.4, e.3)), sess))))`, DimPage, DimEvent)
+		// session-level dimension (see pairs.go). Chosen once per visit:
+		// has() scans the list.
+		fdims = fmt.Sprintf(`arrayFilter(x -> has([%s], x), arrayConcat(arrayFilter(d -> d.1 != '', sdims),
+   arrayDistinct(arrayFilter(v -> v.2 != '', arrayMap(e -> (if(e.2 = 1, '%s', '%s'), if(e.2 = 1, e.4, e.3)), sess)))))`, top, DimPage, DimEvent)
 	}
 	// ClickHouse 18.16 prunes a subquery's columns that the outer query
 	// uses only inside a lambda ("Unknown identifier"): the WHERE clauses
 	// that are always true name them outside one.
-	return fmt.Sprintf(`SELECT visitor, arrayJoin(arrayConcat(%[1]s, %[2]s, %[3]s)) AS c, %[4]s AS fdims
+	return fmt.Sprintf(`SELECT visitor, arrayJoin(arrayConcat(%[1]s, %[2]s, %[3]s)) AS c, fdims
  FROM (
   SELECT visitor, sess,
    arrayMap(e -> %[5]s, sess) AS ps, ps[1] AS p0,
@@ -109,7 +111,7 @@ func contributionsSQL(db, where, period string, pairs bool) string {
    if(fi = 0, '', f.4) AS entry,
    if(npv = 0, '', arrayFirst(e -> e.2 = 1, arrayReverse(sess)).4) AS exit,
    if(f.14 != '' AND f.15 > 0, concat(f.14, ' ', toString(f.15)), '') AS bver,
-   %[6]s AS sdims
+   %[6]s AS sdims, %[4]s AS fdims
   FROM (
    SELECT visitor, arrayJoin(arrayMap((s, l) -> arraySlice(evs, s, l), starts, lens)) AS sess
    FROM (
@@ -151,7 +153,7 @@ func (r *Rollup) writeSQL(ctx context.Context, s *site.Site, day store.Day, vers
  SELECT %[4]s, c.1, c.2, c.3, toDate(%[5]s), uniqExact(visitor), sum(c.4), sum(c.5), sum(c.6), sum(c.7), sum(c.8), toUInt64(%[6]d)
  FROM (%[7]s) GROUP BY c.1, c.2, c.3`,
 			db, table, col, store.Quote(s.ID), store.Quote(day.String()), version,
-			contributionsSQL(db, where, periods[g], false))
+			contributionsSQL(db, where, periods[g], ""))
 		if err := r.st.Exec(ctx, ins); err != nil {
 			return written, fmt.Errorf("cannot compute %s of %s for site %q: %w", table, day, s.ID, err)
 		}
@@ -232,11 +234,11 @@ func (r *Rollup) writePairsSQL(ctx context.Context, s *site.Site, day store.Day,
   SELECT c.1 AS day, f.1 AS fdim, f.2 AS fvalue, c.2 AS dim, c.3 AS value, uniqExact(visitor) AS visitors,
    sum(c.4) AS visits, sum(c.5) AS pageviews, sum(c.6) AS bounces, sum(c.7) AS duration, sum(c.8) AS events
   FROM (%[7]s)
-  ARRAY JOIN arrayFilter(x -> has([%[8]s], x), fdims) AS f
+  ARRAY JOIN fdims AS f
   GROUP BY day, fdim, fvalue, dim, value)
  GROUP BY day, fdim, fvalue, dim, v`,
 			db, cols, store.Quote(s.ID), s.KThreshold, store.Quote(day.String()), version,
-			contributionsSQL(db, where, periodSQL(s)[daily], true), strings.Join(lit, ", "))
+			contributionsSQL(db, where, periodSQL(s)[daily], strings.Join(lit, ", ")))
 		if err := r.st.Exec(ctx, ins); err != nil {
 			return 0, fmt.Errorf("cannot compute pair aggregates of %s for site %q: %w", day, s.ID, err)
 		}
