@@ -200,8 +200,8 @@ func diffRun(t *testing.T, cfg *site.Config, seed uint64) {
 		now := func() time.Time { clock = clock.Add(time.Second); return clock }
 		// Few pair values, so that some values of a dimension have pair
 		// rows and others not, and late events change which.
-		goPath := rollup.New(rollup.Options{Store: st, Sites: cfg, Now: now, PairTopN: 3, InGo: true})
-		sqlPath := rollup.New(rollup.Options{Store: st, Sites: cfg, Now: now, PairTopN: 3})
+		goPath := rollup.New(rollup.Options{Store: st, Sites: cfg, Now: now, PairTopN: 3})
+		sqlPath := rollup.New(rollup.Options{Store: st, Sites: cfg, Now: now, PairTopN: 3, SQL: true})
 		run := func(r *rollup.Rollup) map[string]string {
 			t.Helper()
 			if _, err := r.Run(ctx, diffDay); err != nil {
@@ -262,20 +262,27 @@ func TestMetrics(t *testing.T) {
 				newest = e.Time
 			}
 		}
-		clock := diffDay.Add(30 * time.Hour)
-		reg := prometheus.NewRegistry()
-		r := rollup.New(rollup.Options{Store: st, Sites: config, Now: func() time.Time { return clock }, Reg: reg})
-		if got := gauge(t, reg, "sezim_rollup_lag_seconds"); got != 0 {
-			t.Errorf("lag before any run: %v, want 0", got)
+		for _, sql := range []bool{false, true} {
+			t.Run(fmt.Sprint("sql=", sql), func(t *testing.T) { testMetrics(t, st, config, evs, newest, sql) })
 		}
-		res, err := r.Run(context.Background(), diffDay)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.Events != len(evs) || !res.Newest.Equal(newest) {
-			t.Errorf("result %+v, want %d events, newest %v", res, len(evs), newest)
-		}
-		if err := testutil.GatherAndCompare(reg, strings.NewReader(fmt.Sprintf(`
+	})
+}
+
+func testMetrics(t *testing.T, st store.Store, config *site.Config, evs []event.Event, newest time.Time, sql bool) {
+	clock := diffDay.Add(30 * time.Hour)
+	reg := prometheus.NewRegistry()
+	r := rollup.New(rollup.Options{Store: st, Sites: config, Now: func() time.Time { return clock }, Reg: reg, SQL: sql})
+	if got := gauge(t, reg, "sezim_rollup_lag_seconds"); got != 0 {
+		t.Errorf("lag before any run: %v, want 0", got)
+	}
+	res, err := r.Run(context.Background(), diffDay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Events != len(evs) || !res.Newest.Equal(newest) {
+		t.Errorf("result %+v, want %d events, newest %v", res, len(evs), newest)
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(fmt.Sprintf(`
 # HELP sezim_rollup_rows_read_total Events the recomputations read.
 # TYPE sezim_rollup_rows_read_total counter
 sezim_rollup_rows_read_total %d
@@ -283,16 +290,15 @@ sezim_rollup_rows_read_total %d
 # TYPE sezim_rollup_lag_seconds gauge
 sezim_rollup_lag_seconds %d
 `, len(evs), int(clock.Sub(newest).Seconds()))), "sezim_rollup_rows_read_total", "sezim_rollup_lag_seconds"); err != nil {
-			t.Error(err)
-		}
-		if n := testutil.CollectAndCount(reg, "sezim_rollup_duration_seconds"); n != 1 {
-			t.Errorf("duration histogram: %d series, want 1", n)
-		}
-		clock = clock.Add(time.Minute)
-		if got, want := gauge(t, reg, "sezim_rollup_lag_seconds"), clock.Sub(newest).Seconds(); got != want {
-			t.Errorf("lag a minute later: %v, want %v", got, want)
-		}
-	})
+		t.Error(err)
+	}
+	if n := testutil.CollectAndCount(reg, "sezim_rollup_duration_seconds"); n != 1 {
+		t.Errorf("duration histogram: %d series, want 1", n)
+	}
+	clock = clock.Add(time.Minute)
+	if got, want := gauge(t, reg, "sezim_rollup_lag_seconds"), clock.Sub(newest).Seconds(); got != want {
+		t.Errorf("lag a minute later: %v, want %v", got, want)
+	}
 }
 
 // gauge reads a gauge from the registry as /metrics would show it.
