@@ -3,7 +3,6 @@ package integration
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"slices"
 	"strconv"
@@ -12,7 +11,7 @@ import (
 	"time"
 
 	"github.com/sezim-analytics/sezim/dashboards"
-	"github.com/sezim-analytics/sezim/event"
+	"github.com/sezim-analytics/sezim/loadgen"
 	"github.com/sezim-analytics/sezim/pipeline"
 	"github.com/sezim-analytics/sezim/pipeline/rollup"
 	"github.com/sezim-analytics/sezim/site"
@@ -48,13 +47,13 @@ func TestBench10M(t *testing.T) {
 	}
 	last := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC) // the last salt day
 	roll := rollup.New(rollup.Options{Store: st, Sites: cfg})
-	gen := newBenchGen()
+	gen := loadgen.NewEventGen("bench")
 	var loadDur, rollDur time.Duration
 	var events, pairRows, aggRows int
 	for d := range days {
 		saltDay := last.AddDate(0, 0, d-days+1)
 		start := time.Now()
-		evs := gen.day(saltDay, total/days)
+		evs := gen.Day(saltDay, total/days)
 		rows := make([][]any, 0, 100_000)
 		for i := range evs {
 			rows = append(rows, pipeline.EventRow(&evs[i], "bench"))
@@ -97,7 +96,7 @@ func TestBench10M(t *testing.T) {
 	q := dashboards.NewQuerier(st)
 	s := cfg.Site("bench")
 	lastLocal := store.DayOf(last)
-	topPage := gen.paths[0]
+	topPage := gen.Paths[0]
 	type panel struct {
 		name string
 		run  func(r dashboards.Range) error
@@ -172,112 +171,3 @@ func TestBench10M(t *testing.T) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-// benchGen makes a site's traffic with realistic cardinalities: 5,000 paths
-// and 300 referrers (Zipf), 30 countries, browsers with versions, OS,
-// devices, screens, 15 languages, UTM campaigns on a tenth of the visits,
-// 10 custom events; visits of 1–10 pageviews.
-type benchGen struct {
-	rng                                *rand.Rand
-	path, ref, country, campaign, lang *rand.Zipf
-	paths, refs, countries, campaigns  []string
-	langs                              []string
-}
-
-func newBenchGen() *benchGen {
-	rng := rand.New(rand.NewPCG(10, 20))
-	g := &benchGen{rng: rng}
-	for i := range 5000 {
-		g.paths = append(g.paths, fmt.Sprintf("/%s/%d", []string{"psychologists", "articles", "tests", "help"}[i%4], i))
-	}
-	g.paths[0] = "/"
-	for i := range 300 {
-		g.refs = append(g.refs, fmt.Sprintf("site%d.example", i))
-	}
-	copy(g.refs, []string{"google.com", "yandex.ru", "vk.com", "t.me", "instagram.com", "facebook.com", "bing.com", "mail.ru"})
-	g.countries = strings.Fields("KZ RU UZ KG US DE TR CN GB FR AE IN UA BY AZ GE AM TJ TM PL IT ES NL CA KR JP IL CZ LT LV")
-	for i := range 50 {
-		g.campaigns = append(g.campaigns, fmt.Sprintf("campaign-%d", i))
-	}
-	g.langs = strings.Fields("ru kk en uz ky de tr zh fr ar hi uk be az ka")
-	g.path = rand.NewZipf(rng, 1.1, 1, uint64(len(g.paths)-1))
-	g.ref = rand.NewZipf(rng, 1.2, 1, uint64(len(g.refs)-1))
-	g.country = rand.NewZipf(rng, 1.3, 1, uint64(len(g.countries)-1))
-	g.campaign = rand.NewZipf(rng, 1.1, 1, uint64(len(g.campaigns)-1))
-	g.lang = rand.NewZipf(rng, 1.5, 1, uint64(len(g.langs)-1))
-	return g
-}
-
-func channelOf(ref string) string {
-	switch ref {
-	case "":
-		return "direct"
-	case "google.com", "yandex.ru", "bing.com":
-		return "search"
-	case "vk.com", "t.me", "instagram.com", "facebook.com":
-		return "social"
-	case "mail.ru":
-		return "email"
-	}
-	return "referral"
-}
-
-// day makes about n events of one salt day, ordered by nothing in
-// particular (ClickHouse sorts them).
-func (g *benchGen) day(saltDay time.Time, n int) []event.Event {
-	rng := g.rng
-	out := make([]event.Event, 0, n+16)
-	browsers := []struct{ name, os string }{{"Chrome", "Windows"}, {"Chrome", "Android"}, {"Safari", "iOS"}, {"Safari", "macOS"},
-		{"Firefox", "Windows"}, {"Edge", "Windows"}, {"Yandex Browser", "Android"}, {"Opera", "Windows"}, {"Samsung Internet", "Android"}, {"Chrome", "Linux"}}
-	devices := map[string]string{"Android": "mobile", "iOS": "mobile", "Windows": "desktop", "macOS": "desktop", "Linux": "desktop"}
-	screens := map[string]string{"mobile": "small", "desktop": "large", "tablet": "medium"}
-	names := []string{"signup", "book", "pay", "search", "contact", "download", "share", "play", "subscribe", "call"}
-	for len(out) < n {
-		visitor := rng.Uint64()
-		ref := ""
-		if rng.IntN(10) >= 4 {
-			ref = g.refs[g.ref.Uint64()]
-		}
-		b := browsers[rng.IntN(len(browsers))]
-		device := devices[b.os]
-		if b.os == "Android" && rng.IntN(8) == 0 {
-			device = "tablet"
-		}
-		base := event.Event{SiteID: "bench", SaltDay: saltDay, Visitor: visitor, Kind: event.KindPageview,
-			RefHost: ref, Channel: channelOf(ref), Country: g.countries[g.country.Uint64()],
-			Browser: b.name, BrowserVersion: uint16(100 + rng.IntN(30)), OS: b.os, Device: device, Screen: screens[device],
-			Language: g.langs[g.lang.Uint64()]}
-		if rng.IntN(10) == 0 {
-			base.UTMSource = []string{"newsletter", "vk", "telegram", "yandex", "google"}[rng.IntN(5)]
-			base.UTMMedium = []string{"email", "social", "cpc", "banner"}[rng.IntN(4)]
-			base.UTMCampaign = g.campaigns[g.campaign.Uint64()]
-			if base.UTMMedium == "cpc" {
-				base.Channel = "paid"
-			}
-		}
-		// One or two visits a day, most in the daytime of Asia/Almaty.
-		for range 1 + rng.IntN(5)/4 {
-			sec := (rng.IntN(16*3600) + 2*3600 + rng.IntN(6*3600)) % 86400
-			at := saltDay.Add(time.Duration(sec) * time.Second)
-			pages := 1 + rng.IntN(10)
-			for i := range pages {
-				e := base
-				e.Time = at
-				e.Path = g.paths[g.path.Uint64()]
-				out = append(out, e)
-				if rng.IntN(12) == 0 {
-					c := e
-					c.Kind, c.Name = event.KindCustom, names[rng.IntN(len(names))]
-					c.Time = at.Add(5 * time.Second)
-					out = append(out, c)
-				}
-				at = at.Add(time.Duration(10+rng.IntN(170)) * time.Second)
-				if at.Sub(saltDay) >= 24*time.Hour {
-					break
-				}
-				_ = i
-			}
-		}
-	}
-	return out
-}

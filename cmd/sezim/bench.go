@@ -30,6 +30,9 @@ import (
 // posts consent decisions instead, and checks at the end that every
 // acknowledged decision is in the consent log and that its chain verifies.
 func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "rollup" {
+		return benchRollup(ctx, args[1:], stdout, stderr)
+	}
 	fs := newFlagSet("bench", "Load-test a collector with a realistic mix of pixels and beacons, or of consent decisions (loopback only).", stderr)
 	target := fs.String("target", "", "collector URL to load (http://127.0.0.1:PORT); empty: start one with --store")
 	storeURL := fs.String("store", "", "store for the collector bench starts (default: embedded, in a temporary folder)")

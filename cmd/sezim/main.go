@@ -33,7 +33,8 @@ Commands:
   verify      verify stored evidence: verify consent-log checks the consent log's hash chains
   user        staff accounts and API tokens of the dashboards (user --help)
   import      send access logs (combined or NDJSON, plain or .gz) to a collector, or --direct to the store
-  bench       load-test a collector (loopback only) and check nothing acknowledged was lost
+  bench       load-test a collector (loopback only) and check nothing acknowledged was lost;
+              bench rollup times the rollup of one generated salt day
 
 Every flag has an environment twin: --store is SEZIM_STORE, --admin-addr is
 SEZIM_ADMIN_ADDR. Run "sezim <command> --help" for a command's flags.

@@ -205,7 +205,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--insecure-cookie needs a loopback --api-addr, not %q: serve the dashboards over https", o.apiAddr)
 	}
 	dash := dashboards.New(dashboards.Options{Sites: cfg, Store: st, Logger: log, InsecureCookie: o.insecureCk})
-	roll := rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log})
+	roll := rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log, Reg: reg})
 
 	// Listen first, so a busy port fails the start rather than later.
 	pubLn, err := net.Listen("tcp", o.addr)

@@ -25,7 +25,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/sezim-analytics/sezim/event"
 	"github.com/sezim-analytics/sezim/site"
@@ -82,6 +86,14 @@ type Options struct {
 	// PairTopN is how many values per filter dimension and salt day get
 	// pair rows (see pairs.go): 0 means DefaultPairTopN, below 0 none.
 	PairTopN int
+	// SQL makes ClickHouse compute the aggregates (sql.go) instead of
+	// reading the events into Go (accumulate.go, the oracle the SQL path
+	// is tested against). Off by default: the numbers agree, but a full
+	// recomputation with pair rows takes the engine about twice the time
+	// and memory of the Go path (README, "Rollup").
+	SQL bool
+	// Reg registers the rollup's metrics; nil: a registry of its own.
+	Reg prometheus.Registerer
 }
 
 // Rollup recomputes aggregates.
@@ -92,11 +104,18 @@ type Rollup struct {
 	now    func() time.Time
 	insert int // rows per insert
 	topN   int // pair rows per filter dimension; 0: none
+	sql    bool
+
+	runTime  prometheus.Histogram
+	rowsRead prometheus.Counter
+	// newest is the unix time of the newest event the aggregates include,
+	// for the lag metric.
+	newest atomic.Int64
 }
 
 // New returns a Rollup.
 func New(o Options) *Rollup {
-	r := &Rollup{st: o.Store, sites: o.Sites, log: o.Logger, now: o.Now, insert: 50_000, topN: max(o.PairTopN, 0)}
+	r := &Rollup{st: o.Store, sites: o.Sites, log: o.Logger, now: o.Now, insert: 50_000, topN: max(o.PairTopN, 0), sql: o.SQL}
 	if o.PairTopN == 0 {
 		r.topN = DefaultPairTopN
 	}
@@ -106,6 +125,25 @@ func New(o Options) *Rollup {
 	if r.now == nil {
 		r.now = time.Now
 	}
+	if o.Reg == nil {
+		o.Reg = prometheus.NewRegistry()
+	}
+	f := promauto.With(o.Reg)
+	r.runTime = f.NewHistogram(prometheus.HistogramOpts{Name: "sezim_rollup_duration_seconds",
+		Help:    "How long a recomputation of one salt day's aggregates took, all sites together.",
+		Buckets: prometheus.ExponentialBuckets(0.05, 2, 12)})
+	r.rowsRead = f.NewCounter(prometheus.CounterOpts{Name: "sezim_rollup_rows_read_total",
+		Help: "Events the recomputations read."})
+	// Computed when scraped, so that the lag grows while no run succeeds.
+	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "sezim_rollup_lag_seconds",
+		Help: "Now minus the time of the newest event the aggregates include; 0 before the first event."},
+		func() float64 {
+			n := r.newest.Load()
+			if n == 0 {
+				return 0
+			}
+			return max(r.now().Sub(time.Unix(n, 0)).Seconds(), 0)
+		})
 	return r
 }
 
@@ -115,26 +153,49 @@ type Result struct {
 	Rows   int // aggregate rows written (including zeroed ones)
 	// PairRows are the agg_daily_pairs rows written (including zeroed ones).
 	PairRows int
+	// Newest is the time of the newest event read; zero without events.
+	Newest time.Time
 }
 
 // Run recomputes the aggregates of every configured site from the events of
 // one salt day (a UTC day).
 func (r *Rollup) Run(ctx context.Context, saltDay time.Time) (Result, error) {
+	began := time.Now()
 	var total Result
 	for _, s := range r.sites.Sites {
 		res, err := r.RunSite(ctx, s, saltDay)
 		total.Events += res.Events
 		total.Rows += res.Rows
 		total.PairRows += res.PairRows
+		if res.Newest.After(total.Newest) {
+			total.Newest = res.Newest
+		}
 		if err != nil {
 			return total, err
 		}
 	}
+	r.runTime.Observe(time.Since(began).Seconds())
 	return total, nil
 }
 
 // RunSite recomputes one site's aggregates from one salt day.
 func (r *Rollup) RunSite(ctx context.Context, s *site.Site, saltDay time.Time) (Result, error) {
+	res, err := r.runSite(ctx, s, saltDay)
+	r.rowsRead.Add(float64(res.Events))
+	if err != nil {
+		res.Newest = time.Time{}
+		return res, err
+	}
+	for n := res.Newest.Unix(); !res.Newest.IsZero(); {
+		old := r.newest.Load()
+		if n <= old || r.newest.CompareAndSwap(old, n) {
+			break
+		}
+	}
+	return res, nil
+}
+
+func (r *Rollup) runSite(ctx context.Context, s *site.Site, saltDay time.Time) (Result, error) {
 	day := store.DayOf(saltDay.UTC())
 	db := r.st.DB().Stats
 	where := fmt.Sprintf("salt_day = %s AND site = %s", store.Quote(day.String()), store.Quote(s.ID))
@@ -154,12 +215,21 @@ func (r *Rollup) RunSite(ctx context.Context, s *site.Site, saltDay time.Time) (
 	}
 
 	var count uint64
-	err := r.st.Query(ctx, "SELECT count() FROM "+db+".events WHERE "+where, func(row store.Row) error {
+	var newest time.Time
+	err := r.st.Query(ctx, "SELECT count(), toUInt32(max(ts)) FROM "+db+".events WHERE "+where, func(row store.Row) error {
 		count = row.Uint64(0)
+		if count > 0 {
+			newest = time.Unix(int64(row.Uint64(1)), 0).UTC()
+		}
 		return nil
 	})
 	if err != nil {
 		return Result{}, fmt.Errorf("cannot count events of %s for site %q: %w", day, s.ID, err)
+	}
+	if r.sql {
+		res, err := r.runSQL(ctx, s, day, version, where, count)
+		res.Newest = newest
+		return res, err
 	}
 	shards := uint64(1 + count/rowsPerShard)
 	acc := newAccumulator(s)
@@ -173,7 +243,7 @@ func (r *Rollup) RunSite(ctx context.Context, s *site.Site, saltDay time.Time) (
 		q := fmt.Sprintf(`SELECT visitor, toUInt32(ts), kind, name, path, ref_host, channel,
  utm_source, utm_medium, utm_campaign, utm_content, utm_term, country, region,
  browser, browser_version, os, device, screen, language
- FROM %s.events WHERE %s AND visitor %% %d = %d ORDER BY visitor, ts`, db, where, shards, shard)
+ FROM %s.events WHERE %s AND visitor %% %d = %d ORDER BY visitor, %s`, db, where, shards, shard, eventOrder)
 		err := r.st.Query(ctx, q, func(row store.Row) error {
 			acc.add(readEvent(row))
 			return nil
@@ -185,7 +255,7 @@ func (r *Rollup) RunSite(ctx context.Context, s *site.Site, saltDay time.Time) (
 	}
 	n, err := r.write(ctx, s, day, version, acc)
 	if err != nil || r.topN <= 0 {
-		return Result{Events: acc.events, Rows: n}, err
+		return Result{Events: acc.events, Rows: n, Newest: newest}, err
 	}
 	// With pairs off (topN < 0) earlier pair rows stay as they were; with no
 	// events left the write zeroes them.
@@ -194,7 +264,7 @@ func (r *Rollup) RunSite(ctx context.Context, s *site.Site, saltDay time.Time) (
 	}
 	foldSmallPairs(acc.pairs, s.KThreshold)
 	p, err := r.writePairs(ctx, s, day, version, acc.pairs)
-	return Result{Events: acc.events, Rows: n, PairRows: p}, err
+	return Result{Events: acc.events, Rows: n, PairRows: p, Newest: newest}, err
 }
 
 func readEvent(row store.Row) event.Event {

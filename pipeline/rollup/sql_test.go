@@ -1,0 +1,318 @@
+package rollup_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/sezim-analytics/sezim/event"
+	"github.com/sezim-analytics/sezim/pipeline"
+	"github.com/sezim-analytics/sezim/pipeline/rollup"
+	"github.com/sezim-analytics/sezim/site"
+	"github.com/sezim-analytics/sezim/store"
+	"github.com/sezim-analytics/sezim/store/storetest"
+)
+
+// diffSites spans time zones whose offsets are whole hours on either side
+// of UTC, half and quarter hours, so that site-local hours and days start
+// at other instants than UTC's. None changes its offset near diffDay (the
+// repeated hour of a DST change is where the two paths differ, see sql.go).
+const diffSites = `sites:
+  - id: almaty
+    domains: [a.kz]
+    timezone: Asia/Almaty
+  - id: kolkata
+    domains: [k.in]
+    timezone: Asia/Kolkata
+  - id: kathmandu
+    domains: [k.np]
+    timezone: Asia/Kathmandu
+  - id: newyork
+    domains: [n.us]
+    timezone: America/New_York
+  - id: utc
+    domains: [u.org]
+`
+
+// diffDay is the salt day of the generated events.
+var diffDay = time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+
+// genEvents makes a random day of events for the sites: visitors with one
+// or more visits, gaps around SessionTimeout, several events in one second,
+// visits across site-local midnights and hours, custom events with and
+// without a name, and every dimension drawn from small pools that include
+// the empty value. from and to bound the events' times within the day.
+// Half of the visitors are taken from late, when given: their events arrive
+// after the ones already counted.
+func genEvents(rng *rand.Rand, sites []*site.Site, visitors int, from, to time.Duration, late []event.Event) []event.Event {
+	pick := func(pool ...string) string { return pool[rng.IntN(len(pool))] }
+	var evs []event.Event
+	for range visitors {
+		s := sites[rng.IntN(len(sites))]
+		v := rng.Uint64()
+		if len(late) > 0 && rng.IntN(2) == 0 {
+			e := late[rng.IntN(len(late))]
+			s, v = cfg(sites, e.SiteID), e.Visitor
+		}
+		at := diffDay.Add(from + time.Duration(rng.Int64N(int64(to-from)))).Truncate(time.Second)
+		// A visitor's attributes stay mostly the same over a day, but a
+		// change within a visit must follow the visit's first page.
+		base := event.Event{SiteID: s.ID, SaltDay: diffDay, Visitor: v,
+			Country: pick("KZ", "IN", "US", ""), Region: pick("KZ-ALA", "IN-MH", ""),
+			Browser: pick("Chrome", "Firefox", "Safari", ""), OS: pick("Android", "iOS", "Windows", ""),
+			Device: pick("mobile", "desktop", ""), Screen: pick("360x800", "1920x1080", ""),
+			Language: pick("kk", "ru", "en", ""), BrowserVersion: uint16(rng.IntN(3) * 60)}
+		for range 1 + rng.IntN(12) {
+			if at.Sub(diffDay) >= to {
+				break
+			}
+			e := base
+			e.Time = at
+			e.Kind = event.KindPageview
+			e.Path = pick("/", "/pricing", "/blog/a", "/қала", "/docs")
+			if rng.IntN(4) == 0 {
+				e.Kind, e.Name = event.KindCustom, pick("signup", "download", "")
+			}
+			e.RefHost = pick("google.com", "", "", "t.co")
+			e.Channel = map[bool]string{true: "direct", false: "referral"}[e.RefHost == ""]
+			e.UTMSource, e.UTMMedium = pick("", "", "newsletter"), pick("", "email")
+			e.UTMCampaign, e.UTMContent, e.UTMTerm = pick("", "autumn"), pick("", "top"), pick("", "kz")
+			if rng.IntN(5) == 0 {
+				e.Country = pick("KZ", "DE")
+			}
+			evs = append(evs, e)
+			switch rng.IntN(6) {
+			case 0: // the same second
+			case 1: // just inside and just outside a visit's gap
+				at = at.Add(rollup.SessionTimeout + time.Duration(rng.IntN(2))*time.Second)
+			case 2: // a new visit
+				at = at.Add(time.Duration(31+rng.IntN(300)) * time.Minute)
+			default:
+				at = at.Add(time.Duration(1+rng.IntN(1500)) * time.Second)
+			}
+		}
+	}
+	return evs
+}
+
+func cfg(sites []*site.Site, id string) *site.Site {
+	for _, s := range sites {
+		if s.ID == id {
+			return s
+		}
+	}
+	panic("no site " + id)
+}
+
+func insertEvents(t *testing.T, st store.Store, evs []event.Event) {
+	t.Helper()
+	rows := make([][]any, len(evs))
+	for i := range evs {
+		rows[i] = pipeline.EventRow(&evs[i], "b1")
+	}
+	if err := st.Insert(context.Background(), st.DB().Stats+".events", pipeline.EventColumns, rows); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// snapshot reads every non-zero aggregate row, keyed by table and key.
+func snapshot(t *testing.T, st store.Store) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	db := st.DB().Stats
+	for _, q := range []string{
+		"SELECT 'hourly', site, toString(hour), '', '', dim, value, visitors, visits, pageviews, bounces, duration, events FROM " + db + ".agg_hourly FINAL",
+		"SELECT 'daily', site, toString(day), '', '', dim, value, visitors, visits, pageviews, bounces, duration, events FROM " + db + ".agg_daily FINAL",
+		"SELECT 'pairs', site, toString(day), fdim, fvalue, dim, value, visitors, visits, pageviews, bounces, duration, events FROM " + db + ".agg_daily_pairs FINAL",
+	} {
+		err := st.Query(context.Background(), q, func(row store.Row) error {
+			var key, val []string
+			for i := range 7 {
+				key = append(key, row.String(i))
+			}
+			zero := true
+			for i := 7; i < 13; i++ {
+				val = append(val, row.String(i))
+				zero = zero && row.Uint64(i) == 0
+			}
+			if !zero {
+				out[strings.Join(key, "|")] = strings.Join(val, " ")
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// diff reports how got differs from want, at most a few keys.
+func diff(t *testing.T, what string, want, got map[string]string) {
+	t.Helper()
+	var bad []string
+	for k, w := range want {
+		if g, ok := got[k]; !ok || g != w {
+			bad = append(bad, fmt.Sprintf("%s: go %q, sql %q", k, w, g))
+		}
+	}
+	for k, g := range got {
+		if _, ok := want[k]; !ok {
+			bad = append(bad, fmt.Sprintf("%s: go none, sql %q", k, g))
+		}
+	}
+	if len(bad) == 0 {
+		return
+	}
+	sort.Strings(bad)
+	t.Errorf("%s: %d of %d rows differ, e.g.:\n%s", what, len(bad), len(want), strings.Join(bad[:min(len(bad), 15)], "\n"))
+}
+
+// TestSQLMatchesAccumulator is the differential test of the SQL path
+// against the Go accumulator: random days of events, then late events that
+// change visits already counted (an earlier first page, a gap filled), each
+// path run after the other so that each must zero what the other wrote and
+// no longer holds.
+func TestSQLMatchesAccumulator(t *testing.T) {
+	config, err := site.Parse([]byte(diffSites))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, seed := range []uint64{1, 2} {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { diffRun(t, config, seed) })
+	}
+}
+
+func diffRun(t *testing.T, cfg *site.Config, seed uint64) {
+	storetest.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		rng := rand.New(rand.NewPCG(seed, 10))
+		// Each path's clock runs ahead of the other's, so every run's
+		// version is above the last.
+		clock := time.Unix(0, 0)
+		now := func() time.Time { clock = clock.Add(time.Second); return clock }
+		// Few pair values, so that some values of a dimension have pair
+		// rows and others not, and late events change which.
+		goPath := rollup.New(rollup.Options{Store: st, Sites: cfg, Now: now, PairTopN: 3})
+		sqlPath := rollup.New(rollup.Options{Store: st, Sites: cfg, Now: now, PairTopN: 3, SQL: true})
+		run := func(r *rollup.Rollup) map[string]string {
+			t.Helper()
+			if _, err := r.Run(ctx, diffDay); err != nil {
+				t.Fatal(err)
+			}
+			return snapshot(t, st)
+		}
+		first := genEvents(rng, cfg.Sites, 400, 0, 20*time.Hour, nil)
+		insertEvents(t, st, first)
+		g1 := run(goPath)
+		pairs, folded := 0, 0
+		for k := range g1 {
+			if f := strings.Split(k, "|"); f[0] == "pairs" {
+				pairs++
+				if f[5] != "" && f[6] == "" {
+					folded++
+				}
+			}
+		}
+		if len(g1) < 1000 || pairs < 500 || folded == 0 {
+			t.Fatalf("seed %d: %d aggregate rows, %d pair rows, %d remainders: the generator is too thin", seed, len(g1), pairs, folded)
+		}
+		s1 := run(sqlPath)
+		diff(t, fmt.Sprintf("seed %d, first run", seed), g1, s1)
+		// Late events: the whole day again for some visitors (earlier
+		// pages, gaps filled), and the day's last hours.
+		insertEvents(t, st, genEvents(rng, cfg.Sites, 150, 0, 24*time.Hour, first))
+		s2 := run(sqlPath)
+		g2 := run(goPath)
+		diff(t, fmt.Sprintf("seed %d, after late events", seed), g2, s2)
+		gone := 0
+		for k := range s1 {
+			if _, ok := g2[k]; !ok {
+				gone++
+			}
+		}
+		if gone == 0 {
+			t.Errorf("seed %d: the late events removed no key: the zeroing of stale keys is not tested", seed)
+		}
+		diff(t, fmt.Sprintf("seed %d, rerun", seed), g2, run(sqlPath))
+	})
+}
+
+// TestMetrics checks what a run reports: its duration, the events it read,
+// and the lag of the aggregates behind the newest event, which grows with
+// the clock while no run brings newer events in.
+func TestMetrics(t *testing.T) {
+	config, err := site.Parse([]byte(diffSites))
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.ForEach(t, func(t *testing.T, st store.Store) {
+		evs := genEvents(rand.New(rand.NewPCG(3, 10)), config.Sites, 50, 0, 20*time.Hour, nil)
+		insertEvents(t, st, evs)
+		newest := evs[0].Time
+		for _, e := range evs {
+			if e.Time.After(newest) {
+				newest = e.Time
+			}
+		}
+		for _, sql := range []bool{false, true} {
+			t.Run(fmt.Sprint("sql=", sql), func(t *testing.T) { testMetrics(t, st, config, evs, newest, sql) })
+		}
+	})
+}
+
+func testMetrics(t *testing.T, st store.Store, config *site.Config, evs []event.Event, newest time.Time, sql bool) {
+	clock := diffDay.Add(30 * time.Hour)
+	reg := prometheus.NewRegistry()
+	r := rollup.New(rollup.Options{Store: st, Sites: config, Now: func() time.Time { return clock }, Reg: reg, SQL: sql})
+	if got := gauge(t, reg, "sezim_rollup_lag_seconds"); got != 0 {
+		t.Errorf("lag before any run: %v, want 0", got)
+	}
+	res, err := r.Run(context.Background(), diffDay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Events != len(evs) || !res.Newest.Equal(newest) {
+		t.Errorf("result %+v, want %d events, newest %v", res, len(evs), newest)
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(fmt.Sprintf(`
+# HELP sezim_rollup_rows_read_total Events the recomputations read.
+# TYPE sezim_rollup_rows_read_total counter
+sezim_rollup_rows_read_total %d
+# HELP sezim_rollup_lag_seconds Now minus the time of the newest event the aggregates include; 0 before the first event.
+# TYPE sezim_rollup_lag_seconds gauge
+sezim_rollup_lag_seconds %d
+`, len(evs), int(clock.Sub(newest).Seconds()))), "sezim_rollup_rows_read_total", "sezim_rollup_lag_seconds"); err != nil {
+		t.Error(err)
+	}
+	if n := testutil.CollectAndCount(reg, "sezim_rollup_duration_seconds"); n != 1 {
+		t.Errorf("duration histogram: %d series, want 1", n)
+	}
+	clock = clock.Add(time.Minute)
+	if got, want := gauge(t, reg, "sezim_rollup_lag_seconds"), clock.Sub(newest).Seconds(); got != want {
+		t.Errorf("lag a minute later: %v, want %v", got, want)
+	}
+}
+
+// gauge reads a gauge from the registry as /metrics would show it.
+func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}
