@@ -424,9 +424,18 @@ func TestUnwritableWAL(t *testing.T) {
 	time.Sleep(time.Second)
 	filler := filepath.Join(walDir, "filler")
 	fillDisk(t, filler)
-	if !waitFor(20*time.Second, func() bool { _, _, r := l.counts(); return r > 10 && e.ready() == 503 }) {
+	// Shipped segments are deleted and free space again, so the file
+	// system is topped up on every look, and /readyz counts once seen red:
+	// on a slow machine the two need not be seen at the same instant.
+	sawRed := false
+	if !waitFor(20*time.Second, func() bool {
+		fillDisk(t, filler)
+		sawRed = sawRed || e.ready() == 503
 		_, _, r := l.counts()
-		t.Errorf("no 503s (%d) or /readyz not red while the log cannot be written", r)
+		return r > 10 && sawRed
+	}) {
+		_, _, r := l.counts()
+		t.Errorf("no 503s (%d) or /readyz never red (%v) while the log cannot be written", r, sawRed)
 	}
 	if err := c.cmd.Process.Signal(syscall.Signal(0)); err != nil {
 		t.Fatal("the collector died")
@@ -514,9 +523,10 @@ func TestCorruptSegmentOnStart(t *testing.T) {
 }
 
 // fillDisk writes path until its file system is full.
+// fillDisk appends to path until the file system is full.
 func fillDisk(t *testing.T, path string) {
 	t.Helper()
-	f, err := os.Create(path)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
