@@ -38,6 +38,7 @@ type consentStack struct {
 	keys   *consent.Keys
 	wal    *wal.WAL
 	walDir string
+	clog   *consentlog.Log
 }
 
 func newConsentStack(t *testing.T, st store.Store) *consentStack {
@@ -78,6 +79,7 @@ sites:
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { clog.Close() })
+	s.clog = clog
 	now := func() time.Time { return t0 }
 	p := pipeline.New(pipeline.Options{Sites: cfg, Salts: salts, Sink: s.wal, Reg: reg, Now: now,
 		Consent: pipeline.ConsentFromCookie(keys)})
@@ -209,6 +211,9 @@ func TestConsentEnforcedThroughTheStore(t *testing.T) {
 			}
 		}
 		if err := s.wal.Flush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.clog.Flush(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 		if n := count(t, st, "SELECT count() FROM "+db.Stats+".events"); n != 10 {
