@@ -33,12 +33,13 @@ const textHash = "5f2b0e3a5f2b0e3a5f2b0e3a5f2b0e3a5f2b0e3a5f2b0e3a5f2b0e3a5f2b0e
 // consentStack is the collector with consent wired in as serve wires it:
 // signed cookies, the consent log, and consented rows through the WAL.
 type consentStack struct {
-	st     store.Store
-	coll   *collector.Collector
-	keys   *consent.Keys
-	wal    *wal.WAL
-	walDir string
-	clog   *consentlog.Log
+	st      store.Store
+	coll    *collector.Collector
+	keys    *consent.Keys
+	wal     *wal.WAL
+	walDir  string
+	clog    *consentlog.Log
+	journal string
 }
 
 func newConsentStack(t *testing.T, st store.Store) *consentStack {
@@ -79,7 +80,7 @@ sites:
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { clog.Close() })
-	s.clog = clog
+	s.clog, s.journal = clog, filepath.Join(dir, consentlog.JournalFile)
 	now := func() time.Time { return t0 }
 	p := pipeline.New(pipeline.Options{Sites: cfg, Salts: salts, Sink: s.wal, Reg: reg, Now: now,
 		Consent: pipeline.ConsentFromCookie(keys)})
@@ -208,6 +209,15 @@ func TestConsentEnforcedThroughTheStore(t *testing.T) {
 		for _, full := range [][]byte{[]byte("203.0.113.77"), {203, 0, 113, 77}, []byte("2001:db8:abcd:12"), {0xab, 0xcd, 0, 0x12, 0, 1}, {198, 51, 100, 9}} {
 			if bytes.Contains(onDisk, full) {
 				t.Fatalf("the WAL holds a full address (%q)", full)
+			}
+		}
+		journal, jerr := os.ReadFile(s.journal)
+		if jerr != nil || !bytes.Contains(journal, []byte(`"ip":"198.51.100.0"`)) {
+			t.Fatalf("the consent journal lacks the decisions: %v", jerr)
+		}
+		for _, full := range []string{"203.0.113.77", "2001:db8:abcd:12:", "198.51.100.9"} {
+			if bytes.Contains(journal, []byte(full)) {
+				t.Fatalf("the consent journal holds a full address (%q)", full)
 			}
 		}
 		if err := s.wal.Flush(t.Context()); err != nil {
