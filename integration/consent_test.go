@@ -33,11 +33,13 @@ const textHash = "5f2b0e3a5f2b0e3a5f2b0e3a5f2b0e3a5f2b0e3a5f2b0e3a5f2b0e3a5f2b0e
 // consentStack is the collector with consent wired in as serve wires it:
 // signed cookies, the consent log, and consented rows through the WAL.
 type consentStack struct {
-	st      store.Store
-	coll    *collector.Collector
-	keys    *consent.Keys
-	wal     *wal.WAL
-	walDir  string
+	st     store.Store
+	coll   *collector.Collector
+	keys   *consent.Keys
+	wal    *wal.WAL
+	walDir string
+
+	// The consent log and its journal file.
 	clog    *consentlog.Log
 	journal string
 }
