@@ -174,14 +174,19 @@ func openJournal(l *Log, path string) (*journal, error) {
 			break
 		}
 		r, ok := decodeLine(data[good : good+n])
-		if !ok || r.Chain != l.chain {
+		if !ok {
 			break
+		}
+		if r.Chain != l.chain {
+			// The chain id file was replaced or lost: cutting these rows
+			// as a torn tail would drop answered decisions.
+			return nil, fmt.Errorf("cannot use the consent journal %q: it holds rows of chain %s, not of this folder's chain %s (see %s)", path, r.Chain, l.chain, StateFile)
 		}
 		j.rows = append(j.rows, jrow{r: r, line: data[good : good+n+1]})
 		good += n + 1
 	}
 	if good < len(data) {
-		if at := goodLineAfter(data[good:], l.chain); at >= 0 {
+		if goodLineAfter(data[good:]) {
 			return nil, fmt.Errorf("cannot use the consent journal %q: the line at byte %d is damaged and rows follow it; move the file aside to start a new journal, after shipping or keeping its rows", path, good)
 		}
 		l.opts.Logger.Warn("consent log: cutting the journal's torn tail, a group that was never answered", "bytes", len(data)-good)
@@ -208,21 +213,21 @@ func openJournal(l *Log, path string) (*journal, error) {
 	return j, nil
 }
 
-// goodLineAfter is the offset of the first complete, valid line of chain
-// in b after its first line, or -1.
-func goodLineAfter(b []byte, chain string) int {
+// goodLineAfter tells whether a complete, valid row follows the first
+// line of b.
+func goodLineAfter(b []byte) bool {
 	off := bytes.IndexByte(b, '\n') + 1
 	for off > 0 && off < len(b) {
 		n := bytes.IndexByte(b[off:], '\n')
 		if n < 0 {
-			return -1
+			return false
 		}
-		if r, ok := decodeLine(b[off : off+n]); ok && r.Chain == chain {
-			return off
+		if _, ok := decodeLine(b[off : off+n]); ok {
+			return true
 		}
 		off += n + 1
 	}
-	return -1
+	return false
 }
 
 // last is the journal's last row, or nil.

@@ -182,5 +182,23 @@ func TestTornTail(t *testing.T) {
 			}
 			t.Fatalf("a journal damaged in the middle opened: %v", err)
 		}
+
+		// The chain id lost but the journal kept: its rows are another
+		// chain's now, and are not cut as a torn tail.
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(filepath.Join(dir, consentlog.StateFile)); err != nil {
+			t.Fatal(err)
+		}
+		if l, err := consentlog.Open(st, dir); err == nil || !strings.Contains(err.Error(), "rows of chain") {
+			if l != nil {
+				l.Close()
+			}
+			t.Fatalf("a journal of another chain opened: %v", err)
+		}
+		if after, _ := os.ReadFile(path); !bytes.Equal(after, data) {
+			t.Fatal("opening a journal of another chain changed it")
+		}
 	})
 }
