@@ -148,7 +148,7 @@ func (f *consentFlags) setup(cfg *site.Config, st store.Store, dataDir string, l
 		return nil, fmt.Errorf("invalid --consent-cookie-secure %q: use auto, always or never", f.secure)
 	}
 	p.logger = log
-	if p.log, err = consentlog.OpenOptions(st, dataDir, consentlog.Options{Logger: log}); err != nil {
+	if p.log, err = consentlog.OpenOptions(st, dataDir, consentlog.Options{Logger: log, Reg: reg}); err != nil {
 		return nil, err
 	}
 	p.state = pipeline.ConsentFromCookie(keys)

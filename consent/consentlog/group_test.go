@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sezim-analytics/sezim/consent/consentlog"
 	"github.com/sezim-analytics/sezim/store"
@@ -125,7 +129,8 @@ func TestGroupCommit(t *testing.T) {
 func TestShipFailsThenSucceeds(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, st store.Store) {
 		fs := &faultyStore{Store: st, entered: make(chan int, 16)}
-		l, err := consentlog.OpenOptions(fs, t.TempDir(), consentlog.Options{ShipInterval: time.Hour})
+		reg := prometheus.NewRegistry()
+		l, err := consentlog.OpenOptions(fs, t.TempDir(), consentlog.Options{ShipInterval: time.Hour, Reg: reg})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,6 +162,17 @@ func TestShipFailsThenSucceeds(t *testing.T) {
 		}
 		if n := countRows(t, st, "count()"); n != 13 {
 			t.Fatalf("%d rows stored, want 13, each once", n)
+		}
+		want := `
+# HELP sezim_consentlog_ship_errors_total Failed inserts of journaled consent decisions into the store (they are retried).
+# TYPE sezim_consentlog_ship_errors_total counter
+sezim_consentlog_ship_errors_total 2
+# HELP sezim_consentlog_unshipped_rows Consent decisions in the journal not yet in the store.
+# TYPE sezim_consentlog_unshipped_rows gauge
+sezim_consentlog_unshipped_rows 0
+`
+		if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "sezim_consentlog_ship_errors_total", "sezim_consentlog_unshipped_rows"); err != nil {
+			t.Fatal(err)
 		}
 		if n := countRows(t, st, "count(DISTINCT seq)"); n != 13 {
 			t.Fatalf("%d distinct seqs stored, want 13", n)

@@ -30,6 +30,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
 // JournalFile is the journal's name in the data folder.
@@ -63,6 +66,8 @@ type Options struct {
 	// CloseTimeout bounds Close's last shipping.
 	CloseTimeout time.Duration
 	Logger       *slog.Logger
+	// Reg registers the journal's metrics; nil registers nothing.
+	Reg prometheus.Registerer
 }
 
 func (o *Options) defaults() {
@@ -155,6 +160,27 @@ type journal struct {
 	kick chan struct{}
 	stop chan struct{}
 	done chan struct{}
+
+	fsyncs     prometheus.Histogram
+	shipErrors prometheus.Counter
+}
+
+// metrics registers the journal's metrics: the backlog, so an operator
+// sees a store that does not take the rows, and the commit latency that a
+// decision waits for.
+func (j *journal) metrics(reg prometheus.Registerer) {
+	f := promauto.With(reg)
+	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "sezim_consentlog_unshipped_rows",
+		Help: "Consent decisions in the journal not yet in the store."},
+		func() float64 {
+			j.mu.Lock()
+			defer j.mu.Unlock()
+			return float64(j.waitingLocked())
+		})
+	j.fsyncs = f.NewHistogram(prometheus.HistogramOpts{Name: "sezim_consentlog_commit_duration_seconds",
+		Help: "Time to write and fdatasync one group of consent decisions.", Buckets: prometheus.ExponentialBuckets(50e-6, 2, 15)})
+	j.shipErrors = f.NewCounter(prometheus.CounterOpts{Name: "sezim_consentlog_ship_errors_total",
+		Help: "Failed inserts of journaled consent decisions into the store (they are retried)."})
 }
 
 // openJournal reads the journal at path, cuts a torn tail (a last group
@@ -210,6 +236,7 @@ func openJournal(l *Log, path string) (*journal, error) {
 		return nil, err
 	}
 	j.f, j.size = f, int64(good)
+	j.metrics(l.opts.Reg)
 	return j, nil
 }
 
@@ -258,6 +285,7 @@ func (j *journal) append(recs []*Record) error {
 	if j.broken != nil {
 		return j.broken
 	}
+	start := time.Now()
 	if _, err := j.f.Write(buf); err != nil {
 		if terr := j.f.Truncate(j.size); terr != nil {
 			j.broken = fmt.Errorf("cannot write the consent journal %q (and cannot cut a failed write: %v): %w", j.path, terr, err)
@@ -269,6 +297,7 @@ func (j *journal) append(recs []*Record) error {
 		j.broken = fmt.Errorf("cannot sync the consent journal %q: %w", j.path, err)
 		return j.broken
 	}
+	j.fsyncs.Observe(time.Since(start).Seconds())
 	j.size += int64(len(buf))
 	j.rows = append(j.rows, rows...)
 	if j.waitingLocked() >= j.l.opts.ShipRows {
@@ -345,6 +374,7 @@ func (j *journal) flush(ctx context.Context) error {
 			// The rows may or may not have landed: read max(seq)
 			// again before the next pass rather than guess.
 			j.storeKnown = false
+			j.shipErrors.Inc()
 			return fmt.Errorf("cannot insert %d row(s) into the consent log: %w", len(rows), err)
 		}
 		j.mu.Lock()
