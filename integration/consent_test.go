@@ -38,6 +38,10 @@ type consentStack struct {
 	keys   *consent.Keys
 	wal    *wal.WAL
 	walDir string
+
+	// The consent log and its journal file.
+	clog    *consentlog.Log
+	journal string
 }
 
 func newConsentStack(t *testing.T, st store.Store) *consentStack {
@@ -78,6 +82,7 @@ sites:
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { clog.Close() })
+	s.clog, s.journal = clog, filepath.Join(dir, consentlog.JournalFile)
 	now := func() time.Time { return t0 }
 	p := pipeline.New(pipeline.Options{Sites: cfg, Salts: salts, Sink: s.wal, Reg: reg, Now: now,
 		Consent: pipeline.ConsentFromCookie(keys)})
@@ -208,7 +213,19 @@ func TestConsentEnforcedThroughTheStore(t *testing.T) {
 				t.Fatalf("the WAL holds a full address (%q)", full)
 			}
 		}
+		journal, jerr := os.ReadFile(s.journal)
+		if jerr != nil || !bytes.Contains(journal, []byte(`"ip":"198.51.100.0"`)) {
+			t.Fatalf("the consent journal lacks the decisions: %v", jerr)
+		}
+		for _, full := range []string{"203.0.113.77", "2001:db8:abcd:12:", "198.51.100.9"} {
+			if bytes.Contains(journal, []byte(full)) {
+				t.Fatalf("the consent journal holds a full address (%q)", full)
+			}
+		}
 		if err := s.wal.Flush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.clog.Flush(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 		if n := count(t, st, "SELECT count() FROM "+db.Stats+".events"); n != 10 {

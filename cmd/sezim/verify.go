@@ -115,6 +115,7 @@ type consentParts struct {
 	state     func(h *event.Hit, s *site.Site, now time.Time) pipeline.ConsentState
 	collector *collector.ConsentOptions
 	log       *consentlog.Log
+	logger    *slog.Logger
 }
 
 // setup checks the keys and opens the consent log. Consented rows need no
@@ -146,7 +147,8 @@ func (f *consentFlags) setup(cfg *site.Config, st store.Store, dataDir string, l
 	if !collector.ValidSecureMode(mode) {
 		return nil, fmt.Errorf("invalid --consent-cookie-secure %q: use auto, always or never", f.secure)
 	}
-	if p.log, err = consentlog.Open(st, dataDir); err != nil {
+	p.logger = log
+	if p.log, err = consentlog.OpenOptions(st, dataDir, consentlog.Options{Logger: log, Reg: reg}); err != nil {
 		return nil, err
 	}
 	p.state = pipeline.ConsentFromCookie(keys)
@@ -154,9 +156,13 @@ func (f *consentFlags) setup(cfg *site.Config, st store.Store, dataDir string, l
 	return p, nil
 }
 
-// close releases the consent log's lock on the data folder.
+// close ships what the consent journal holds and releases its lock on
+// the data folder. Rows it could not ship stay in the journal for the next
+// start, so a failure here loses nothing, but it is worth a line.
 func (p *consentParts) close() {
 	if p.log != nil {
-		_ = p.log.Close()
+		if err := p.log.Close(); err != nil {
+			p.logger.Error("consent log: not everything was shipped at shutdown; the rest stays in the journal", "error", err)
+		}
 	}
 }

@@ -31,6 +31,9 @@ func TestVerifyConsentLog(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if err := l.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	args := []string{"verify", "consent-log", "--store", os.Getenv(storetest.EnvServer),
 		"--stats-db", names.Stats, "--identified-db", names.Identified}
 	var out, errOut bytes.Buffer

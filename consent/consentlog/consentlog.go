@@ -6,10 +6,12 @@
 // collector instance has its own, identified by a random chain id kept in
 // its data folder (and locked there, so two processes never share one).
 // Within an instance, one writer stores the decisions in group commits
-// (several per insert, in queue order): seq increments by one and
-// prev_hash is the row_hash of the row before. A decision is answered only
-// once its group is stored, so a receipt given out is a row stored.
-// Verify walks every chain independently.
+// (several per fdatasync of a local journal, in queue order): seq
+// increments by one and prev_hash is the row_hash of the row before. A
+// decision is answered only once its group is durable, so a receipt given
+// out is a row stored; a shipper moves the journal into consent_log about
+// once a second (journal.go). Verify walks every chain in the store
+// independently.
 package consentlog
 
 import (

@@ -107,6 +107,11 @@ func TestChainsVerifyAfterConcurrentWrites(t *testing.T) {
 		for err := range errs {
 			t.Fatal(err)
 		}
+		for _, l := range logs {
+			if err := l.Flush(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}
 		reports := verify(t, st)
 		if len(reports) != 2 {
 			t.Fatalf("want 2 chains, got %+v", reports)

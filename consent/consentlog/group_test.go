@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sezim-analytics/sezim/consent/consentlog"
 	"github.com/sezim-analytics/sezim/store"
@@ -48,6 +52,9 @@ func TestGroupCommitManyConcurrentAppends(t *testing.T) {
 		for err := range errs {
 			t.Fatal(err)
 		}
+		if err := l.Flush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
 		seen := map[uint64]bool{}
 		for s := range seqs {
 			if seen[s] || s == 0 || s > goroutines*each {
@@ -65,77 +72,113 @@ func TestGroupCommitManyConcurrentAppends(t *testing.T) {
 	})
 }
 
-// TestGroupCommitFailsWholeGroup holds the first insert while ten decisions
-// queue behind it, so they form the next group, then makes that group's
-// insert fail: every one of the ten is refused, nothing of it is stored,
-// and the chain continues from the last stored row. Then a group whose
-// insert is stored but reported as failed (a timeout after the write):
-// its decisions are refused, and the next group continues after the rows
-// that did land, so the chain still verifies.
-func TestGroupCommitFailsWholeGroup(t *testing.T) {
+// held opens a log on fs that ships only when flushed, whose writer stops
+// before each group until it receives from the returned channel, and
+// reports each group's size on sizes.
+func held(t *testing.T, fs store.Store, dir string) (l *consentlog.Log, release chan struct{}, sizes chan int) {
+	t.Helper()
+	l, err := consentlog.OpenOptions(fs, dir, consentlog.Options{ShipInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	release, sizes = make(chan struct{}), make(chan int, 64)
+	l.Hold(func(n int) {
+		sizes <- n
+		<-release
+	})
+	return l, release, sizes
+}
+
+// TestGroupCommit holds the first group while ten decisions queue behind
+// it and checks that they are journaled as one group, in one chain.
+func TestGroupCommit(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, st store.Store) {
+		l, release, sizes := held(t, st, t.TempDir())
+		const group = 10
+		done := make(chan error, group+1)
+		go func() { done <- l.Append(t.Context(), record(0)) }()
+		<-sizes
+		for i := range group {
+			go func() { done <- l.Append(t.Context(), record(i+1)) }()
+		}
+		waitQueued(t, l, group)
+		close(release)
+		for range group + 1 {
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := <-sizes; n != group {
+			t.Fatalf("the queued decisions were journaled in a group of %d, want %d", n, group)
+		}
+		if err := l.Flush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if r := verify(t, st); len(r) != 1 || r[0].Broken != nil || r[0].Rows != group+1 {
+			t.Fatalf("want one intact chain of %d rows: %+v", group+1, r)
+		}
+	})
+}
+
+// TestShipFailsThenSucceeds makes the shipper's insert fail, first without
+// writing, then after writing (an uncertain outcome, as a timeout after the
+// write): the decisions are answered regardless, since the journal holds
+// them; the next pass ships every row exactly once, and the chain
+// verifies.
+func TestShipFailsThenSucceeds(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, st store.Store) {
 		fs := &faultyStore{Store: st, entered: make(chan int, 16)}
-		l, err := consentlog.Open(fs, t.TempDir())
+		reg := prometheus.NewRegistry()
+		l, err := consentlog.OpenOptions(fs, t.TempDir(), consentlog.Options{ShipInterval: time.Hour, Reg: reg})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { l.Close() })
-
-		const group = 10
-		round := func(mode fault) (rest []error, first error) {
+		appendN := func(from, n int) {
 			t.Helper()
-			gate := make(chan struct{})
-			fs.set(gate, mode)
-			firstDone := make(chan error, 1)
-			go func() { firstDone <- l.Append(t.Context(), record(0)) }()
-			<-fs.entered // the first insert is running and held
-			restDone := make(chan error, group)
-			for i := range group {
-				go func() { restDone <- l.Append(t.Context(), record(i+1)) }()
-			}
-			waitQueued(t, l, group)
-			close(gate)
-			first = <-firstDone
-			if n := <-fs.entered; n != group {
-				t.Fatalf("the queued decisions went out in an insert of %d rows, want one of %d", n, group)
-			}
-			for range group {
-				rest = append(rest, <-restDone)
-			}
-			return rest, first
-		}
-
-		rest, first := round(failBefore)
-		if first != nil {
-			t.Fatalf("the held insert failed: %v", first)
-		}
-		for _, err := range rest {
-			if !errors.Is(err, errInjected) {
-				t.Fatalf("a decision of the failed group was answered with %v", err)
+			for i := range n {
+				if err := l.Append(t.Context(), record(from+i)); err != nil {
+					t.Fatalf("append while the store fails: %v", err)
+				}
 			}
 		}
-		if n := countRows(t, st, "count()"); n != 1 {
-			t.Fatalf("%d rows stored after a failed group, want 1", n)
+		appendN(0, 5)
+		fs.set(nil, failBefore)
+		if err := l.Flush(t.Context()); !errors.Is(err, errInjected) {
+			t.Fatalf("flush with a failing insert: %v", err)
 		}
-
-		rest, _ = round(failAfter)
-		for _, err := range rest {
-			if !errors.Is(err, errInjected) {
-				t.Fatalf("a decision of the failed group was answered with %v", err)
-			}
+		if n := countRows(t, st, "count()"); n != 0 {
+			t.Fatalf("%d rows stored by a failed insert", n)
 		}
-		last := record(99)
-		if err := l.Append(t.Context(), last); err != nil {
+		appendN(5, 5)
+		fs.set(nil, failAfter)
+		if err := l.Flush(t.Context()); !errors.Is(err, errInjected) {
+			t.Fatalf("flush with an insert that fails after writing: %v", err)
+		}
+		appendN(10, 3)
+		if err := l.Flush(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		// 1 + 1 + 10 rows landed before it (the second group was stored
-		// although reported failed).
-		if last.Seq != 13 {
-			t.Fatalf("the chain did not continue after the stored rows: seq %d, want 13", last.Seq)
+		if n := countRows(t, st, "count()"); n != 13 {
+			t.Fatalf("%d rows stored, want 13, each once", n)
 		}
-		reports := verify(t, st)
-		if len(reports) != 1 || reports[0].Broken != nil || reports[0].Rows != 13 {
-			t.Fatalf("want one intact chain of 13 rows: %+v", reports)
+		want := `
+# HELP sezim_consentlog_ship_errors_total Failed inserts of journaled consent decisions into the store (they are retried).
+# TYPE sezim_consentlog_ship_errors_total counter
+sezim_consentlog_ship_errors_total 2
+# HELP sezim_consentlog_unshipped_rows Consent decisions in the journal not yet in the store.
+# TYPE sezim_consentlog_unshipped_rows gauge
+sezim_consentlog_unshipped_rows 0
+`
+		if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "sezim_consentlog_ship_errors_total", "sezim_consentlog_unshipped_rows"); err != nil {
+			t.Fatal(err)
+		}
+		if n := countRows(t, st, "count(DISTINCT seq)"); n != 13 {
+			t.Fatalf("%d distinct seqs stored, want 13", n)
+		}
+		if r := verify(t, st); len(r) != 1 || r[0].Broken != nil || r[0].Rows != 13 {
+			t.Fatalf("want one intact chain of 13 rows: %+v", r)
 		}
 	})
 }
@@ -144,17 +187,10 @@ func TestGroupCommitFailsWholeGroup(t *testing.T) {
 // request gave up while it was still queued is never written.
 func TestAppendWithdrawnWhenCancelledInQueue(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, st store.Store) {
-		fs := &faultyStore{Store: st, entered: make(chan int, 16)}
-		l, err := consentlog.Open(fs, t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { l.Close() })
-		gate := make(chan struct{})
-		fs.set(gate, noFault)
+		l, release, sizes := held(t, st, t.TempDir())
 		firstDone := make(chan error, 1)
 		go func() { firstDone <- l.Append(t.Context(), record(0)) }()
-		<-fs.entered
+		<-sizes
 		ctx, cancel := context.WithCancel(t.Context())
 		gone := make(chan error, 1)
 		go func() { gone <- l.Append(ctx, record(1)) }()
@@ -163,7 +199,7 @@ func TestAppendWithdrawnWhenCancelledInQueue(t *testing.T) {
 		if err := <-gone; !errors.Is(err, context.Canceled) {
 			t.Fatalf("a cancelled append returned %v", err)
 		}
-		close(gate)
+		close(release)
 		if err := <-firstDone; err != nil {
 			t.Fatal(err)
 		}
@@ -258,37 +294,30 @@ func countRows(t *testing.T, st store.Store, expr string) uint64 {
 	return n
 }
 
-// TestGroupStaysInOneMonth queues decisions of two months behind a held
-// insert and checks they go out as one insert per month (the table's
-// partition), so a group is stored whole or not at all on a server too.
-func TestGroupStaysInOneMonth(t *testing.T) {
+// TestShipStaysInOneMonth journals decisions of two months and checks
+// that the shipper inserts them as one insert per month (the table's
+// partition), so an insert is stored whole or not at all on a server too.
+func TestShipStaysInOneMonth(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, st store.Store) {
 		fs := &faultyStore{Store: st, entered: make(chan int, 16)}
-		l, err := consentlog.Open(fs, t.TempDir())
+		l, err := consentlog.OpenOptions(fs, t.TempDir(), consentlog.Options{ShipInterval: time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { l.Close() })
-		gate := make(chan struct{})
-		fs.set(gate, noFault)
-		done := make(chan error, 6)
-		go func() { done <- l.Append(t.Context(), record(0)) }()
-		<-fs.entered
-		months := []time.Month{time.November, time.November, time.December, time.December, time.December}
+		months := []time.Month{time.November, time.November, time.November, time.December, time.December, time.December}
 		for i, m := range months {
-			r := record(i + 1)
+			r := record(i)
 			r.Time = time.Date(2026, m, 30, 23, 59, 59, 0, time.UTC)
-			go func() { done <- l.Append(t.Context(), r) }()
-			waitQueued(t, l, i+1)
-		}
-		close(gate)
-		for range 6 {
-			if err := <-done; err != nil {
+			if err := l.Append(t.Context(), r); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if a, b := <-fs.entered, <-fs.entered; a != 2 || b != 3 {
-			t.Fatalf("inserts of %d and %d rows, want 2 (November) and 3 (December)", a, b)
+		if err := l.Flush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if a, b := <-fs.entered, <-fs.entered; a != 3 || b != 3 {
+			t.Fatalf("inserts of %d and %d rows, want 3 (November) and 3 (December)", a, b)
 		}
 		if r := verify(t, st); len(r) != 1 || r[0].Broken != nil || r[0].Rows != 6 {
 			t.Fatalf("want one intact chain of 6 rows: %+v", r)
