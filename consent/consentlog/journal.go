@@ -430,7 +430,7 @@ func (j *journal) rotate(force bool) error {
 	for _, r := range rows {
 		buf = append(buf, r.line...)
 	}
-	if _, err := f.Write(buf); err == nil {
+	if _, err = f.Write(buf); err == nil {
 		err = f.Sync()
 	}
 	if err == nil {
