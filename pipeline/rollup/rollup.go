@@ -111,6 +111,26 @@ type Rollup struct {
 	// newest is the unix time of the newest event the aggregates include,
 	// for the lag metric.
 	newest atomic.Int64
+	// lastRun is the unix time at which the last run of every salt day
+	// asked for finished without an error.
+	lastRun atomic.Int64
+}
+
+// Newest is the time of the newest event the aggregates include; zero
+// before the first run that saw an event.
+func (r *Rollup) Newest() time.Time {
+	if n := r.newest.Load(); n != 0 {
+		return time.Unix(n, 0).UTC()
+	}
+	return time.Time{}
+}
+
+// LastRun is when the last successful run finished; zero before one has.
+func (r *Rollup) LastRun() time.Time {
+	if n := r.lastRun.Load(); n != 0 {
+		return time.Unix(n, 0).UTC()
+	}
+	return time.Time{}
 }
 
 // New returns a Rollup.
@@ -175,6 +195,7 @@ func (r *Rollup) Run(ctx context.Context, saltDay time.Time) (Result, error) {
 		}
 	}
 	r.runTime.Observe(time.Since(began).Seconds())
+	r.lastRun.Store(r.now().Unix())
 	return total, nil
 }
 
