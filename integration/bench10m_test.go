@@ -46,7 +46,7 @@ func TestBench10M(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC) // the last salt day
-	roll := rollup.New(rollup.Options{Store: st, Sites: cfg})
+	roll := rollup.New(rollup.Options{Store: st, Sites: cfg, Settle: -1})
 	gen := loadgen.NewEventGen("bench")
 	var loadDur, rollDur time.Duration
 	var events, pairRows, aggRows int

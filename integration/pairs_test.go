@@ -77,7 +77,7 @@ func TestFilteredBreakdowns(t *testing.T) {
 		saltDay := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
 		// Two values per filter property get pair rows: / and /pricing,
 		// KZ and RU, google.com, search and direct, signup, …
-		if _, err := rollup.New(rollup.Options{Store: st, Sites: cfg, PairTopN: 2}).Run(ctx, saltDay); err != nil {
+		if _, err := rollup.New(rollup.Options{Store: st, Sites: cfg, PairTopN: 2, Settle: -1}).Run(ctx, saltDay); err != nil {
 			t.Fatal(err)
 		}
 		now := func() time.Time { return time.Date(2026, 11, 24, 20, 0, 0, 0, time.UTC) }
@@ -180,7 +180,7 @@ func TestFilteredBreakdowns(t *testing.T) {
 
 		// A recomputation with one value per property: RU leaves the top,
 		// its pair rows are zeroed, and its filter is refused.
-		if _, err := rollup.New(rollup.Options{Store: st, Sites: cfg, PairTopN: 1}).Run(ctx, saltDay); err != nil {
+		if _, err := rollup.New(rollup.Options{Store: st, Sites: cfg, PairTopN: 1, Settle: -1}).Run(ctx, saltDay); err != nil {
 			t.Fatal(err)
 		}
 		if code, body := get("breakdown?site=pairs&period=today&property=browser&filter=" + url.QueryEscape("country==RU")); code != 400 {

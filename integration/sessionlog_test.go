@@ -87,7 +87,7 @@ sites:
 		Consent: pipeline.ConsentFromCookie(s.keys)})
 	s.coll = collector.New(collector.Options{Sites: cfg, Pipeline: p, Reg: s.reg, Now: clock,
 		SessionLog: collector.SessionLogOptions{Ledger: sessionlog.NewStoreLedger(st, clock)}})
-	s.roll = rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log, Now: clock})
+	s.roll = rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log, Now: clock, Settle: -1})
 	return s
 }
 

@@ -121,7 +121,7 @@ sites:
 	p := pipeline.New(pipeline.Options{Sites: cfg, Salts: s.salts, Geo: g, Sink: s.wal, Reg: reg, Now: s.clock})
 	s.coll = collector.New(collector.Options{Sites: cfg, Pipeline: p, Reg: reg, Now: s.clock})
 	s.api = dashboards.NewAPI(dashboards.APIOptions{Sites: cfg, Store: st, Now: s.clock})
-	s.roll = rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log, Now: s.clock})
+	s.roll = rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log, Now: s.clock, Settle: -1})
 	return s
 }
 

@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"time"
+
 	"github.com/sezim-analytics/sezim/event"
 	"github.com/sezim-analytics/sezim/store"
 )
@@ -11,17 +13,24 @@ var EventColumns = []string{
 	"salt_day", "site", "ts", "visitor", "kind", "name", "path", "ref_host", "channel",
 	"utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term",
 	"country", "region", "browser", "browser_version", "os", "device", "screen", "language",
-	"batch_id",
+	"batch_id", "inserted",
 }
 
 // EventRow gives e's values in EventColumns order. batchID names the insert
 // the row belongs to (see pipeline/wal): it makes a replayed insert
-// recognisable and says nothing about the visitor.
+// recognisable and says nothing about the visitor. The row is stamped with
+// the time it is built, just before its insert: the rollup reads only the
+// events inserted since its last run (pipeline/rollup).
 func EventRow(e *event.Event, batchID string) []any {
+	return EventRowAt(e, batchID, time.Now())
+}
+
+// EventRowAt is EventRow stamped with inserted instead of now.
+func EventRowAt(e *event.Event, batchID string, inserted time.Time) []any {
 	return []any{
 		store.DayOf(e.SaltDay.UTC()), e.SiteID, e.Time, e.Visitor, uint8(e.Kind), e.Name, e.Path, e.RefHost, e.Channel,
 		e.UTMSource, e.UTMMedium, e.UTMCampaign, e.UTMContent, e.UTMTerm,
 		e.Country, e.Region, e.Browser, e.BrowserVersion, e.OS, e.Device, e.Screen, e.Language,
-		batchID,
+		batchID, inserted.UTC().Truncate(time.Second),
 	}
 }

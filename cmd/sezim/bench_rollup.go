@@ -78,7 +78,7 @@ func benchRollup(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	fmt.Fprintf(stderr, "stored %d events in %.1f s; recomputing the day\n", stored, time.Since(began).Seconds())
 
-	roll := rollup.New(rollup.Options{Store: st, Sites: cfg, SQL: !*inGo})
+	roll := rollup.New(rollup.Options{Store: st, Sites: cfg, InGo: *inGo, Settle: -1})
 	began = time.Now()
 	res, err := roll.Run(ctx, saltDay)
 	if err != nil {

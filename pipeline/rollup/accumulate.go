@@ -44,8 +44,11 @@ type accumulator struct {
 	// adds them to byGran[daily] and, for every filter value the visit has
 	// that is in top, to pairs (see pairs.go).
 	sess  map[aggKey]*counts
-	top   map[dimValue]bool // nil: no pair rows
-	pairs map[pairKey]*counts
+	top   map[dimValue]bool   // the filter values that get pair rows
+	pairs map[pairKey]*counts // nil: no pair rows
+	// allPairs gives every value of every pair filter dimension pair rows,
+	// not only those in top (an open salt day, see Options).
+	allPairs bool
 }
 
 func newAccumulator(s *site.Site) *accumulator {

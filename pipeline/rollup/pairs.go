@@ -106,9 +106,9 @@ func (a *accumulator) mergeSession() {
 	var filters []dimValue
 	for k, d := range a.sess {
 		addCounts(day, k, d, a.seq)
-		if a.top != nil && k.value != "" {
+		if a.pairs != nil && k.value != "" {
 			f := dimValue{k.dim, k.value}
-			if a.top[f] && !containsDV(filters, f) {
+			if (a.top[f] || a.allPairs && IsPairFilterDim(k.dim)) && !containsDV(filters, f) {
 				filters = append(filters, f)
 			}
 		}

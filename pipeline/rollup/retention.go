@@ -39,7 +39,7 @@ func (r *Rollup) Expired(ctx context.Context, now time.Time) ([]time.Time, error
 // Finish makes the last recomputation of a salt day and then drops its raw
 // events, so nothing in the stats database keeps the day's visitor hashes.
 func (r *Rollup) Finish(ctx context.Context, saltDay time.Time) (Result, error) {
-	res, err := r.Run(ctx, saltDay)
+	res, err := r.run(ctx, saltDay, final)
 	if err != nil {
 		return res, err
 	}

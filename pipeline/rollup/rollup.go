@@ -25,6 +25,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -86,12 +87,18 @@ type Options struct {
 	// PairTopN is how many values per filter dimension and salt day get
 	// pair rows (see pairs.go): 0 means DefaultPairTopN, below 0 none.
 	PairTopN int
-	// SQL makes ClickHouse compute the aggregates (sql.go) instead of
-	// reading the events into Go (accumulate.go, the oracle the SQL path
-	// is tested against). Off by default: the numbers agree, but a full
-	// recomputation with pair rows takes the engine about twice the time
-	// and memory of the Go path (README, "Rollup").
-	SQL bool
+	// InGo makes the rollup read the events into Go and count them there
+	// (accumulate.go) instead of letting ClickHouse aggregate them
+	// (sql.go). The Go path is the oracle the SQL path is tested against;
+	// it always recomputes whole salt days.
+	InGo bool
+	// Settle is how long an event's insert may take: a run covers the
+	// events inserted until Settle before now (default 15 s). An insert
+	// that commits later than that is noticed at the next run and makes it
+	// recompute the whole day (incremental.go). Below 0: every event stored
+	// when the run starts, for a process that runs the rollup after its own
+	// inserts and nobody else's (an import, tests).
+	Settle time.Duration
 	// Reg registers the rollup's metrics; nil: a registry of its own.
 	Reg prometheus.Registerer
 }
@@ -104,7 +111,14 @@ type Rollup struct {
 	now    func() time.Time
 	insert int // rows per insert
 	topN   int // pair rows per filter dimension; 0: none
-	sql    bool
+	inGo   bool
+	settle time.Duration
+
+	// mine is the version of the last rollup_state this Rollup wrote per
+	// site and salt day: a run continues incrementally only from its own
+	// state (incremental.go).
+	mu   sync.Mutex
+	mine map[stateKey]uint64
 
 	runTime  prometheus.Histogram
 	rowsRead prometheus.Counter
@@ -135,7 +149,11 @@ func (r *Rollup) LastRun() time.Time {
 
 // New returns a Rollup.
 func New(o Options) *Rollup {
-	r := &Rollup{st: o.Store, sites: o.Sites, log: o.Logger, now: o.Now, insert: 50_000, topN: max(o.PairTopN, 0), sql: o.SQL}
+	r := &Rollup{st: o.Store, sites: o.Sites, log: o.Logger, now: o.Now, insert: 50_000, topN: max(o.PairTopN, 0),
+		inGo: o.InGo, settle: o.Settle, mine: map[stateKey]uint64{}}
+	if r.settle == 0 {
+		r.settle = 15 * time.Second
+	}
 	if o.PairTopN == 0 {
 		r.topN = DefaultPairTopN
 	}
@@ -175,18 +193,40 @@ type Result struct {
 	PairRows int
 	// Newest is the time of the newest event read; zero without events.
 	Newest time.Time
+	// Incremental says the run read only the visitors with new events
+	// (for Run: on every site).
+	Incremental bool
 }
 
-// Run recomputes the aggregates of every configured site from the events of
-// one salt day (a UTC day).
+// mode says whether a salt day is still open (its raw events exist and
+// more may come) or being finished (the last run before they are dropped).
+type mode uint8
+
+const (
+	// open: incremental where possible; pair rows for every filter value,
+	// unfolded (the dashboards fold them when they read).
+	open mode = iota
+	// final: the whole day; pair rows for the top values only, small
+	// cells folded: what stays once the raw events are gone.
+	final
+)
+
+// Run brings the aggregates of every configured site up to date with the
+// events of one salt day (a UTC day): incrementally when it can (see
+// incremental.go), else by recomputing the day.
 func (r *Rollup) Run(ctx context.Context, saltDay time.Time) (Result, error) {
+	return r.run(ctx, saltDay, open)
+}
+
+func (r *Rollup) run(ctx context.Context, saltDay time.Time, m mode) (Result, error) {
 	began := time.Now()
-	var total Result
+	total := Result{Incremental: true}
 	for _, s := range r.sites.Sites {
-		res, err := r.RunSite(ctx, s, saltDay)
+		res, err := r.runSite(ctx, s, saltDay, m)
 		total.Events += res.Events
 		total.Rows += res.Rows
 		total.PairRows += res.PairRows
+		total.Incremental = total.Incremental && res.Incremental
 		if res.Newest.After(total.Newest) {
 			total.Newest = res.Newest
 		}
@@ -199,9 +239,13 @@ func (r *Rollup) Run(ctx context.Context, saltDay time.Time) (Result, error) {
 	return total, nil
 }
 
-// RunSite recomputes one site's aggregates from one salt day.
+// RunSite brings one site's aggregates up to date with one salt day.
 func (r *Rollup) RunSite(ctx context.Context, s *site.Site, saltDay time.Time) (Result, error) {
-	res, err := r.runSite(ctx, s, saltDay)
+	return r.runSite(ctx, s, saltDay, open)
+}
+
+func (r *Rollup) runSite(ctx context.Context, s *site.Site, saltDay time.Time, m mode) (Result, error) {
+	res, err := r.runSiteMode(ctx, s, saltDay, m)
 	r.rowsRead.Add(float64(res.Events))
 	if err != nil {
 		res.Newest = time.Time{}
@@ -216,49 +260,85 @@ func (r *Rollup) RunSite(ctx context.Context, s *site.Site, saltDay time.Time) (
 	return res, nil
 }
 
-func (r *Rollup) runSite(ctx context.Context, s *site.Site, saltDay time.Time) (Result, error) {
-	day := store.DayOf(saltDay.UTC())
+// nextVersion is the version of the rows a run writes. It must exceed
+// every earlier run's, or the tables would keep the older rows: a clock
+// that stepped back, or a collector whose clock lags another's, must not
+// lose. So it is the later of now and the largest version stored for this
+// salt day + 1.
+func (r *Rollup) nextVersion(ctx context.Context, s *site.Site, day store.Day) (uint64, error) {
 	db := r.st.DB().Stats
 	where := fmt.Sprintf("salt_day = %s AND site = %s", store.Quote(day.String()), store.Quote(s.ID))
-	// The version must exceed every earlier recomputation's, or the
-	// tables would keep the older rows: a clock that stepped back, or a
-	// collector whose clock lags another's, must not lose. So it is the
-	// later of now and the largest version stored for this salt day + 1.
 	version := uint64(r.now().UnixNano())
-	for _, table := range []string{"agg_hourly", "agg_daily"} {
+	for _, table := range []string{"agg_hourly", "agg_daily", "rollup_state"} {
 		err := r.st.Query(ctx, fmt.Sprintf("SELECT max(version) FROM %s.%s WHERE %s", db, table, where), func(row store.Row) error {
 			version = max(version, row.Uint64(0)+1)
 			return nil
 		})
 		if err != nil {
-			return Result{}, fmt.Errorf("cannot read the aggregates' version of %s for site %q: %w", day, s.ID, err)
+			return 0, fmt.Errorf("cannot read the aggregates' version of %s for site %q: %w", day, s.ID, err)
 		}
 	}
+	return version, nil
+}
 
+// countEvents counts the events matching where and finds the newest one's
+// time (zero without events).
+func (r *Rollup) countEvents(ctx context.Context, where string) (uint64, time.Time, error) {
 	var count uint64
 	var newest time.Time
-	err := r.st.Query(ctx, "SELECT count(), toUInt32(max(ts)) FROM "+db+".events WHERE "+where, func(row store.Row) error {
+	err := r.st.Query(ctx, "SELECT count(), toUInt32(max(ts)) FROM "+r.st.DB().Stats+".events WHERE "+where, func(row store.Row) error {
 		count = row.Uint64(0)
 		if count > 0 {
 			newest = time.Unix(int64(row.Uint64(1)), 0).UTC()
 		}
 		return nil
 	})
+	return count, newest, err
+}
+
+func (r *Rollup) runSiteMode(ctx context.Context, s *site.Site, saltDay time.Time, m mode) (Result, error) {
+	day := store.DayOf(saltDay.UTC())
+	version, err := r.nextVersion(ctx, s, day)
+	if err != nil {
+		return Result{}, err
+	}
+	where := fmt.Sprintf("salt_day = %s AND site = %s", store.Quote(day.String()), store.Quote(s.ID))
+	if r.inGo {
+		return r.runGo(ctx, s, day, version, where, m)
+	}
+	if m == open {
+		return r.runOpen(ctx, s, day, version, where)
+	}
+	// The final run reads every event, whenever it was inserted, and
+	// leaves no state: nothing continues from a finished day.
+	count, newest, err := r.countEvents(ctx, where)
 	if err != nil {
 		return Result{}, fmt.Errorf("cannot count events of %s for site %q: %w", day, s.ID, err)
 	}
-	if r.sql {
-		res, err := r.runSQL(ctx, s, day, version, where, count)
-		res.Newest = newest
-		return res, err
+	r.forget(s, day)
+	res, err := r.runSQL(ctx, s, day, version, where, count, final)
+	res.Newest = newest
+	return res, err
+}
+
+// runGo recomputes one site's salt day by reading its events into Go.
+func (r *Rollup) runGo(ctx context.Context, s *site.Site, day store.Day, version uint64, where string, m mode) (Result, error) {
+	db := r.st.DB().Stats
+	count, newest, err := r.countEvents(ctx, where)
+	if err != nil {
+		return Result{}, fmt.Errorf("cannot count events of %s for site %q: %w", day, s.ID, err)
 	}
 	shards := uint64(1 + count/rowsPerShard)
 	acc := newAccumulator(s)
-	if r.topN > 0 && count > 0 {
-		if acc.top, err = r.topValues(ctx, where, r.topN); err != nil {
-			return Result{}, fmt.Errorf("cannot choose the pair values of %s for site %q: %w", day, s.ID, err)
-		}
+	if r.topN > 0 {
 		acc.pairs = map[pairKey]*counts{}
+		if m == open {
+			acc.allPairs = true
+		} else if count > 0 {
+			if acc.top, err = r.topValues(ctx, where, r.topN); err != nil {
+				return Result{}, fmt.Errorf("cannot choose the pair values of %s for site %q: %w", day, s.ID, err)
+			}
+		}
 	}
 	for shard := uint64(0); shard < shards; shard++ {
 		q := fmt.Sprintf(`SELECT visitor, toUInt32(ts), kind, name, path, ref_host, channel,
@@ -276,14 +356,13 @@ func (r *Rollup) runSite(ctx context.Context, s *site.Site, saltDay time.Time) (
 	}
 	n, err := r.write(ctx, s, day, version, acc)
 	if err != nil || r.topN <= 0 {
+		// With pairs off earlier pair rows stay as they were; with no
+		// events left the write zeroes them.
 		return Result{Events: acc.events, Rows: n, Newest: newest}, err
 	}
-	// With pairs off (topN < 0) earlier pair rows stay as they were; with no
-	// events left the write zeroes them.
-	if acc.pairs == nil {
-		acc.pairs = map[pairKey]*counts{}
+	if m == final {
+		foldSmallPairs(acc.pairs, s.KThreshold)
 	}
-	foldSmallPairs(acc.pairs, s.KThreshold)
 	p, err := r.writePairs(ctx, s, day, version, acc.pairs)
 	return Result{Events: acc.events, Rows: n, PairRows: p, Newest: newest}, err
 }

@@ -30,11 +30,16 @@ package rollup
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/sezim-analytics/sezim/site"
 	"github.com/sezim-analytics/sezim/store"
 )
+
+// allPairs as contributionsSQL's top asks for the pairs of every filter
+// value.
+const allPairs = "*"
 
 // eventTuple is the tuple of one event in the per-visitor array; the
 // tuple's element numbers (e.1 …) below follow this order, and the Go path's
@@ -55,7 +60,7 @@ const eventOrder = `ts, kind, name, path, ref_host, channel,
 // period is an expression of {ts}, the event's unix time (UInt32), giving
 // the key's period. fdims is the visit's (dim, value) filter values that
 // are in top, a list of tuple literals, for the pair rows; empty when top
-// is.
+// is, every filter value when top is allPairs.
 func contributionsSQL(db, where, period, top string) string {
 	p := func(x string) string { return strings.ReplaceAll(period, "{ts}", x) }
 	// The visit's session-level dimensions, from its first page (or its
@@ -90,7 +95,17 @@ func contributionsSQL(db, where, period, top string) string {
    arrayFilter(v -> v.1 = '%[1]s' OR v.2 != '', arrayDistinct(arrayMap(e -> (if(e.2 = 1, '%[1]s', '%[2]s'), if(e.2 = 1, e.4, e.3)), sess))))`,
 		DimPage, DimEvent)
 	fdims := "CAST([] AS Array(Tuple(String, String)))"
-	if top != "" {
+	if top == allPairs {
+		dims := make([]string, len(PairFilterDims))
+		for i, d := range PairFilterDims {
+			dims[i] = store.Quote(d)
+		}
+		// Every value of every filter dimension the visit has: the open
+		// salt days keep pairs for all of them (see pairs.go).
+		fdims = fmt.Sprintf(`arrayFilter(x -> x.1 IN (%s), arrayConcat(arrayFilter(d -> d.1 != '', sdims),
+   arrayDistinct(arrayFilter(v -> v.2 != '', arrayMap(e -> (if(e.2 = 1, '%s', '%s'), if(e.2 = 1, e.4, e.3)), sess)))))`,
+			strings.Join(dims, ", "), DimPage, DimEvent)
+	} else if top != "" {
 		// A visit has a page or event it contains, and the value of each
 		// session-level dimension (see pairs.go). Chosen once per visit:
 		// has() scans the list.
@@ -191,8 +206,11 @@ func (r *Rollup) countVersion(ctx context.Context, table string, s *site.Site, d
 	return n, nil
 }
 
-// runSQL is RunSite on the SQL path; count is the salt day's events.
-func (r *Rollup) runSQL(ctx context.Context, s *site.Site, day store.Day, version uint64, where string, count uint64) (Result, error) {
+// runSQL recomputes one site's salt day on the SQL path from the events
+// matching where (count of them): hourly and daily rows, then the pair
+// rows, for every filter value while the day is open and for the top
+// values, folded, when it is final.
+func (r *Rollup) runSQL(ctx context.Context, s *site.Site, day store.Day, version uint64, where string, count uint64, m mode) (Result, error) {
 	res := Result{Events: int(count)}
 	n, err := r.writeSQL(ctx, s, day, version, where)
 	res.Rows = n
@@ -201,29 +219,52 @@ func (r *Rollup) runSQL(ctx context.Context, s *site.Site, day store.Day, versio
 		// Go path.
 		return res, err
 	}
-	var top map[dimValue]bool
-	if count > 0 {
-		if top, err = r.topValues(ctx, where, r.topN); err != nil {
-			return res, fmt.Errorf("cannot choose the pair values of %s for site %q: %w", day, s.ID, err)
+	top, k := allPairs, 0
+	if m == final {
+		top, k = "", s.KThreshold
+		if count > 0 {
+			chosen, err := r.topValues(ctx, where, r.topN)
+			if err != nil {
+				return res, fmt.Errorf("cannot choose the pair values of %s for site %q: %w", day, s.ID, err)
+			}
+			top = topList(chosen)
 		}
 	}
-	res.PairRows, err = r.writePairsSQL(ctx, s, day, version, where, top)
+	res.PairRows, err = r.writePairsSQL(ctx, s, day, version, where, top, k)
 	return res, err
 }
 
+// topList is the filter values in top as a list of tuple literals.
+func topList(top map[dimValue]bool) string {
+	lit := make([]string, 0, len(top))
+	for f := range top {
+		lit = append(lit, "("+store.Quote(f.dim)+", "+store.Quote(f.value)+")")
+	}
+	sort.Strings(lit)
+	return strings.Join(lit, ", ")
+}
+
+// pairCellsSQL is the SELECT of one site's exact pair cells (day, fdim,
+// fvalue, dim, value, visitors, visits, pageviews, bounces, duration,
+// events) over the events matching where, for the filter values top asks
+// for (see contributionsSQL).
+func pairCellsSQL(db string, s *site.Site, where, top string) string {
+	return fmt.Sprintf(`SELECT c.1 AS day, f.1 AS fdim, f.2 AS fvalue, c.2 AS dim, c.3 AS value, uniqExact(visitor) AS visitors,
+   sum(c.4) AS visits, sum(c.5) AS pageviews, sum(c.6) AS bounces, sum(c.7) AS duration, sum(c.8) AS events
+  FROM (%s)
+  ARRAY JOIN fdims AS f
+  GROUP BY day, fdim, fvalue, dim, value`, contributionsSQL(db, where, periodSQL(s)[daily], top))
+}
+
 // writePairsSQL computes one site's pair rows of one salt day in the
-// engine for the filter values in top, folds the cells below the site's k
-// into their remainder row (see pairs.go), and zeroes the pair rows that
-// earlier recomputations wrote and this one did not produce. It returns
-// the rows written.
-func (r *Rollup) writePairsSQL(ctx context.Context, s *site.Site, day store.Day, version uint64, where string, top map[dimValue]bool) (int, error) {
+// engine for the filter values top asks for, folds the cells below k
+// (0: none) into their remainder row (see pairs.go), and zeroes the pair
+// rows that earlier recomputations wrote and this one did not produce. It
+// returns the rows written.
+func (r *Rollup) writePairsSQL(ctx context.Context, s *site.Site, day store.Day, version uint64, where, top string, k int) (int, error) {
 	db := r.st.DB().Stats
 	cols := "site, day, fdim, fvalue, dim, value, salt_day, visitors, visits, pageviews, bounces, duration, events, version"
-	if len(top) > 0 {
-		lit := make([]string, 0, len(top))
-		for f := range top {
-			lit = append(lit, "("+store.Quote(f.dim)+", "+store.Quote(f.value)+")")
-		}
+	if top != "" {
 		// The inner GROUP BY makes the exact cells, the outer one folds
 		// the small ones: a cell's visitors are distinct within the cell,
 		// and the remainder adds them up like foldSmallPairs.
@@ -231,14 +272,9 @@ func (r *Rollup) writePairsSQL(ctx context.Context, s *site.Site, day store.Day,
  SELECT %[3]s, day, fdim, fvalue, dim, if(dim = '' OR value = '' OR visitors >= %[4]d, value, '') AS v,
   toDate(%[5]s), sum(visitors), sum(visits), sum(pageviews), sum(bounces), sum(duration), sum(events), toUInt64(%[6]d)
  FROM (
-  SELECT c.1 AS day, f.1 AS fdim, f.2 AS fvalue, c.2 AS dim, c.3 AS value, uniqExact(visitor) AS visitors,
-   sum(c.4) AS visits, sum(c.5) AS pageviews, sum(c.6) AS bounces, sum(c.7) AS duration, sum(c.8) AS events
-  FROM (%[7]s)
-  ARRAY JOIN fdims AS f
-  GROUP BY day, fdim, fvalue, dim, value)
+  %[7]s)
  GROUP BY day, fdim, fvalue, dim, v`,
-			db, cols, store.Quote(s.ID), s.KThreshold, store.Quote(day.String()), version,
-			contributionsSQL(db, where, periodSQL(s)[daily], strings.Join(lit, ", ")))
+			db, cols, store.Quote(s.ID), k, store.Quote(day.String()), version, pairCellsSQL(db, s, where, top))
 		if err := r.st.Exec(ctx, ins); err != nil {
 			return 0, fmt.Errorf("cannot compute pair aggregates of %s for site %q: %w", day, s.ID, err)
 		}

@@ -176,10 +176,12 @@ func diff(t *testing.T, what string, want, got map[string]string) {
 }
 
 // TestSQLMatchesAccumulator is the differential test of the SQL path
-// against the Go accumulator: random days of events, then late events that
-// change visits already counted (an earlier first page, a gap filled), each
-// path run after the other so that each must zero what the other wrote and
-// no longer holds.
+// against the Go accumulator: a random day of events, then several rounds
+// of late events that change visits already counted (an earlier first
+// page, a gap filled), which the SQL path adds incrementally; an insert
+// that commits below the last cut, which it must notice; and the final run
+// of the day (top values, small cells folded). Each path runs after the
+// other, so each must zero what the other wrote and no longer holds.
 func TestSQLMatchesAccumulator(t *testing.T) {
 	config, err := site.Parse([]byte(diffSites))
 	if err != nil {
@@ -194,54 +196,100 @@ func diffRun(t *testing.T, cfg *site.Config, seed uint64) {
 	storetest.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		rng := rand.New(rand.NewPCG(seed, 10))
-		// Each path's clock runs ahead of the other's, so every run's
-		// version is above the last.
-		clock := time.Unix(0, 0)
-		now := func() time.Time { clock = clock.Add(time.Second); return clock }
+		// The inserts are stamped with this clock, and both paths read it.
+		clock := diffDay.Add(20 * time.Hour)
+		now := func() time.Time { return clock }
 		// Few pair values, so that some values of a dimension have pair
-		// rows and others not, and late events change which.
-		goPath := rollup.New(rollup.Options{Store: st, Sites: cfg, Now: now, PairTopN: 3})
-		sqlPath := rollup.New(rollup.Options{Store: st, Sites: cfg, Now: now, PairTopN: 3, SQL: true})
-		run := func(r *rollup.Rollup) map[string]string {
+		// rows at the end of the day and others not.
+		goPath := rollup.New(rollup.Options{Store: st, Sites: cfg, Now: now, PairTopN: 3, InGo: true})
+		sqlPath := rollup.New(rollup.Options{Store: st, Sites: cfg, Now: now, PairTopN: 3})
+		run := func(r *rollup.Rollup, incremental bool) map[string]string {
 			t.Helper()
-			if _, err := r.Run(ctx, diffDay); err != nil {
+			res, err := r.Run(ctx, diffDay)
+			if err != nil {
 				t.Fatal(err)
+			}
+			if r == sqlPath && res.Incremental != incremental {
+				t.Fatalf("seed %d: run incremental: %v, want %v (%+v)", seed, res.Incremental, incremental, res)
 			}
 			return snapshot(t, st)
 		}
-		first := genEvents(rng, cfg.Sites, 400, 0, 20*time.Hour, nil)
-		insertEvents(t, st, first)
-		g1 := run(goPath)
-		pairs, folded := 0, 0
-		for k := range g1 {
-			if f := strings.Split(k, "|"); f[0] == "pairs" {
-				pairs++
-				if f[5] != "" && f[6] == "" {
-					folded++
-				}
+		insert := func(evs []event.Event, stamp time.Time) {
+			t.Helper()
+			rows := make([][]any, len(evs))
+			for i := range evs {
+				rows[i] = pipeline.EventRowAt(&evs[i], "b1", stamp)
+			}
+			if err := st.Insert(ctx, st.DB().Stats+".events", pipeline.EventColumns, rows); err != nil {
+				t.Fatal(err)
 			}
 		}
-		if len(g1) < 1000 || pairs < 500 || folded == 0 {
-			t.Fatalf("seed %d: %d aggregate rows, %d pair rows, %d remainders: the generator is too thin", seed, len(g1), pairs, folded)
+		first := genEvents(rng, cfg.Sites, 400, 0, 20*time.Hour, nil)
+		insert(first, clock)
+		clock = clock.Add(20 * time.Second)
+		s1 := run(sqlPath, false)
+		g1 := run(goPath, false)
+		pairs := 0
+		for k := range g1 {
+			if strings.HasPrefix(k, "pairs|") {
+				pairs++
+			}
 		}
-		s1 := run(sqlPath)
+		if len(g1) < 1000 || pairs < 500 {
+			t.Fatalf("seed %d: %d aggregate rows, %d pair rows: the generator is too thin", seed, len(g1), pairs)
+		}
 		diff(t, fmt.Sprintf("seed %d, first run", seed), g1, s1)
-		// Late events: the whole day again for some visitors (earlier
-		// pages, gaps filled), and the day's last hours.
-		insertEvents(t, st, genEvents(rng, cfg.Sites, 150, 0, 24*time.Hour, first))
-		s2 := run(sqlPath)
-		g2 := run(goPath)
-		diff(t, fmt.Sprintf("seed %d, after late events", seed), g2, s2)
+		// Late events, in rounds: some for visitors already counted (the
+		// whole day again: earlier pages, gaps filled), some new.
+		var last map[string]string
+		var stamp time.Time
+		for round := range 3 {
+			stamp = clock
+			insert(genEvents(rng, cfg.Sites, 60, 0, 24*time.Hour, first), stamp)
+			clock = clock.Add(20 * time.Second)
+			s := run(sqlPath, true)
+			last = run(goPath, false)
+			diff(t, fmt.Sprintf("seed %d, round %d of late events", seed, round), last, s)
+		}
 		gone := 0
 		for k := range s1 {
-			if _, ok := g2[k]; !ok {
+			if _, ok := last[k]; !ok {
 				gone++
 			}
 		}
 		if gone == 0 {
 			t.Errorf("seed %d: the late events removed no key: the zeroing of stale keys is not tested", seed)
 		}
-		diff(t, fmt.Sprintf("seed %d, rerun", seed), g2, run(sqlPath))
+		// An insert stamped before the last cut that commits after the
+		// run read the day: the next run must notice and recompute it.
+		insert(genEvents(rng, cfg.Sites, 30, 0, 24*time.Hour, first), stamp)
+		clock = clock.Add(20 * time.Second)
+		s := run(sqlPath, false)
+		g := run(goPath, false)
+		diff(t, fmt.Sprintf("seed %d, after a late commit", seed), g, s)
+		// Nothing new: nothing to do, and nothing changes.
+		clock = clock.Add(20 * time.Second)
+		diff(t, fmt.Sprintf("seed %d, rerun", seed), g, run(sqlPath, true))
+
+		// The day's last run: top values only, small cells folded.
+		if _, err := sqlPath.RunFinal(ctx, diffDay); err != nil {
+			t.Fatal(err)
+		}
+		sf := snapshot(t, st)
+		if _, err := goPath.RunFinal(ctx, diffDay); err != nil {
+			t.Fatal(err)
+		}
+		gf := snapshot(t, st)
+		folded := 0
+		for k := range gf {
+			if f := strings.Split(k, "|"); f[0] == "pairs" && f[5] != "" && f[6] == "" {
+				folded++
+			}
+		}
+		if folded == 0 || len(gf) >= len(g) {
+			t.Errorf("seed %d: the final run folded %d cells and kept %d of %d rows: folding and top values are not tested", seed, folded, len(gf), len(g))
+		}
+		diff(t, fmt.Sprintf("seed %d, final run", seed), gf, sf)
 	})
 }
 
@@ -271,7 +319,7 @@ func TestMetrics(t *testing.T) {
 func testMetrics(t *testing.T, st store.Store, config *site.Config, evs []event.Event, newest time.Time, sql bool) {
 	clock := diffDay.Add(30 * time.Hour)
 	reg := prometheus.NewRegistry()
-	r := rollup.New(rollup.Options{Store: st, Sites: config, Now: func() time.Time { return clock }, Reg: reg, SQL: sql})
+	r := rollup.New(rollup.Options{Store: st, Sites: config, Now: func() time.Time { return clock }, Reg: reg, InGo: !sql, Settle: -1})
 	if got := gauge(t, reg, "sezim_rollup_lag_seconds"); got != 0 {
 		t.Errorf("lag before any run: %v, want 0", got)
 	}

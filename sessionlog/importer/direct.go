@@ -91,7 +91,7 @@ func NewDirectSender(o DirectOptions) (*DirectSender, error) {
 	}
 	d.ingest = sessionlog.NewIngester(sessionlog.Options{Pipeline: pipeline.New(po), Reg: po.Reg})
 	d.ledger = sessionlog.NewStoreLedger(o.Store, nil)
-	d.roll = rollup.New(rollup.Options{Store: o.Store, Sites: po.Sites, Logger: o.Logger})
+	d.roll = rollup.New(rollup.Options{Store: o.Store, Sites: po.Sites, Logger: o.Logger, Settle: -1})
 	return d, nil
 }
 

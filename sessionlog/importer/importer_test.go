@@ -312,7 +312,7 @@ func TestImportViaCollector(t *testing.T) {
 		if err := w.Flush(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		roll := rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log})
+		roll := rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log, Settle: -1})
 		for _, d := range salts.Days() {
 			if _, err := roll.Run(t.Context(), d); err != nil {
 				t.Fatal(err)
