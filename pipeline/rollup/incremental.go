@@ -179,27 +179,31 @@ func (r *Rollup) runIncremental(ctx context.Context, s *site.Site, day store.Day
 		if err != nil {
 			return res, fmt.Errorf("cannot count the dirty visitors' events of %s for site %q: %w", day, s.ID, err)
 		}
-		periods := periodSQL(s)
-		for g, t := range []struct{ table, col string }{{"agg_hourly", "hour"}, {"agg_daily", "day"}} {
-			cells := func(w string) string {
-				return fmt.Sprintf(`SELECT c.1 AS p, c.2 AS d, c.3 AS v, uniqExact(visitor) AS visitors, sum(c.4) AS visits,
-   sum(c.5) AS pageviews, sum(c.6) AS bounces, sum(c.7) AS duration, sum(c.8) AS events
-  FROM (%s) GROUP BY p, d, v`, contributionsSQL(db, w, periods[g], ""))
-			}
-			n, err := r.applyDelta(ctx, s, day, version, t.table, []string{t.col, "dim", "value"}, []string{"p", "d", "v"}, cells(after), cells(before))
-			res.Rows += n
-			if err != nil {
-				return res, err
-			}
-		}
+		top := ""
 		if r.topN > 0 {
-			keys := []string{"day", "fdim", "fvalue", "dim", "value"}
-			n, err := r.applyDelta(ctx, s, day, version, "agg_daily_pairs", keys, keys,
-				pairCellsSQL(db, s, after, allPairs), pairCellsSQL(db, s, before, allPairs))
-			res.PairRows = n
-			if err != nil {
-				return res, err
-			}
+			top = allPairs
+		}
+		err = r.withCells(ctx, s, after, top, func(ca cellSources) error {
+			return r.withCells(ctx, s, before, top, func(cb cellSources) error {
+				for g, t := range []struct{ table, col string }{{"agg_hourly", "hour"}, {"agg_daily", "day"}} {
+					n, err := r.applyDelta(ctx, s, day, version, t.table, []string{t.col, "dim", "value"}, []string{"p", "d", "v"},
+						[]string{ca.hourly, ca.daily}[g], []string{cb.hourly, cb.daily}[g])
+					res.Rows += n
+					if err != nil {
+						return err
+					}
+				}
+				if r.topN <= 0 {
+					return nil
+				}
+				keys := []string{"day", "fdim", "fvalue", "dim", "value"}
+				n, err := r.applyDelta(ctx, s, day, version, "agg_daily_pairs", keys, keys, ca.pairs, cb.pairs)
+				res.PairRows = n
+				return err
+			})
+		})
+		if err != nil {
+			return res, fmt.Errorf("cannot add the new events of %s for site %q: %w", day, s.ID, err)
 		}
 	}
 	return res, r.writeState(ctx, s, day, state{cut: cut, events: prev.events + added, version: version})

@@ -119,6 +119,8 @@ type Rollup struct {
 	// state (incremental.go).
 	mu   sync.Mutex
 	mine map[stateKey]uint64
+	// seq names the tables a run makes for itself.
+	seq atomic.Uint64
 
 	runTime  prometheus.Histogram
 	rowsRead prometheus.Counter

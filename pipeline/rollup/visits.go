@@ -1,0 +1,227 @@
+package rollup
+
+// How the engine aggregates: visits first, then cells.
+//
+// A run first writes one row per visit of the events it reads into a table
+// of its own in memory (visitsSQL), then makes every aggregate table's cells
+// from those rows (cellsSQL, pairCellsSQL), and drops it. The visits are
+// made once per run and read three times (hourly, daily, pairs). Each step
+// mirrors accumulator.session, so that the two paths agree number for
+// number (sql_test.go):
+//
+//  1. per visitor, its events as one array of tuples sorted by (ts, kind,
+//     name, path, …), the order the Go path reads them in, cut into visits
+//     where two events are more than SessionTimeout apart;
+//  2. per visit: its start, bounce and duration, its session-level
+//     dimensions from its first page (sd), and its events as parallel arrays
+//     of times, kinds, values (path or event name) and time on page;
+//  3. per visit, the keys it touches and what it adds to each: its session
+//     dimensions in every period it has events in (visits, bounces and
+//     duration only in the period it started), each event in its page or
+//     event name, each page or event name it contains once;
+//  4. those rows added up per visit and key (R), then per key: a visitor
+//     with one visit has one R row per key, so visitors are counted as
+//     rows, and only the visitors with several visits need a distinct count.
+//
+// Pair cells cross each R row of a visit with the visit's filter values.
+// That cross is most of a run's work (a visit with f filter values and n
+// keys makes f × n rows), so it is done on 64-bit hashes of the keys and
+// filter values, and the strings are joined back once per cell.
+//
+// Only arrays, tuples, ARRAY JOIN and higher-order functions are used:
+// ClickHouse 18.16 and the embedded 26.x engine run the same SQL. A
+// period is computed in the site's time zone by the engine (toStartOfHour,
+// toDate with a zone), which agrees with site.HourStart except within the
+// repeated hour when clocks go back: the engine keeps the two hours apart,
+// the Go path folds them into the first.
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/sezim-analytics/sezim/site"
+)
+
+// visitsSQL returns the SELECT of one row per visit of the events matching
+// where: visitor, nv (the visitor's visits that day), p0 (the visit's first
+// event's unix time), bounce, dur, sd (its session dimensions as (dim,
+// value), empty values dropped, the total (”, ”) first), et, ek, ev, etop
+// (its events' times, kinds, values and time on page), vals (the distinct
+// (page, path) and (event, name) it contains) and fs (its filter values for
+// the pair rows, as top asks: "" none, allPairs every value of
+// PairFilterDims, else a list of tuple literals).
+func visitsSQL(db, where, top string) string {
+	sdims := fmt.Sprintf(`arrayFilter(d -> d.1 = '' OR d.2 != '', [
+   ('%s', ''), ('%s', entry), ('%s', exit), ('%s', f.5), ('%s', f.6),
+   ('%s', f.7), ('%s', f.8), ('%s', f.9), ('%s', f.10), ('%s', f.11),
+   ('%s', f.12), ('%s', f.13), ('%s', f.14), ('%s', bver), ('%s', f.16),
+   ('%s', f.17), ('%s', f.18), ('%s', f.19)])`,
+		DimTotal, DimEntryPage, DimExitPage, DimSource, DimChannel,
+		DimUTMSource, DimUTMMedium, DimUTMCampaign, DimUTMContent, DimUTMTerm,
+		DimCountry, DimRegion, DimBrowser, DimBrowserVersion, DimOS,
+		DimDevice, DimScreen, DimLanguage)
+	fs := "CAST([] AS Array(Tuple(String, String)))"
+	candidates := "arrayConcat(arrayFilter(d -> d.1 != '', sd), arrayFilter(v -> v.2 != '', vals))"
+	switch top {
+	case "":
+	case allPairs:
+		dims := make([]string, len(PairFilterDims))
+		for i, d := range PairFilterDims {
+			dims[i] = "'" + d + "'"
+		}
+		fs = fmt.Sprintf("arrayFilter(x -> x.1 IN (%s), %s)", strings.Join(dims, ", "), candidates)
+	default:
+		fs = fmt.Sprintf("arrayFilter(x -> has([%s], x), %s)", top, candidates)
+	}
+	// ClickHouse 18.16 prunes a subquery's columns that the outer query
+	// uses only inside a lambda ("Unknown identifier"): the WHERE clauses
+	// that are always true name them outside one.
+	return fmt.Sprintf(`SELECT visitor, nv, p0, bounce, dur, sd, et, ek, ev, etop, vals, fs, arrayMap(x -> cityHash64(x.1, x.2), fs) AS fhs
+ FROM (SELECT *, %[1]s AS fs
+ FROM (
+  SELECT visitor, nv, sess,
+   arrayMap(e -> e.1, sess) AS et, arrayMap(e -> e.2, sess) AS ek,
+   arrayMap(e -> if(e.2 = 1, e.4, e.3), sess) AS ev,
+   length(sess) AS n,
+   arrayMap((t, nt, k, i) -> toUInt32(if(k = 1 AND i < n, nt - t, 0)), et, arrayPushBack(arrayPopFront(et), toUInt32(0)), ek, arrayEnumerate(et)) AS etop,
+   et[1] AS p0,
+   arrayFirstIndex(k -> k = 1, ek) AS fi, sess[if(fi = 0, 1, fi)] AS f,
+   arrayCount(k -> k = 1, ek) AS npv,
+   toUInt8(npv <= 1 AND npv = n) AS bounce,
+   toUInt32(et[n] - et[1]) AS dur,
+   if(fi = 0, '', f.4) AS entry,
+   if(npv = 0, '', ev[n + 1 - arrayFirstIndex(k -> k = 1, arrayReverse(ek))]) AS exit,
+   if(f.14 != '' AND f.15 > 0, concat(f.14, ' ', toString(f.15)), '') AS bver,
+   %[2]s AS sd,
+   arrayDistinct(arrayFilter(x -> x.1 = '%[3]s' OR x.2 != '', arrayMap((k, v) -> (if(k = 1, '%[3]s', '%[4]s'), v), ek, ev))) AS vals
+  FROM (
+   SELECT visitor, length(starts) AS nv, arrayJoin(arrayMap((s, l) -> arraySlice(evs, s, l), starts, lens)) AS sess
+   FROM (
+    SELECT visitor, evs, arrayMap(e -> e.1, evs) AS t,
+     arrayFilter((i, d) -> i = 1 OR d > %[5]d, arrayEnumerate(t), arrayDifference(t)) AS starts,
+     arrayMap((s, i) -> if(i < length(starts), starts[i + 1], length(evs) + 1) - s, starts, arrayEnumerate(starts)) AS lens
+    FROM (
+     SELECT visitor, arraySort(groupArray((%[6]s))) AS evs
+     FROM %[7]s.events WHERE %[8]s GROUP BY visitor))
+   WHERE notEmpty(evs))
+  WHERE notEmpty(sess) AND n > 0)
+ WHERE notEmpty(sd) AND notEmpty(et) AND notEmpty(ek) AND notEmpty(ev) AND notEmpty(etop) AND bounce <= 1 AND dur >= 0 AND length(vals) >= 0)`,
+		fs, sdims, DimPage, DimEvent, int(SessionTimeout.Seconds()), eventTuple, db, where)
+}
+
+// visitKeysSQL returns the SELECT of R: per visit (visitor, p0) and key
+// (kh, a hash of period, dim and value) the visit's numbers there, with
+// the key's strings, the visitor's number of visits and the visit's filter
+// value hashes (fhs). period is an expression of {ts}, a unix time
+// (UInt32), giving the key's period.
+func visitKeysSQL(visits, period string) string {
+	p := func(x string) string { return strings.ReplaceAll(period, "{ts}", x) }
+	entryExit := fmt.Sprintf("('%s', '%s')", DimEntryPage, DimExitPage)
+	// Every column has the same type in the three branches: 18.16 does
+	// not widen them.
+	rows := fmt.Sprintf(`SELECT visitor, nv, p0, pp AS p, d.1 AS dim, d.2 AS value,
+   toUInt64(pp = pz) AS visits, toUInt64(if(d.1 IN %[2]s, 0, npp)) AS pageviews,
+   toUInt64(if(pp = pz, bounce, 0)) AS bounces, toUInt64(if(pp = pz, dur, 0)) AS duration,
+   toUInt64(if(d.1 IN %[2]s, 0, nep)) AS events
+  FROM (
+   SELECT visitor, nv, p0, bounce, dur, pz, pp, npp, nep, arrayJoin(sd) AS d
+   FROM (
+    SELECT visitor, nv, p0, bounce, dur, sd, %[1]s AS pz, ps, arrayDistinct(ps) AS pps,
+     arrayMap(x -> arrayCount((q, k) -> q = x AND k = 1, ps, ek), pps) AS npvs,
+     arrayMap(x -> arrayCount((q, k) -> q = x AND k != 1, ps, ek), pps) AS neps
+    FROM (SELECT *, arrayMap(t -> %[3]s, et) AS ps FROM %[4]s)
+    WHERE notEmpty(ps) AND notEmpty(ek))
+   ARRAY JOIN pps AS pp, npvs AS npp, neps AS nep)
+  WHERE pp = pz OR d.1 NOT IN %[2]s
+ UNION ALL
+  SELECT visitor, nv, p0, %[5]s AS p, if(k = 1, '%[6]s', '%[7]s') AS dim, v AS value,
+   toUInt64(0) AS visits, toUInt64(k = 1) AS pageviews, toUInt64(0) AS bounces, toUInt64(top) AS duration, toUInt64(k != 1) AS events
+  FROM %[4]s ARRAY JOIN et AS t, ek AS k, ev AS v, etop AS top
+  WHERE k = 1 OR v != ''
+ UNION ALL
+  SELECT visitor, nv, p0, %[1]s AS p, x.1 AS dim, x.2 AS value,
+   toUInt64(1) AS visits, toUInt64(0) AS pageviews, toUInt64(if(x.1 = '%[6]s', bounce, 0)) AS bounces, toUInt64(0) AS duration, toUInt64(0) AS events
+  FROM %[4]s ARRAY JOIN vals AS x`,
+		p("p0"), entryExit, p("t"), visits, p("t"), DimPage, DimEvent)
+	return fmt.Sprintf(`SELECT visitor, p0, any(nv) AS nv, cityHash64(p, dim, value) AS kh, any(p) AS kp, any(dim) AS kd, any(value) AS kv,
+  sum(visits) AS vi, sum(pageviews) AS pv, sum(bounces) AS bo, sum(duration) AS du, sum(events) AS ev
+ FROM (%s) GROUP BY visitor, p0, kh`, rows)
+}
+
+// visitorsSQL counts the distinct visitors of a group of R rows: a visitor
+// with one visit has one row per key.
+const visitorsSQL = "countIf(nv = 1) + uniqExactIf(visitor, nv > 1)"
+
+// cellsSQL is the SELECT of one site's exact hourly or daily cells (p, d,
+// v, visitors, visits, pageviews, bounces, duration, events) from R rows
+// (see visitKeysSQL): keys is a table or a parenthesised SELECT.
+func cellsSQL(keys string) string {
+	return fmt.Sprintf(`SELECT kh, any(kp) AS p, any(kd) AS d, any(kv) AS v, %s AS visitors, sum(vi) AS visits,
+   sum(pv) AS pageviews, sum(bo) AS bounces, sum(du) AS duration, sum(ev) AS events
+  FROM %s GROUP BY kh`, visitorsSQL, keys)
+}
+
+// pairCellsSQL is the SELECT of one site's exact pair cells (day, fdim,
+// fvalue, dim, value, visitors, visits, pageviews, bounces, duration,
+// events) from the daily R rows in table keys of a visits table made with
+// filter values. Only hashes and numbers go through the cross of keys and
+// filter values; the strings are joined to the cells.
+func pairCellsSQL(keys, visits string) string {
+	// 18.16 has one JOIN per SELECT: the key strings, then the filter
+	// strings. ANY LEFT JOIN: newer engines make ANY INNER JOIN keep one
+	// row per key on both sides.
+	return fmt.Sprintf(`SELECT day, fdim, fvalue, dim, value, visitors, visits, pageviews, bounces, duration, events
+ FROM (
+  SELECT fh, kp AS day, kd AS dim, kv AS value, visitors, visits, pageviews, bounces, duration, events
+  FROM (
+   SELECT fh, kh, %[1]s AS visitors, sum(vi) AS visits,
+    sum(pv) AS pageviews, sum(bo) AS bounces, sum(du) AS duration, sum(ev) AS events
+   FROM (
+    SELECT visitor, nv, kh, fhs, vi, pv, bo, du, ev
+    FROM (SELECT visitor, p0, nv, kh, vi, pv, bo, du, ev FROM %[2]s) AS keys
+    ANY LEFT JOIN (SELECT visitor, p0, fhs FROM %[3]s) AS visits USING (visitor, p0))
+   ARRAY JOIN fhs AS fh
+   GROUP BY fh, kh) AS cells
+  ANY LEFT JOIN (SELECT kh, any(kp) AS kp, any(kd) AS kd, any(kv) AS kv FROM %[2]s GROUP BY kh) AS names USING (kh)) AS named
+ ANY LEFT JOIN (
+  SELECT cityHash64(x.1, x.2) AS fh, any(x.1) AS fdim, any(x.2) AS fvalue FROM %[3]s ARRAY JOIN fs AS x GROUP BY fh
+ ) AS filters USING (fh)`, visitorsSQL, keys, visits)
+}
+
+// withTable makes a table in memory of a SELECT under a name of its own,
+// calls fn with its name and drops it.
+func (r *Rollup) withTable(ctx context.Context, tag, sel string, fn func(name string) error) error {
+	name := fmt.Sprintf("%s.rollup_%s_%d", r.st.DB().Stats, tag, r.seq.Add(1))
+	if err := r.st.Exec(ctx, "CREATE TABLE "+name+" ENGINE = Memory AS "+sel); err != nil {
+		return fmt.Errorf("cannot make the run's %s: %w", tag, err)
+	}
+	// A leftover would hold visitor hashes beyond their day: drop it even
+	// when the run was cancelled.
+	defer func() { _ = r.st.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+name) }()
+	return fn(name)
+}
+
+// cellSources are the SELECTs of one visits table's cells: hourly and
+// daily (cellsSQL columns) and pairs (pairCellsSQL columns).
+type cellSources struct {
+	hourly, daily, pairs string
+}
+
+// withCells sessionises the events matching where (see visitsSQL, top
+// says which filter values get pairs) and calls fn with the SELECTs of
+// their cells, valid until fn returns.
+func (r *Rollup) withCells(ctx context.Context, s *site.Site, where, top string, fn func(cellSources) error) error {
+	periods := periodSQL(s)
+	return r.withTable(ctx, "visits", visitsSQL(r.st.DB().Stats, where, top), func(visits string) error {
+		// The daily keys are read twice (daily cells and pairs): made
+		// once.
+		return r.withTable(ctx, "keys", visitKeysSQL(visits, periods[daily]), func(keys string) error {
+			return fn(cellSources{
+				hourly: cellsSQL("(" + visitKeysSQL(visits, periods[hourly]) + ")"),
+				daily:  cellsSQL(keys),
+				pairs:  pairCellsSQL(keys, visits),
+			})
+		})
+	})
+}
