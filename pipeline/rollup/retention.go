@@ -55,11 +55,43 @@ func (r *Rollup) Finish(ctx context.Context, saltDay time.Time) (Result, error) 
 	return res, nil
 }
 
+// leftoverAge is how old a run's own table must be before Retention drops
+// it as left over: no run takes this long.
+const leftoverAge = time.Hour
+
+// dropLeftovers drops the tables of runs that did not finish (the process
+// died): on a ClickHouse server they would keep a day's visitor hashes in
+// memory after the day's events are gone.
+func (r *Rollup) dropLeftovers(ctx context.Context, now time.Time) error {
+	db := r.st.DB().Stats
+	q := fmt.Sprintf(`SELECT name FROM system.tables WHERE database = %s AND engine = 'Memory'
+ AND (name LIKE 'rollup\\_visits\\_%%' OR name LIKE 'rollup\\_keys\\_%%' OR name LIKE 'rollup\\_delta\\_%%')
+ AND metadata_modification_time < toDateTime(%d)`, store.Quote(db), now.Add(-leftoverAge).Unix())
+	var names []string
+	err := r.st.Query(ctx, q, func(row store.Row) error {
+		names = append(names, row.String(0))
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("cannot list left-over rollup tables: %w", err)
+	}
+	for _, n := range names {
+		if err := r.st.Exec(ctx, "DROP TABLE IF EXISTS "+db+"."+n); err != nil {
+			return fmt.Errorf("cannot drop the left-over rollup table %s: %w", n, err)
+		}
+		r.log.Info("dropped a left-over rollup table", "table", n, "reason", "a run did not finish")
+	}
+	return nil
+}
+
 // Retention applies every site's retention to the aggregate tables: rows
 // older than the site's limit are deleted. Sites share the tables, so this
 // is a delete by site rather than a partition drop; it is logged with what
 // it removed.
 func (r *Rollup) Retention(ctx context.Context, now time.Time) error {
+	if err := r.dropLeftovers(ctx, now); err != nil {
+		return err
+	}
 	db := r.st.DB().Stats
 	for _, s := range r.sites.Sites {
 		for _, t := range []struct {

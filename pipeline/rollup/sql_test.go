@@ -364,3 +364,44 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Fatalf("no metric %s", name)
 	return 0
 }
+
+// TestRetentionDropsLeftoverRunTables: a run that died leaves its tables
+// of visits behind; the retention job drops them once they are older than
+// any run, and leaves a young one (a run in progress) alone.
+func TestRetentionDropsLeftoverRunTables(t *testing.T) {
+	config, err := site.Parse([]byte(diffSites))
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		db := st.DB().Stats
+		if err := st.Exec(ctx, "CREATE TABLE "+db+".rollup_visits_7_full ENGINE = Memory AS SELECT toUInt64(1) AS visitor"); err != nil {
+			t.Fatal(err)
+		}
+		tables := func() int {
+			n := 0
+			err := st.Query(ctx, "SELECT count() FROM system.tables WHERE database = "+store.Quote(db)+" AND name = 'rollup_visits_7_full'", func(row store.Row) error {
+				n = int(row.Uint64(0))
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		r := rollup.New(rollup.Options{Store: st, Sites: config})
+		if err := r.Retention(ctx, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if tables() != 1 {
+			t.Fatal("a young run table was dropped")
+		}
+		if err := r.Retention(ctx, time.Now().Add(2*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if tables() != 0 {
+			t.Fatal("a left-over run table is still there after an hour")
+		}
+	})
+}
