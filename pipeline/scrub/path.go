@@ -96,6 +96,57 @@ func (r *Rules) Len() int {
 	return len(r.pats)
 }
 
+// matchesAny reports whether some pattern matches p ("/a/b", without
+// ';' parameters), walking p in place.
+func (r *Rules) matchesAny(p string) bool {
+	if r == nil {
+		return false
+	}
+	for _, pt := range r.pats {
+		if pt.matchPrefix(p[1:]) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchPrefix reports whether the first segments of rest (a path without
+// its leading '/') match the pattern, as apply decides.
+func (pt Pattern) matchPrefix(rest string) bool {
+	for k, ps := range pt.segs {
+		seg, tail, more := strings.Cut(rest, "/")
+		if ps[0] == ':' {
+			if seg == "" {
+				return false
+			}
+		} else if ps != seg {
+			return false
+		}
+		if !more {
+			return k == len(pt.segs)-1
+		}
+		rest = tail
+	}
+	return true
+}
+
+// calmPath reports that no rule can change p: no ';' parameter, nothing
+// the value rules start from, no secret-bearing segment and no site pattern
+// that matches.
+func calmPath(p string, r *Rules) bool {
+	if !strings.HasPrefix(p, "/") || strings.IndexByte(p, ';') >= 0 || !quiet(p) {
+		return false
+	}
+	for rest := p[1:]; rest != ""; {
+		seg, tail, _ := strings.Cut(rest, "/")
+		if isSecretBefore(seg) {
+			return false
+		}
+		rest = tail
+	}
+	return !r.matchesAny(p)
+}
+
 // apply marks the segments the first matching pattern replaces.
 func (r *Rules) apply(segs []string, ph []string) {
 	if r == nil {

@@ -13,7 +13,8 @@ const (
 	cWord // a token's characters: letters, digits, '_', '-'
 	cAddr // an e-mail address's: letters, digits, ".%+-_'@", and UTF-8
 	cSep  // what may sit between the digit groups of a phone number
-	cLoud // a byte some rule starts from: digits, '@', ':', '_'
+	cLoud  // a byte some rule starts from: digits, '@', ':'
+	cCheck // a byte check looks at: controls, markup, '%', lead bytes of invisible runes
 )
 
 var class = func() (t [256]uint8) {
@@ -40,8 +41,17 @@ var class = func() (t [256]uint8) {
 	for _, b := range []byte(" -.()") {
 		t[b] |= cSep
 	}
-	for _, b := range []byte("0123456789@:_") {
+	for _, b := range []byte("0123456789@:") {
 		t[b] |= cLoud
+	}
+	for c := 0; c < ' '; c++ {
+		t[c] |= cCheck
+	}
+	// The invisible runes (see invisible) are U+0080–U+009F (lead 0xC2),
+	// U+2000–U+206F (0xE2), U+FEFF and U+FFF9–U+FFFB (0xEF) and the tag
+	// characters (0xF3).
+	for _, b := range []byte{0x7f, '<', '>', '%', 0xc2, 0xe2, 0xef, 0xf3} {
+		t[b] |= cCheck
 	}
 	return t
 }()
@@ -60,19 +70,28 @@ func runEnd(s string, i int, k uint8) int {
 	return i
 }
 
-// quiet reports that no rule can match in s: it has no digit, '@', ':',
-// or '_' and no word of 16 characters or more. Most paths and values
-// are quiet, and this one pass is all they cost.
+// quiet reports that no rule can match in s: it has no digit, '@' or ':',
+// no word of 16 characters or more, and no word with both '_' and a
+// capital (a prefixed token). Most paths and values are quiet, and this
+// one pass is all they cost.
 func quiet(s string) bool {
-	word := 0
+	word, under, upper := 0, false, false
 	for i := 0; i < len(s); i++ {
-		k := class[s[i]]
+		c := s[i]
+		k := class[c]
 		if k&cLoud != 0 {
 			return false
 		}
 		if k&cWord == 0 {
-			word = 0
-		} else if word++; word >= 16 {
+			word, under, upper = 0, false, false
+			continue
+		}
+		if word++; word >= 16 {
+			return false
+		}
+		under = under || c == '_'
+		upper = upper || ('A' <= c && c <= 'Z')
+		if under && upper {
 			return false
 		}
 	}

@@ -109,29 +109,27 @@ func Path(p string, r *Rules, max int) (string, Reason) {
 // reveals. It allocates only when there is something to decode.
 func check(s string) (string, Reason) {
 	for round := 0; ; round++ {
+		if !utf8.ValidString(s) {
+			return "", ReasonEncoding
+		}
 		escaped := false
-		for i := 0; i < len(s); {
+		for i := 0; i < len(s); i++ {
 			c := s[i]
-			if c < utf8.RuneSelf {
-				switch {
-				case c < ' ' || c == 0x7f:
-					return "", ReasonControl
-				case c == '<' || c == '>':
-					return "", ReasonMarkup
-				case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
-					escaped = true
-				}
-				i++
+			if class[c]&cCheck == 0 {
 				continue
 			}
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				return "", ReasonEncoding
-			}
-			if invisible(r) {
+			switch {
+			case c < ' ' || c == 0x7f:
 				return "", ReasonControl
+			case c == '<' || c == '>':
+				return "", ReasonMarkup
+			case c == '%':
+				escaped = escaped || (i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]))
+			default: // the lead byte of a rune that may be invisible
+				if r, _ := utf8.DecodeRuneInString(s[i:]); invisible(r) {
+					return "", ReasonControl
+				}
 			}
-			i += size
 		}
 		if !escaped {
 			return s, ReasonNone
@@ -188,11 +186,27 @@ func unhex(c byte) byte {
 	}
 }
 
-// settle rewrites s until a pass changes nothing and it fits max. The
-// first pass writes into a buffer on the stack, and s itself is returned
-// when nothing changed: a clean value costs no allocation.
+// settle rewrites s until a pass changes nothing and it fits max. A value
+// no rule can touch is returned as it is after one scan; otherwise the
+// first pass writes into a buffer on the stack, and only a changed value
+// is allocated.
 func settle(s string, max int, r *Rules, path bool) string {
-	var arr [1024]byte
+	if max <= 0 || len(s) <= max {
+		switch {
+		case !path && quiet(s):
+			return s
+		case path && calmPath(s, r):
+			if s = strings.TrimRight(s, "/"); s == "" {
+				s = "/"
+			}
+			return s
+		}
+	}
+	return settleSlow(s, max, r, path)
+}
+
+func settleSlow(s string, max int, r *Rules, path bool) string {
+	var arr [512]byte
 	for range maxRounds {
 		b, changed := rewrite(arr[:0], s, r, path)
 		if changed {
