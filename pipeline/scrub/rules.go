@@ -10,9 +10,9 @@ const (
 	cDigit = 1 << iota
 	cHex
 	cAlpha
-	cWord // a token's characters: letters, digits, '_', '-'
-	cAddr // an e-mail address's: letters, digits, ".%+-_'@", and UTF-8
-	cSep  // what may sit between the digit groups of a phone number
+	cWord  // a token's characters: letters, digits, '_', '-'
+	cAddr  // an e-mail address's: letters, digits, ".%+-_'@", and UTF-8
+	cSep   // what may sit between the digit groups of a phone number
 	cLoud  // a byte some rule starts from: digits, '@', ':'
 	cCheck // a byte check looks at: controls, markup, '%', lead bytes of invisible runes
 )
