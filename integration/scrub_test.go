@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sezim-analytics/sezim/privacy"
 	"github.com/sezim-analytics/sezim/sessionlog"
 	"github.com/sezim-analytics/sezim/store"
 	"github.com/sezim-analytics/sezim/store/storetest"
@@ -153,5 +154,15 @@ func TestFreeFormValuesAreScrubbedAtTheDoor(t *testing.T) {
 			t.Fatalf("scanned only %d cells", cells)
 		}
 		t.Logf("scanned %d cells of %s", cells, db)
+
+		// The privacy report agrees: nothing it looks for is stored.
+		r, err := privacy.ScanStats(t.Context(), st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.OK {
+			out, _ := json.Marshal(r)
+			t.Fatalf("privacy report failed %v: %s", r.Failed(), out)
+		}
 	})
 }
