@@ -138,9 +138,9 @@ func ScanStats(ctx context.Context, st store.Store) (*Report, error) {
 	db := st.DB().Stats
 	r := &Report{Database: db, Exemption: exemptions}
 	byName := map[string]*Check{}
-	addrCol := Check{Name: CheckAddressColumn, What: "columns typed or named as an address (IPv4, IPv6, ip, addr, client, remote)", OK: true}
+	addrCol := Check{Name: CheckAddressColumn, What: "columns typed or named as an address (IPv4, IPv6, ip, addr, client, remote)", OK: true, Findings: []Finding{}}
 	for _, p := range patterns {
-		r.Checks = append(r.Checks, Check{Name: p.name, What: p.what, OK: true})
+		r.Checks = append(r.Checks, Check{Name: p.name, What: p.what, OK: true, Findings: []Finding{}})
 	}
 	r.Checks = append(r.Checks, addrCol)
 	for i := range r.Checks {
@@ -149,6 +149,11 @@ func ScanStats(ctx context.Context, st store.Store) (*Report, error) {
 	tables, err := listTables(ctx, st, db)
 	if err != nil {
 		return nil, err
+	}
+	if len(tables) == 0 {
+		// A report of nothing must not pass: the name is wrong, or the
+		// store was never migrated.
+		return nil, fmt.Errorf("cannot scan the stats database (%s): it has no tables", db)
 	}
 	r.Tables = len(tables)
 	for _, table := range tables {

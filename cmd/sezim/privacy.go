@@ -58,6 +58,7 @@ func privacyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
 		if err := enc.Encode(r); err != nil {
 			return fmt.Errorf("cannot write report: %w", err)
 		}

@@ -62,4 +62,10 @@ func TestPrivacyReport(t *testing.T) {
 	if code, _, _ := report("xml"); code != 1 {
 		t.Fatalf("--format xml: exit %d", code)
 	}
+	// A database with no tables (a wrong --stats-db) is an error, not a pass.
+	var out2, errOut2 bytes.Buffer
+	args := []string{"privacy", "report", "--store", os.Getenv(storetest.EnvServer), "--stats-db", names.Stats + "_missing"}
+	if code := run(t.Context(), args, &out2, &errOut2); code != 1 || !strings.Contains(errOut2.String(), "it has no tables") {
+		t.Fatalf("missing database: exit %d\n%s%s", code, out2.String(), errOut2.String())
+	}
 }
