@@ -175,11 +175,13 @@ next:
 	}
 }
 
-// secretBefore are segment names whose next segment, in the links sites
-// send by e-mail, is a one-time secret: a password reset, an address
-// confirmation, an invitation, an unsubscribe link, a magic sign-in link.
+// secretBefore are segment names whose following segments, in the links
+// sites send by e-mail, are a one-time secret: a password reset, an
+// address confirmation, an invitation, an unsubscribe link, a magic
+// sign-in link. ("password" alone is left out: /password/forgot is a page,
+// and /password/reset/<token> is caught by "reset".)
 var secretBefore = []string{
-	"reset", "reset-password", "reset_password", "password-reset", "password_reset", "password",
+	"reset", "reset-password", "reset_password", "password-reset", "password_reset",
 	"verify", "verify-email", "verification", "confirm", "confirm-email", "confirmation",
 	"activate", "activation", "unsubscribe", "invite", "invitation", "magic", "magic-link",
 	"token", "otp",
@@ -227,10 +229,20 @@ func rewritePath(dst []byte, p string, r *Rules) ([]byte, bool) {
 		}
 	}
 	r.apply(segs, ph)
+	// Everything after a secret-bearing segment is the secret (Django's
+	// /reset/<uid>/<token>, Laravel's /email/verify/<id>/<hash>): it
+	// becomes one :token.
 	for k := 0; k+1 < len(segs); k++ {
-		if ph[k] == "" && ph[k+1] == "" && segs[k+1] != "" && !isPlaceholder(segs[k+1]) && isSecretBefore(segs[k]) {
+		if ph[k] != "" || segs[k+1] == "" || !isSecretBefore(segs[k]) {
+			continue
+		}
+		if ph[k+1] == "" && !isPlaceholder(segs[k+1]) {
 			ph[k+1] = Token
 		}
+		if k+2 < len(segs) || rest != "" {
+			segs, rest, changed = segs[:k+2], "", true
+		}
+		break
 	}
 	for k, seg := range segs {
 		dst = append(dst, '/')

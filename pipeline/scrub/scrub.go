@@ -23,8 +23,8 @@
 //     numbers (:phone), long digit runs (:id), UUIDs (:uuid), IP addresses
 //     (:ip), long random-looking or prefixed secret tokens (:token). In a
 //     path, ";name=value" parameters (jsessionid and the like) are removed,
-//     the segment after a secret-bearing one (/reset/…, /verify/…,
-//     /unsubscribe/…) becomes :token, and a site's own patterns
+//     what follows a secret-bearing segment (/reset/…, /verify/…,
+//     /unsubscribe/…) becomes one :token, and a site's own patterns
 //     (/psychologist/:id) are applied first.
 //  4. Bound. The result is cut to the caller's limit on a rune boundary and
 //     normalised again, until it no longer changes: normalising twice gives

@@ -105,7 +105,11 @@ func TestPath(t *testing.T) {
 	f("/reset/:token", "/reset/"+Token)
 	// Secret-bearing links.
 	f("/verify/ab", "/verify/"+Token)
-	f("/Unsubscribe/weekly/x", "/Unsubscribe/"+Token+"/x")
+	f("/Unsubscribe/weekly/x", "/Unsubscribe/"+Token)
+	f("/reset/Mq/bq8k5u-4f1e0c0a9b8d7e6f5a4b3c2d", "/reset/"+Token)
+	f("/email/verify/17/1f2e3d4c5b6a79880706f5e4d3c2b1a0f9e8d7c6", "/email/verify/"+Token)
+	f("/reset/:token/x", "/reset/"+Token)
+	f("/password/forgot", "/password/forgot")
 	f("/auth/reset-password/Q2hhbmdlTWU", "/auth/reset-password/"+Token)
 	// Built-in rules per segment.
 	f("/u/victim@mail.com/settings", "/u/"+Email+"/settings")
