@@ -127,6 +127,9 @@ const (
 	reasonUnavailable  reason = "unavailable"
 	reasonBadScreen    reason = "bad_screen_width"
 	reasonFieldTooLong reason = "field_too_long"
+	// A free-form value held a control character or markup (pipeline/scrub).
+	reasonControl reason = "control_character"
+	reasonMarkup  reason = "markup"
 )
 
 // maxField bounds every string field of an event; longer input is refused
@@ -217,8 +220,20 @@ func (c *Collector) process(w *work) (int, reason) {
 		return fiber.StatusForbidden, reasonBadOrigin
 	case why == event.DropMalformed:
 		return fiber.StatusBadRequest, reasonMalformed
+	case why == event.DropControl:
+		return fiber.StatusBadRequest, reasonControl
+	case why == event.DropMarkup:
+		return fiber.StatusBadRequest, reasonMarkup
 	}
 	return fiber.StatusAccepted, ""
+}
+
+// refused counts a request the pipeline refused as bad input (400 or 403
+// with a reason) under its route.
+func (c *Collector) refused(route string, status int, why reason) {
+	if why != "" && (status == fiber.StatusBadRequest || status == fiber.StatusForbidden) {
+		c.rejected.WithLabelValues(route, string(why)).Inc()
+	}
 }
 
 // bodyGuard refuses a body on GET and HEAD, which no route here takes, and

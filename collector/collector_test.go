@@ -154,6 +154,12 @@ func TestHandlers(t *testing.T) {
 		{name: "beacon too large", r: req{method: "POST", target: "/e", body: `{"s":"sez","u":"` + strings.Repeat("a", MaxBeaconBytes) + `"}`}, status: 413, reason: "too_large"},
 		{name: "gpc on a site that drops it", r: req{method: "POST", target: "/e", body: `{"s":"strict","u":"https://strict.kz/"}`, headers: map[string]string{"Sec-GPC": "1"}}, status: 202},
 		{name: "gpc on a site that keeps it anonymous", r: req{method: "POST", target: "/e", body: `{"s":"sez","u":"https://sez.im/"}`, headers: map[string]string{"Sec-GPC": "1"}}, status: 202, kept: 1, wantPath: "/"},
+		{name: "pixel path with markup", r: req{method: "GET", target: pixelURL(map[string]string{"s": "sez", "u": "https://sez.im/%3Cimg%20src=x%20onerror=alert(1)%3E;jsessionid=SECRET123/reset/tok_ABCDEF"})},
+			status: 400, reason: "markup", wantGIF: true},
+		{name: "pixel path scrubbed", r: req{method: "GET", target: pixelURL(map[string]string{"s": "sez", "u": "https://sez.im/account;jsessionid=SECRET123/reset/tok_ABCDEF"})},
+			status: 200, kept: 1, wantPath: "/account/reset/:token", wantGIF: true},
+		{name: "beacon event name with control characters", r: req{method: "POST", target: "/e", body: `{"s":"sez","u":"https://sez.im/","n":"sign\nup\t\u0000"}`}, status: 400, reason: "control_character"},
+		{name: "beacon e-mail in the path", r: req{method: "POST", target: "/e", body: `{"s":"sez","u":"https://sez.im/u/victim%40mail.com"}`}, status: 202, kept: 1, wantPath: "/u/:email"},
 		{name: "prefetch is not a visit", r: req{method: "GET", target: pixelURL(map[string]string{"s": "sez", "u": "https://sez.im/"}), headers: map[string]string{"Sec-Purpose": "prefetch"}}, status: 200, wantGIF: true},
 	}
 	for _, tc := range cases {
@@ -278,6 +284,16 @@ func TestRejectionsAreCountedByReason(t *testing.T) {
 	}
 	if n := testutil.ToFloat64(f.c.rejected.WithLabelValues("pixel", "missing_site")); n != 1 {
 		t.Fatalf("missing_site count %v", n)
+	}
+	// Refusals of the pipeline count too, under the reason answered.
+	f.do(t, req{method: "GET", target: pixelURL(map[string]string{"s": "sez", "u": "https://sez.im/%3Cb%3E"})})
+	f.do(t, req{method: "POST", target: "/e", body: `{"s":"sez","u":"https://sez.im/","n":"a\tb"}`})
+	f.do(t, req{method: "POST", target: "/e", body: `{"s":"sez","u":"https://sez.im/?utm_term=%E2%80%8B"}`})
+	if n := testutil.ToFloat64(f.c.rejected.WithLabelValues("pixel", "markup")); n != 1 {
+		t.Fatalf("markup count %v", n)
+	}
+	if n := testutil.ToFloat64(f.c.rejected.WithLabelValues("beacon", "control_character")); n != 2 {
+		t.Fatalf("control_character count %v", n)
 	}
 }
 

@@ -37,6 +37,7 @@ func (c *Collector) pixel(ctx *fiber.Ctx) error {
 			h.URL = ctx.Get(fiber.HeaderReferer)
 		}
 		status, why = c.process(w)
+		c.refused("pixel", status, why)
 	} else {
 		c.o.Pipeline.Reject(h.Source, event.DropMalformed)
 		c.rejected.WithLabelValues("pixel", string(why)).Inc()
@@ -130,6 +131,7 @@ func (c *Collector) beacon(ctx *fiber.Ctx) error {
 	if why == "" {
 		c.fillHeaders(ctx, h)
 		status, why = c.process(w)
+		c.refused("beacon", status, why)
 	} else {
 		c.o.Pipeline.Reject(h.Source, event.DropMalformed)
 		c.rejected.WithLabelValues("beacon", string(why)).Inc()

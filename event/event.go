@@ -162,6 +162,11 @@ const (
 	DropDNT         Drop = "dnt"
 	DropGPC         Drop = "gpc"
 	DropRefused     Drop = "refused"
+	// DropControl and DropMarkup: a free-form value (path, UTM value,
+	// event name) held a control or invisible character, or markup
+	// (pipeline/scrub says why these are refused, not cleaned).
+	DropControl Drop = "control_character"
+	DropMarkup  Drop = "markup"
 )
 
 // OwnStrings replaces every field that may point into a request's buffer

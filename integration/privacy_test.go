@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sezim-analytics/sezim/pipeline/anon"
+	"github.com/sezim-analytics/sezim/privacy"
 	"github.com/sezim-analytics/sezim/store"
 	"github.com/sezim-analytics/sezim/store/storetest"
 )
@@ -107,6 +108,14 @@ func TestNothingIdentifyingReachesTheStatsDatabase(t *testing.T) {
 			}
 		}
 		t.Logf("scanned %d cells in %d tables against %d secrets", cells, len(tables), len(secrets))
+		// The privacy report, which knows no secret, finds nothing either.
+		r, err := privacy.ScanStats(t.Context(), st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.OK {
+			t.Fatalf("privacy report failed %v", r.Failed())
+		}
 	})
 }
 

@@ -100,6 +100,8 @@ sites:
     origins: [https://sez.im]
     timezone: Asia/Almaty
     k_threshold: 1 # these tests read single visitors back; dashboards_test.go tests k
+    path_patterns: [/psychologist/:id] # scrub_test.go
+    ingest_keys: [` + scrubIngestKey + `]
 `))
 	if err != nil {
 		t.Fatal(err)

@@ -22,7 +22,10 @@ const (
 // Facts are everything the tier decision depends on, gathered by the
 // collector and the earlier pipeline steps.
 type Facts struct {
-	Malformed   bool
+	Malformed bool
+	// Unsafe is why a free-form value was refused (DropControl,
+	// DropMarkup); DropNone when every value was kept.
+	Unsafe      event.Drop
 	UnknownSite bool
 	BadOrigin   bool
 	Bot         bool
@@ -37,8 +40,9 @@ type Facts struct {
 // Decide is the one place that says what may be kept of an event: the tier
 // table of ARCHITECTURE.md. The order matters and is tested as one table:
 //
-//  1. input we cannot trust or do not serve is dropped (malformed, unknown
-//     site, wrong origin), then robots and prefetches;
+//  1. input we cannot trust or do not serve is dropped (malformed, a value
+//     with control characters or markup, unknown site, wrong origin), then
+//     robots and prefetches;
 //  2. a browser signal (GPC, DNT) is honoured as the site says, and it wins
 //     over a stored consent: the signal may be newer than the choice, and
 //     honouring it errs on the side of collecting less;
@@ -49,6 +53,8 @@ func Decide(f Facts) (event.Tier, event.Drop) {
 	switch {
 	case f.Malformed:
 		return event.TierDrop, event.DropMalformed
+	case f.Unsafe != event.DropNone:
+		return event.TierDrop, f.Unsafe
 	case f.UnknownSite:
 		return event.TierDrop, event.DropUnknownSite
 	case f.BadOrigin:

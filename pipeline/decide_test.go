@@ -17,6 +17,9 @@ func TestDecide(t *testing.T) {
 	}{
 		{"plain visit", Facts{}, event.TierAnonymous, ""},
 		{"malformed first", Facts{Malformed: true, Bot: true, Consent: ConsentStatistics}, event.TierDrop, event.DropMalformed},
+		{"control character, even with consent", Facts{Unsafe: event.DropControl, Bot: true, Consent: ConsentStatistics}, event.TierDrop, event.DropControl},
+		{"markup", Facts{Unsafe: event.DropMarkup, GPC: true}, event.TierDrop, event.DropMarkup},
+		{"malformed before markup", Facts{Malformed: true, Unsafe: event.DropMarkup}, event.TierDrop, event.DropMalformed},
 		{"unknown site", Facts{UnknownSite: true, Consent: ConsentStatistics}, event.TierDrop, event.DropUnknownSite},
 		{"bad origin", Facts{BadOrigin: true}, event.TierDrop, event.DropOrigin},
 		{"bot even with consent", Facts{Bot: true, Consent: ConsentStatistics}, event.TierDrop, event.DropBot},

@@ -18,12 +18,17 @@ import (
 	"github.com/sezim-analytics/sezim/pipeline/bots"
 	"github.com/sezim-analytics/sezim/pipeline/geo"
 	"github.com/sezim-analytics/sezim/pipeline/referrer"
+	"github.com/sezim-analytics/sezim/pipeline/scrub"
 	"github.com/sezim-analytics/sezim/pipeline/useragent"
 	"github.com/sezim-analytics/sezim/site"
 )
 
 // MaxPath caps the stored page path, in bytes.
 const MaxPath = 512
+
+// MaxName caps a custom event's name, in bytes; a longer one is refused as
+// malformed (a sender's bug shows instead of a cut name).
+const MaxName = 200
 
 // ErrBackpressure is returned when the sink cannot take more events now;
 // the collector answers 503 with Retry-After.
@@ -146,16 +151,21 @@ func (p *Pipeline) decide(h *event.Hit, out *event.Event) (event.Tier, event.Dro
 	f.OnDNT, f.OnGPC, f.OnRefusal = s.OnDNT, s.OnGPC, s.OnRefusal
 
 	// Step: page URL → path and UTM; a page on another host is refused.
-	host, path, utm, ok := referrer.ParsePage(h.URL, MaxPath)
-	f.Malformed = !ok || (h.Source != event.SourceSessionLog && host == "") || len(h.Name) > 200
+	// The path is cut only once scrubbed: cut first, it could keep half of
+	// an e-mail address.
+	host, path, utm, ok := referrer.ParsePage(h.URL, max(len(h.URL), 1))
+	f.Malformed = !ok || (h.Source != event.SourceSessionLog && host == "") || len(h.Name) > MaxName
 	// A browser's Origin, when sent, must be one the site configured; a
 	// request without one (the pixel, a session log, a server) is judged
 	// by its page URL alone.
 	f.BadOrigin = ok && ((host != "" && !s.AllowsHost(host)) || (h.Origin != "" && !s.AllowsOrigin(h.Origin)))
 	out.SiteID = s.ID
-	out.Path = path
+	// Step: free-form values lose what is personal, or are refused.
+	f.Unsafe = scrubValues(s, path, &utm, h.Name, out)
 	out.UTMSource, out.UTMMedium, out.UTMCampaign, out.UTMContent, out.UTMTerm = utm.Source, utm.Medium, utm.Campaign, utm.Content, utm.Term
-	out.RefHost, out.Channel = referrer.Classify(h.Referrer, host, utm)
+	var refHost string
+	refHost, out.Channel = referrer.Classify(h.Referrer, host, utm)
+	out.RefHost = scrub.Host(refHost)
 
 	// Step: robots, by user agent and headers.
 	var bot bots.Reason
@@ -200,7 +210,7 @@ func (p *Pipeline) enrich(h *event.Hit, s *site.Site, out *event.Event) {
 	out.Time = h.Time.UTC().Truncate(time.Second)
 	out.Kind = event.KindPageview
 	if h.Name != "" {
-		out.Kind, out.Name = event.KindCustom, h.Name
+		out.Kind = event.KindCustom // out.Name is the scrubbed name
 	}
 	ua := useragent.Parse(h.UserAgent)
 	out.Browser, out.BrowserVersion, out.OS, out.Device = ua.Browser, ua.Version, ua.OS, string(ua.Device)

@@ -33,6 +33,10 @@ var (
 	ErrMalformed   = errors.New("malformed url")
 	ErrOtherHost   = errors.New("host is not one of the site's domains")
 	ErrUnavailable = errors.New("collector busy: line not processed")
+	// ErrControl and ErrMarkup: the path, a UTM value or the event name
+	// held a control character or markup (pipeline/scrub).
+	ErrControl = errors.New("control character in a value")
+	ErrMarkup  = errors.New("markup in a value")
 )
 
 // MaxErrors is how many rejected lines a Summary lists.
@@ -277,6 +281,10 @@ func (in *Ingester) ingestPart(ctx context.Context, s *site.Site, f Format, body
 			reject(n, ErrMalformed)
 		case why == event.DropOrigin:
 			reject(n, ErrOtherHost)
+		case why == event.DropControl:
+			reject(n, ErrControl)
+		case why == event.DropMarkup:
+			reject(n, ErrMarkup)
 		default:
 			sum.Skipped[string(why)]++
 		}

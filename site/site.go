@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/sezim-analytics/sezim/consent"
+	"github.com/sezim-analytics/sezim/pipeline/scrub"
 )
 
 // Action is what to do with an event a visitor asked not to be tracked.
@@ -65,12 +66,18 @@ type Site struct {
 	// IngestKeys authenticate POST /sessionlog for this site; several, so
 	// a key can be rotated. Secrets: never logged, never shown.
 	IngestKeys []string `yaml:"ingest_keys"`
+	// PathPatterns are the site's own path rules ("/psychologist/:id"),
+	// applied before the built-in ones so that ids the built-in rules
+	// leave alone (short numbers, names) are not stored (pipeline/scrub).
+	PathPatterns []string `yaml:"path_patterns"`
 
 	// Location is TimeZone loaded.
 	Location *time.Location `yaml:"-"`
 	domains  map[string]struct{}
 	origins  map[string]struct{} // in normal form (origin.go)
 	patterns []originPattern
+	// PathRules are PathPatterns compiled; nil when there are none.
+	PathRules *scrub.Rules `yaml:"-"`
 }
 
 // Config is the whole configuration file.
@@ -229,12 +236,38 @@ func (s *Site) validate(key string, bad func(key, format string, args ...any)) {
 			bad(key+".retention."+d.name, "%d must be between 1 and 36500 days", *d.v)
 		}
 	}
+	s.validatePaths(key, bad)
 	switch {
 	case s.KThreshold == 0:
 		s.KThreshold = DefaultKThreshold
 	case s.KThreshold < 1 || s.KThreshold > 1000:
 		bad(key+".k_threshold", "%d must be between 1 and 1000", s.KThreshold)
 	}
+}
+
+// validatePaths compiles the site's path patterns; an error names the
+// pattern and what is wrong with it.
+func (s *Site) validatePaths(key string, bad func(key, format string, args ...any)) {
+	if len(s.PathPatterns) > scrub.MaxPatterns {
+		bad(key+".path_patterns", "%d patterns; at most %d", len(s.PathPatterns), scrub.MaxPatterns)
+		return
+	}
+	var ps []scrub.Pattern
+	seen := map[string]bool{}
+	for j, raw := range s.PathPatterns {
+		k := fmt.Sprintf("%s.path_patterns[%d]", key, j)
+		p, err := scrub.ParsePattern(raw)
+		switch {
+		case err != nil:
+			bad(k, "%q: %v", raw, err)
+		case seen[raw]:
+			bad(k, "%q is listed twice", raw)
+		default:
+			seen[raw] = true
+			ps = append(ps, p)
+		}
+	}
+	s.PathRules = scrub.NewRules(ps)
 }
 
 func parseProxy(s string) (netip.Prefix, error) {

@@ -66,6 +66,23 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 	f("sites:\n  - id: a\n    domains: [a.com]\n  - id: a\n    domains: [b.com]\n", `sites[1].id: "a" is used`)
 	f("sites:\n  - id: a\n    domans: [a.com]\n", "field domans not found")
 	f("trusted_proxies: [nope]\nsites:\n  - id: a\n    domains: [a.com]\n", "trusted_proxies[0]")
+	f("sites:\n  - id: a\n    domains: [a.com]\n    path_patterns: [/p/:id, /psychologist]\n",
+		`sites[0].path_patterns[1]: "/psychologist": has no placeholder`)
+	f("sites:\n  - id: a\n    domains: [a.com]\n    path_patterns: [/p/:Id]\n", `sites[0].path_patterns[0]: "/p/:Id": placeholder`)
+	f("sites:\n  - id: a\n    domains: [a.com]\n    path_patterns: [/p/:id, /p/:id]\n", `sites[0].path_patterns[1]: "/p/:id" is listed twice`)
+}
+
+func TestPathPatterns(t *testing.T) {
+	cfg, err := Parse([]byte("sites:\n  - id: a\n    domains: [a.com]\n    path_patterns: [/psychologist/:id]\n  - id: b\n    domains: [b.com]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := cfg.Site("a").PathRules.Len(); n != 1 {
+		t.Fatalf("site a has %d path rules", n)
+	}
+	if cfg.Site("b").PathRules != nil {
+		t.Fatal("site b has path rules")
+	}
 }
 
 func TestLoadNamesTheFile(t *testing.T) {

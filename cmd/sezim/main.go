@@ -31,6 +31,7 @@ Commands:
   migrate     apply or show database migrations (migrate up | migrate status)
   retention   run the retention job once: final rollups, salt-day and aggregate expiry
   verify      verify stored evidence: verify consent-log checks the consent log's hash chains
+  privacy     privacy report: scan the stats database for anything personal (exit 1 on a finding)
   user        staff accounts and API tokens of the dashboards (user --help)
   import      send access logs (combined or NDJSON, plain or .gz) to a collector, or --direct to the store
   bench       load-test a collector (loopback only) and check nothing acknowledged was lost;
@@ -65,6 +66,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = retention(ctx, args[1:], stdout, stderr)
 	case "verify":
 		err = verify(ctx, args[1:], stdout, stderr)
+	case "privacy":
+		err = privacyCmd(ctx, args[1:], stdout, stderr)
 	case "user":
 		err = userCmd(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "import":

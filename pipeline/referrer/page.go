@@ -13,8 +13,8 @@ import (
 )
 
 // UTM holds the campaign parameters of a landing URL. Source and Medium are lower-cased
-// so that "Google" and "google" count as one source; the others keep their case. Each is
-// capped at MaxUTM bytes.
+// so that "Google" and "google" count as one source; the others keep their case. They
+// are decoded and trimmed, not cut: the pipeline scrubs them, then cuts them to MaxUTM.
 type UTM struct {
 	Source, Medium, Campaign, Content, Term string
 	// PaidClick reports that the URL carried an ad-network click id (gclid, yclid,
@@ -26,7 +26,7 @@ type UTM struct {
 const (
 	// DefaultMaxPath is the path cap ParsePage uses when given maxPath <= 0.
 	DefaultMaxPath = 256
-	// MaxUTM caps each UTM value; longer values are cut on a rune boundary.
+	// MaxUTM is what the pipeline cuts each stored UTM value to, on a rune boundary.
 	MaxUTM = 100
 )
 
@@ -54,8 +54,10 @@ var paidClickIDs = map[string]bool{
 // (DefaultMaxPath when maxPath <= 0). Every query parameter except utm_* is dropped.
 //
 // ok is false for anything that is not an absolute http or https URL with a host
-// (data:, javascript:, file:, relative URLs, empty input), and for a path that decodes to
-// invalid UTF-8 or control characters: such values would poison the stats dimensions.
+// (data:, javascript:, file:, relative URLs, empty input, raw spaces or control
+// characters), and for a path that decodes to invalid UTF-8. A path that decodes to
+// control characters or markup is returned as it is, for the scrub step to refuse with
+// its own reason (pipeline/scrub).
 func ParsePage(rawURL string, maxPath int) (host, path string, utm UTM, ok bool) {
 	scheme, hostport, rest, ok := splitURL(rawURL)
 	if !ok || (scheme != "http" && scheme != "https") {
@@ -183,14 +185,11 @@ func cleanPath(raw string, maxPath int) (string, bool) {
 	if raw == "" {
 		return "/", true
 	}
+	// Control characters and markup are the scrub step's to refuse, with
+	// a reason of their own (pipeline/scrub).
 	p := unescape(raw, false)
 	if !utf8.ValidString(p) {
 		return "", false
-	}
-	for i := 0; i < len(p); i++ {
-		if c := p[i]; c < ' ' || c == 0x7f {
-			return "", false
-		}
 	}
 	p = capRunes(p, maxPath)
 	// splitURL guarantees raw starts with "/", and decoding never touches that byte, so
@@ -321,16 +320,13 @@ func parseUTM(q string) UTM {
 	return u
 }
 
-// utmValue decodes a query value and drops it when it is not printable UTF-8.
+// utmValue decodes a query value and drops it when it is not UTF-8. It is
+// not cut here: the scrub step cuts it to MaxUTM once personal data is
+// replaced, and refuses control characters and markup (pipeline/scrub).
 func utmValue(v string) string {
 	v = strings.TrimSpace(unescape(v, true))
 	if !utf8.ValidString(v) {
 		return ""
 	}
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < ' ' || c == 0x7f {
-			return ""
-		}
-	}
-	return strings.TrimSpace(capRunes(v, MaxUTM))
+	return v
 }

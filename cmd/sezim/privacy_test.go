@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sezim-analytics/sezim/privacy"
+	"github.com/sezim-analytics/sezim/store"
+	"github.com/sezim-analytics/sezim/store/storetest"
+)
+
+// TestPrivacyReport runs `sezim privacy report` on a ClickHouse server: a
+// migrated stats database passes (exit 0, text and JSON); after an e-mail
+// address and an IP address are planted in aggregate rows, it exits 1 and
+// names the two failed checks, in both formats, without printing either value.
+func TestPrivacyReport(t *testing.T) {
+	st := storetest.Server(t)
+	names := st.DB()
+	base := []string{"privacy", "report", "--store", os.Getenv(storetest.EnvServer),
+		"--stats-db", names.Stats, "--identified-db", names.Identified}
+	report := func(format string) (int, string, string) {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		code := run(t.Context(), append(base, "--format", format), &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+	if code, out, errOut := report("text"); code != 0 || !strings.Contains(out, "every check passed") || strings.Contains(out, "FAIL") {
+		t.Fatalf("clean store: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ := report("json")
+	var r privacy.Report
+	if err := json.Unmarshal([]byte(out), &r); err != nil || code != 0 || !r.OK || len(r.Checks) < 8 {
+		t.Fatalf("clean store, json: exit %d, %v\n%s", code, err, out)
+	}
+
+	d := store.DayOf(time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC))
+	rows := [][]any{{"sez", d, "utm_source", "victim@mail.com", d, uint64(1)}, {"sez", d, "source", "203.0.113.7", d, uint64(1)}}
+	if err := st.Insert(t.Context(), names.Stats+".agg_daily", []string{"site", "day", "dim", "value", "salt_day", "visitors"}, rows); err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"text", "json"} {
+		code, out, errOut := report(format)
+		if code != 1 || !strings.Contains(errOut, "privacy report failed: ip_address, email") {
+			t.Fatalf("%s: exit %d, want 1 naming ip_address and email\n%s%s", format, code, out, errOut)
+		}
+		if format == "text" && testing.Verbose() {
+			t.Log(out)
+		}
+		if format == "text" && (!strings.Contains(out, "FAIL  email") || !strings.Contains(out, "agg_daily.value: 1 cells")) {
+			t.Fatalf("text report lacks the finding:\n%s", out)
+		}
+		for _, secret := range []string{"victim", "mail.com", "203.0.113.7"} {
+			if strings.Contains(out+errOut, secret) {
+				t.Fatalf("%s report repeats %q:\n%s%s", format, secret, out, errOut)
+			}
+		}
+	}
+	if code, _, _ := report("xml"); code != 1 {
+		t.Fatalf("--format xml: exit %d", code)
+	}
+	// A database with no tables (a wrong --stats-db) is an error, not a pass.
+	var out2, errOut2 bytes.Buffer
+	args := []string{"privacy", "report", "--store", os.Getenv(storetest.EnvServer), "--stats-db", names.Stats + "_missing"}
+	if code := run(t.Context(), args, &out2, &errOut2); code != 1 || !strings.Contains(errOut2.String(), "it has no tables") {
+		t.Fatalf("missing database: exit %d\n%s%s", code, out2.String(), errOut2.String())
+	}
+}
