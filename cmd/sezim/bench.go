@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -185,7 +186,9 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer srv.stop()
 	idle, _ := loadgen.ReadMemory(srv.cmd.Process.Pid)
+	watch := watchRollup(ctx, "http://"+admin+"/metrics")
 	r, err := runBoth("http://"+addr, "collector")
+	lag := watch()
 	if err != nil {
 		return err
 	}
@@ -194,6 +197,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	printRatio(stdout, base, r)
 	eps := float64(r.Countable+r.Decisions) / (r.Elapsed + *warmup).Seconds()
 	above := float64(peak.Peak-peak.Lib) - float64(idle.RSS-idle.Lib)
+	fmt.Fprintf(stdout, "rollup while loaded: %s\n", lag)
 	fmt.Fprintf(stdout, "collector memory: idle %s, peak %s (libchdb mapped and resident apart: %s); %.2f MiB per 1k events/s above idle\n",
 		mib(idle.RSS-idle.Lib), mib(peak.Peak-peak.Lib), mib(peak.Lib), above/(1<<20)/max(eps/1000, 0.001))
 
@@ -346,4 +350,78 @@ func baselineCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		_ = app.Shutdown()
 	}()
 	return app.Listen(*addr)
+}
+
+// rollupWatch is what watchRollup saw.
+type rollupWatch struct {
+	runs    float64 // rollup runs finished
+	seconds float64 // their total duration
+	maxLag  float64 // largest sezim_rollup_lag_seconds scraped
+}
+
+func (w rollupWatch) String() string {
+	if w.runs == 0 {
+		return "no run finished"
+	}
+	return fmt.Sprintf("%.0f runs, %.2f s each on average, lag at most %.0f s", w.runs, w.seconds/w.runs, w.maxLag)
+}
+
+// watchRollup scrapes the collector's rollup metrics every two seconds
+// until the returned function is called, which returns what it saw.
+func watchRollup(ctx context.Context, url string) func() rollupWatch {
+	ctx, cancel := context.WithCancel(ctx)
+	var (
+		mu sync.Mutex
+		w  rollupWatch
+	)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			if err != nil {
+				return
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				continue
+			}
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+			resp.Body.Close()
+			mu.Lock()
+			for _, line := range strings.Split(string(b), "\n") {
+				name, val, ok := strings.Cut(line, " ")
+				if !ok {
+					continue
+				}
+				f, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+				if err != nil {
+					continue
+				}
+				switch name {
+				case "sezim_rollup_lag_seconds":
+					w.maxLag = max(w.maxLag, f)
+				case "sezim_rollup_duration_seconds_count":
+					w.runs = f
+				case "sezim_rollup_duration_seconds_sum":
+					w.seconds = f
+				}
+			}
+			mu.Unlock()
+		}
+	}()
+	return func() rollupWatch {
+		cancel()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		return w
+	}
 }

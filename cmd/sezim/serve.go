@@ -116,7 +116,7 @@ func (o *serveOptions) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.walCommit, "wal-commit-interval", wal.DefaultCommitInterval, "shortest time between two fsyncs of the write-ahead log: longer saves fsyncs under load, shorter answers sooner; 0 fsyncs as soon as the previous one ends")
 	fs.Int64Var(&o.walMax, "wal-max-bytes", wal.DefaultMaxBytes, "bytes the write-ahead log may hold while the store is slow or down; past it the collector answers 503")
 	fs.Int64Var(&o.walSegment, "wal-segment-bytes", wal.DefaultSegmentBytes, "size of one write-ahead log segment file")
-	fs.DurationVar(&o.rollupEvery, "rollup-interval", time.Minute, "how often the aggregates are recomputed from the last two days' events")
+	fs.DurationVar(&o.rollupEvery, "rollup-interval", time.Minute, "how often the aggregates are brought up to date with new events (0: never, for a collector beside another that does it)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.IntVar(&o.slogMax, "sessionlog-max-bytes", collector.DefaultSessionLogMaxBytes, "largest POST /sessionlog body, as sent and after gunzip")
 	o.consent.register(fs)
@@ -201,6 +201,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Consent: cons.state})
 	coll := collector.New(collector.Options{Sites: cfg, Pipeline: pipe, Reg: reg, Consent: cons.collector,
 		SessionLog: collector.SessionLogOptions{MaxBytes: o.slogMax, Ledger: sessionlog.NewStoreLedger(st, nil)}})
+	if o.rollupEvery < 0 {
+		return fmt.Errorf("--rollup-interval %v: want a duration, or 0 to leave the aggregates to another collector", o.rollupEvery)
+	}
 	if o.insecureCk && !loopbackAddr(o.apiAddr) {
 		return fmt.Errorf("--insecure-cookie needs a loopback --api-addr, not %q: serve the dashboards over https", o.apiAddr)
 	}
@@ -235,7 +238,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
-	go loop(runCtx, o.rollupEvery, func(ctx context.Context) { rollupRecent(ctx, roll, salts, log) })
+	if o.rollupEvery > 0 {
+		go loop(runCtx, o.rollupEvery, func(ctx context.Context) { rollupRecent(ctx, roll, salts, log) })
+	}
 	go loop(runCtx, 10*time.Minute, func(ctx context.Context) { runRetention(ctx, roll, salts, log) })
 	go loop(runCtx, time.Minute, func(ctx context.Context) { _ = dash.FlushRateLimited(ctx, false) })
 
@@ -273,7 +278,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if werr := wlog.Close(sctx); werr != nil {
 		log.Error("events kept in the WAL for the next start", "err", werr)
 	}
-	rollupRecent(sctx, roll, salts, log)
+	if o.rollupEvery > 0 {
+		rollupRecent(sctx, roll, salts, log)
+	}
 	_ = admin.Shutdown(sctx)
 	walBytes, walSegments := wlog.Pending()
 	log.Info("stopped", "wal_pending_bytes", walBytes, "wal_segments", walSegments)
@@ -303,7 +310,8 @@ func rollupRecent(ctx context.Context, r *rollup.Rollup, salts *anon.Salts, log 
 			log.Warn("rollup failed; will retry", "salt_day", d.Format(time.DateOnly), "err", err)
 			continue
 		}
-		log.Debug("rollup", "salt_day", d.Format(time.DateOnly), "events", res.Events, "rows", res.Rows, "took", time.Since(began))
+		log.Debug("rollup", "salt_day", d.Format(time.DateOnly), "incremental", res.Incremental, "events_read", res.Events,
+			"rows", res.Rows, "pair_rows", res.PairRows, "took", time.Since(began))
 	}
 }
 
