@@ -2,6 +2,9 @@ package store_test
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -133,4 +136,64 @@ func (nilStore) DB() store.Names { return store.DefaultNames }
 
 func (nilStore) Query(context.Context, string, func(store.Row) error) error {
 	return context.Canceled
+}
+
+// TestMigratePairSums upgrades a store with pair rows in agg_daily_pairs
+// (several versions of a row, as ReplacingMergeTree keeps them until it
+// merges) to agg_pairs: each cell's latest numbers, once, and the old table
+// gone.
+func TestMigratePairSums(t *testing.T) {
+	storetest.ForEachEmpty(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		before := fstest.MapFS{}
+		entries, err := os.ReadDir("migrations")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if e.Name() < "011" {
+				b, err := os.ReadFile(filepath.Join("migrations", e.Name()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				before[e.Name()] = &fstest.MapFile{Data: b}
+			}
+		}
+		if _, err := store.NewMigrator(st, store.MigrateOptions{Files: before}).Up(ctx); err != nil {
+			t.Fatal(err)
+		}
+		db := st.DB().Stats
+		cols := []string{"site", "day", "fdim", "fvalue", "dim", "value", "salt_day", "visitors", "visits", "pageviews", "bounces", "duration", "events", "version"}
+		d := store.Day{Year: 2026, Month: 11, Day: 24}
+		rows := [][]any{
+			{"s", d, "country", "KZ", "page", "/", d, uint64(3), uint64(3), uint64(5), uint64(1), uint64(60), uint64(0), uint64(1)},
+			{"s", d, "country", "KZ", "page", "/", d, uint64(4), uint64(4), uint64(6), uint64(1), uint64(70), uint64(0), uint64(2)},
+			{"s", d, "country", "KZ", "page", "/a", d, uint64(0), uint64(0), uint64(0), uint64(0), uint64(0), uint64(0), uint64(2)},
+		}
+		if err := st.Insert(ctx, db+".agg_daily_pairs", cols, rows); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.NewMigrator(st, store.MigrateOptions{}).Up(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		err = st.Query(ctx, "SELECT value, sum(visitors), sum(pageviews), sum(duration) FROM "+db+".agg_pairs GROUP BY value ORDER BY value", func(r store.Row) error {
+			got = append(got, fmt.Sprintf("%s %d %d %d", r.String(0), r.Int64(1), r.Int64(2), r.Int64(3)))
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(got, ",") != "/ 4 6 70" {
+			t.Fatalf("agg_pairs after the upgrade: %q, want the latest version of the one non-zero cell", got)
+		}
+		var old uint64
+		err = st.Query(ctx, "SELECT count() FROM system.tables WHERE database = "+store.Quote(db)+" AND name = 'agg_daily_pairs'", func(r store.Row) error {
+			old = r.Uint64(0)
+			return nil
+		})
+		if err != nil || old != 0 {
+			t.Fatalf("agg_daily_pairs still there: %d (%v)", old, err)
+		}
+	})
 }

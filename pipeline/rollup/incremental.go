@@ -197,7 +197,7 @@ func (r *Rollup) runIncremental(ctx context.Context, s *site.Site, day store.Day
 					return nil
 				}
 				keys := []string{"day", "fdim", "fvalue", "dim", "value"}
-				n, err := r.applyDelta(ctx, s, day, version, "agg_daily_pairs", keys, keys, ca.pairs, cb.pairs)
+				n, err := r.applyDelta(ctx, s, day, version, pairsTable, keys, keys, ca.pairs, cb.pairs)
 				res.PairRows = n
 				return err
 			})
@@ -214,13 +214,15 @@ var metricCols = []string{"visitors", "visits", "pageviews", "bounces", "duratio
 
 // applyDelta writes, for every key of table whose numbers after differs
 // from before (two SELECTs with the key columns srcKeys, which are the
-// table's keys in that order, and the metricCols), the stored row plus the
-// difference, with version. It returns the rows written.
+// table's keys in that order, and the metricCols; before may be ""), the
+// stored row plus the difference, with version. On agg_pairs, whose rows
+// add up (see pairs.go), it writes the difference itself and reads
+// nothing. It returns the rows written.
 func (r *Rollup) applyDelta(ctx context.Context, s *site.Site, day store.Day, version uint64, table string, keys, srcKeys []string, after, before string) (int, error) {
 	db := r.st.DB().Stats
 	// The difference is made once into a table of its own: both the
 	// lookup of the stored rows and the insert read it.
-	tmp := fmt.Sprintf("%s.rollup_delta_%d", db, version)
+	tmp := fmt.Sprintf("%s.rollup_delta_%d_%d", db, version, r.seq.Add(1))
 	k := make([]string, len(keys))
 	for i := range keys {
 		k[i] = fmt.Sprintf("k%d", i)
@@ -232,14 +234,17 @@ func (r *Rollup) applyDelta(ctx context.Context, s *site.Site, day store.Day, ve
 		diff[i] = fmt.Sprintf("sum(m%d) AS m%d", i, i)
 		nonzero[i] = fmt.Sprintf("m%d != 0", i)
 	}
+	sides := deltaSide(after, srcKeys, "")
+	if after == "" {
+		sides = deltaSide(before, srcKeys, "-")
+	} else if before != "" {
+		sides += "\n  UNION ALL\n  " + deltaSide(before, srcKeys, "-")
+	}
 	create := fmt.Sprintf(`CREATE TABLE %s ENGINE = Memory AS
  SELECT %s, %s FROM (
-  %s
-  UNION ALL
   %s)
  GROUP BY %s HAVING %s`,
-		tmp, keyList, strings.Join(diff, ", "), deltaSide(after, srcKeys, ""), deltaSide(before, srcKeys, "-"),
-		keyList, strings.Join(nonzero, " OR "))
+		tmp, keyList, strings.Join(diff, ", "), sides, keyList, strings.Join(nonzero, " OR "))
 	if err := r.st.Exec(ctx, create); err != nil {
 		return 0, fmt.Errorf("cannot compute the changes to %s of %s for site %q: %w", table, day, s.ID, err)
 	}
@@ -248,6 +253,19 @@ func (r *Rollup) applyDelta(ctx context.Context, s *site.Site, day store.Day, ve
 		// accumulate: drop it even when the run was cancelled.
 		_ = r.st.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+tmp)
 	}()
+	if table == pairsTable {
+		m := make([]string, len(metricCols))
+		for i := range metricCols {
+			m[i] = fmt.Sprintf("m%d", i)
+		}
+		ins := fmt.Sprintf("INSERT INTO %s.%s (site, %s, salt_day, %s) SELECT %s, %s, toDate(%s), %s FROM %s",
+			db, table, strings.Join(keys, ", "), strings.Join(metricCols, ", "),
+			store.Quote(s.ID), keyList, store.Quote(day.String()), strings.Join(m, ", "), tmp)
+		if err := r.st.Exec(ctx, ins); err != nil {
+			return 0, fmt.Errorf("cannot write the changes to %s of %s for site %q: %w", table, day, s.ID, err)
+		}
+		return r.countTable(ctx, tmp)
+	}
 	stored := make([]string, len(keys))
 	for i, c := range keys {
 		stored[i] = fmt.Sprintf("%s AS k%d", c, i)
@@ -274,13 +292,18 @@ func (r *Rollup) applyDelta(ctx context.Context, s *site.Site, day store.Day, ve
 	if err := r.st.Exec(ctx, ins); err != nil {
 		return 0, fmt.Errorf("cannot write the changes to %s of %s for site %q: %w", table, day, s.ID, err)
 	}
+	return r.countTable(ctx, tmp)
+}
+
+// countTable counts a table's rows.
+func (r *Rollup) countTable(ctx context.Context, table string) (int, error) {
 	n := 0
-	err := r.st.Query(ctx, "SELECT count() FROM "+tmp, func(row store.Row) error {
+	err := r.st.Query(ctx, "SELECT count() FROM "+table, func(row store.Row) error {
 		n = int(row.Uint64(0))
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("cannot count the changes to %s of %s for site %q: %w", table, day, s.ID, err)
+		return 0, fmt.Errorf("cannot count the rows of %s: %w", table, err)
 	}
 	return n, nil
 }

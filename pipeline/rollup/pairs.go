@@ -4,7 +4,7 @@ package rollup
 //
 // What they are. agg_daily holds one property at a time: "visits from KZ"
 // and "visits that include /pricing", never "visits that include /pricing,
-// by country". agg_daily_pairs adds, per site-local day and salt day, the
+// by country". agg_pairs adds, per site-local day and salt day, the
 // counts of every (dim, value) over the visits that have one filter value
 // (fdim, fvalue): the same numbers agg_daily has, computed over that subset
 // of visits. A visit "has" a filter value when:
@@ -75,6 +75,11 @@ var PairFilterDims = []string{
 	DimUTMSource, DimUTMMedium, DimUTMCampaign, DimCountry,
 	DimBrowser, DimOS, DimDevice, DimLanguage, DimEvent,
 }
+
+// pairsTable holds the pair cells as sums of changes: a cell is the sum of
+// its rows (migration 011), so that a run adds what it changes without
+// reading the cell first.
+const pairsTable = "agg_pairs"
 
 // DefaultPairTopN is how many values per filter dimension and salt day get
 // pair rows.
@@ -218,60 +223,65 @@ func (r *Rollup) topValues(ctx context.Context, where string, n int) (map[dimVal
 	return top, nil
 }
 
-// writePairs inserts the pair rows, and zeros for the pair rows of this salt
-// day that earlier recomputations wrote but this one did not produce (a
-// value that left the top N, a cell that became small).
-func (r *Rollup) writePairs(ctx context.Context, s *site.Site, day store.Day, version uint64, pairs map[pairKey]*counts) (int, error) {
+// writePairs brings the pair rows of a salt day to pairs: it writes, per
+// cell, the difference between pairs and what is stored (a value that left
+// the top N, a cell that became small: taken away).
+func (r *Rollup) writePairs(ctx context.Context, s *site.Site, day store.Day, pairs map[pairKey]*counts) (int, error) {
 	db := r.st.DB().Stats
-	var stale []pairKey
-	// A salt day (UTC) feeds site-local days within one day of it: the
-	// range lets the read skip other months' partitions.
-	q := fmt.Sprintf(`SELECT toUInt32(day), fdim, fvalue, dim, value FROM %s.agg_daily_pairs FINAL
- WHERE site = %s AND salt_day = %s AND day >= toDate(%s) - 1 AND day <= toDate(%s) + 1
- AND (visitors + visits + pageviews + events) > 0`,
-		db, store.Quote(s.ID), store.Quote(day.String()), store.Quote(day.String()), store.Quote(day.String()))
+	stored := map[pairKey][6]int64{}
+	q := fmt.Sprintf("SELECT toUInt32(day), fdim, fvalue, dim, value, visitors, visits, pageviews, bounces, duration, events FROM (%s)", r.storedPairsSQL(s, day))
 	err := r.st.Query(ctx, q, func(row store.Row) error {
 		// toUInt32(Date) is days since the epoch.
 		k := pairKey{period: int64(row.Uint64(0)) * 86400, fdim: row.String(1), fvalue: row.String(2), dim: row.String(3), value: row.String(4)}
-		if _, ok := pairs[k]; !ok {
-			stale = append(stale, k)
+		var v [6]int64
+		for i := range v {
+			v[i] = row.Int64(5 + i)
 		}
+		stored[k] = v
 		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("cannot read earlier pair aggregates of %s for site %q: %w", day, s.ID, err)
 	}
-	cols := []string{"site", "day", "fdim", "fvalue", "dim", "value", "salt_day", "visitors", "visits", "pageviews", "bounces", "duration", "events", "version"}
-	rows := make([][]any, 0, min(len(pairs)+len(stale), r.insert))
+	cols := []string{"site", "day", "fdim", "fvalue", "dim", "value", "salt_day", "visitors", "visits", "pageviews", "bounces", "duration", "events"}
+	rows := make([][]any, 0, min(len(pairs)+len(stored), r.insert))
 	written := 0
 	flush := func() error {
 		if len(rows) == 0 {
 			return nil
 		}
-		if err := r.st.Insert(ctx, db+".agg_daily_pairs", cols, rows); err != nil {
+		if err := r.st.Insert(ctx, db+"."+pairsTable, cols, rows); err != nil {
 			return fmt.Errorf("cannot write pair aggregates of %s for site %q: %w", day, s.ID, err)
 		}
 		written += len(rows)
 		rows = rows[:0]
 		return nil
 	}
-	add := func(k pairKey, c *counts) error {
-		rows = append(rows, []any{s.ID, store.DayOf(time.Unix(k.period, 0).UTC()), k.fdim, k.fvalue, k.dim, k.value, day,
-			c.visitors, c.visits, c.pageviews, c.bounces, c.duration, c.events, version})
+	add := func(k pairKey, want [6]int64) error {
+		have := stored[k]
+		if want == have {
+			return nil
+		}
+		row := []any{s.ID, store.DayOf(time.Unix(k.period, 0).UTC()), k.fdim, k.fvalue, k.dim, k.value, day}
+		for i := range want {
+			row = append(row, want[i]-have[i])
+		}
+		rows = append(rows, row)
 		if len(rows) == r.insert {
 			return flush()
 		}
 		return nil
 	}
 	for k, c := range pairs {
-		if err := add(k, c); err != nil {
+		if err := add(k, [6]int64{int64(c.visitors), int64(c.visits), int64(c.pageviews), int64(c.bounces), int64(c.duration), int64(c.events)}); err != nil {
 			return written, err
 		}
 	}
-	zero := &counts{}
-	for _, k := range stale {
-		if err := add(k, zero); err != nil {
-			return written, err
+	for k := range stored {
+		if _, ok := pairs[k]; !ok {
+			if err := add(k, [6]int64{}); err != nil {
+				return written, err
+			}
 		}
 	}
 	return written, flush()

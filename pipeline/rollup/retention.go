@@ -100,7 +100,7 @@ func (r *Rollup) Retention(ctx context.Context, now time.Time) error {
 		}{
 			{"agg_hourly", "hour", s.Retention.HourlyDays},
 			{"agg_daily", "day", s.Retention.DailyDays},
-			{"agg_daily_pairs", "day", s.Retention.DailyDays},
+			{pairsTable, "day", s.Retention.DailyDays},
 		} {
 			cutoff := store.DayOf(now.In(s.Location).AddDate(0, 0, -t.days))
 			where := fmt.Sprintf("site = %s AND %s < %s", store.Quote(s.ID), t.col, cutoffExpr(t.col, cutoff))

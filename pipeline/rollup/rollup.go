@@ -191,7 +191,7 @@ func New(o Options) *Rollup {
 type Result struct {
 	Events int // events read
 	Rows   int // aggregate rows written (including zeroed ones)
-	// PairRows are the agg_daily_pairs rows written (including zeroed ones).
+	// PairRows are the agg_pairs rows written (changes to cells).
 	PairRows int
 	// Newest is the time of the newest event read; zero without events.
 	Newest time.Time
@@ -298,13 +298,21 @@ func (r *Rollup) countEvents(ctx context.Context, where string) (uint64, time.Ti
 	return count, newest, err
 }
 
-func (r *Rollup) runSiteMode(ctx context.Context, s *site.Site, saltDay time.Time, m mode) (Result, error) {
+func (r *Rollup) runSiteMode(ctx context.Context, s *site.Site, saltDay time.Time, m mode) (_ Result, err error) {
 	day := store.DayOf(saltDay.UTC())
 	version, err := r.nextVersion(ctx, s, day)
 	if err != nil {
 		return Result{}, err
 	}
 	where := fmt.Sprintf("salt_day = %s AND site = %s", store.Quote(day.String()), store.Quote(s.ID))
+	if m == final && r.topN > 0 {
+		// The cells this run takes away must leave the disk too.
+		defer func() {
+			if err == nil {
+				err = r.mergePairs(ctx, day)
+			}
+		}()
+	}
 	if r.inGo {
 		return r.runGo(ctx, s, day, version, where, m)
 	}
@@ -365,7 +373,7 @@ func (r *Rollup) runGo(ctx context.Context, s *site.Site, day store.Day, version
 	if m == final {
 		foldSmallPairs(acc.pairs, s.KThreshold)
 	}
-	p, err := r.writePairs(ctx, s, day, version, acc.pairs)
+	p, err := r.writePairs(ctx, s, day, acc.pairs)
 	return Result{Events: acc.events, Rows: n, PairRows: p, Newest: newest}, err
 }
 

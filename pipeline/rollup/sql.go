@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/sezim-analytics/sezim/site"
 	"github.com/sezim-analytics/sezim/store"
@@ -149,39 +150,55 @@ func topList(top map[dimValue]bool) string {
 	return strings.Join(lit, ", ")
 }
 
-// writePairsSQL writes one site's pair rows of one salt day from its pair
-// cells ("": none), folds the cells below k (0:
-// none) into their remainder row (see pairs.go), and zeroes the pair rows
-// that earlier recomputations wrote and this one did not produce. It
-// returns the rows written.
+// writePairsSQL brings one site's pair rows of one salt day to its pair
+// cells ("": none), after folding the cells below k (0: none) into their
+// remainder row (see pairs.go): it adds the cells and takes away what is
+// stored for the salt day, as one difference. It returns the rows written.
 func (r *Rollup) writePairsSQL(ctx context.Context, s *site.Site, day store.Day, version uint64, cells string, k int) (int, error) {
-	db := r.st.DB().Stats
-	cols := "site, day, fdim, fvalue, dim, value, salt_day, visitors, visits, pageviews, bounces, duration, events, version"
+	keys := []string{"day", "fdim", "fvalue", "dim", "value"}
+	after := ""
 	if cells != "" {
-		// The inner SELECT makes the exact cells, the GROUP BY folds the
-		// small ones: a cell's visitors are distinct within the cell,
-		// and the remainder adds them up like foldSmallPairs.
-		ins := fmt.Sprintf(`INSERT INTO %[1]s.agg_daily_pairs (%[2]s)
- SELECT %[3]s, day, fdim, fvalue, dim, if(dim = '' OR value = '' OR visitors >= %[4]d, value, '') AS v,
-  toDate(%[5]s), sum(visitors), sum(visits), sum(pageviews), sum(bounces), sum(duration), sum(events), toUInt64(%[6]d)
- FROM (
-  %[7]s)
- GROUP BY day, fdim, fvalue, dim, v`,
-			db, cols, store.Quote(s.ID), k, store.Quote(day.String()), version, cells)
-		if err := r.st.Exec(ctx, ins); err != nil {
-			return 0, fmt.Errorf("cannot compute pair aggregates of %s for site %q: %w", day, s.ID, err)
+		// The inner GROUP BY folds: a cell's visitors are distinct
+		// within the cell, and the remainder adds them up like
+		// foldSmallPairs.
+		after = fmt.Sprintf(`SELECT day, fdim, fvalue, dim, v AS value, sum(c0) AS visitors, sum(c1) AS visits, sum(c2) AS pageviews,
+   sum(c3) AS bounces, sum(c4) AS duration, sum(c5) AS events
+  FROM (
+   SELECT day, fdim, fvalue, dim, if(dim = '' OR value = '' OR visitors >= %d, value, '') AS v,
+    visitors AS c0, visits AS c1, pageviews AS c2, bounces AS c3, duration AS c4, events AS c5
+   FROM (%s))
+  GROUP BY day, fdim, fvalue, dim, v`, k, cells)
+	}
+	return r.applyDelta(ctx, s, day, version, pairsTable, keys, keys, after, r.storedPairsSQL(s, day))
+}
+
+// storedPairsSQL is the SELECT of one site's stored pair cells of one salt
+// day (pairCellsSQL's columns). A salt day (UTC) feeds site-local days
+// within one day of it: the range lets the read skip other months.
+func (r *Rollup) storedPairsSQL(s *site.Site, day store.Day) string {
+	d := store.Quote(day.String())
+	return fmt.Sprintf(`SELECT day, fdim, fvalue, dim, value, sum(c0) AS visitors, sum(c1) AS visits,
+   sum(c2) AS pageviews, sum(c3) AS bounces, sum(c4) AS duration, sum(c5) AS events
+  FROM (SELECT day, fdim, fvalue, dim, value, visitors AS c0, visits AS c1, pageviews AS c2, bounces AS c3, duration AS c4, events AS c5
+    FROM %s.%s WHERE site = %s AND salt_day = %s AND day >= toDate(%s) - 1 AND day <= toDate(%s) + 1)
+  GROUP BY day, fdim, fvalue, dim, value`, r.st.DB().Stats, pairsTable, store.Quote(s.ID), d, d, d)
+}
+
+// mergePairs merges the months of agg_pairs that a salt day writes to, so
+// that the cells its last run took away (folded below k, or no longer in
+// the top values) are gone from disk and not only from the sums.
+func (r *Rollup) mergePairs(ctx context.Context, saltDay store.Day) error {
+	t := saltDay.Time()
+	seen := map[int]bool{}
+	for _, d := range []time.Time{t.AddDate(0, 0, -1), t, t.AddDate(0, 0, 1)} {
+		m := d.Year()*100 + int(d.Month())
+		if seen[m] {
+			continue
+		}
+		seen[m] = true
+		if err := r.st.Exec(ctx, fmt.Sprintf("OPTIMIZE TABLE %s.%s PARTITION %d FINAL", r.st.DB().Stats, pairsTable, m)); err != nil {
+			return fmt.Errorf("cannot merge the pair rows of %d: %w", m, err)
 		}
 	}
-	// A salt day (UTC) feeds site-local days within one day of it: the
-	// range lets the read skip other months' partitions.
-	zero := fmt.Sprintf(`INSERT INTO %[1]s.agg_daily_pairs (%[2]s)
- SELECT site, day, fdim, fvalue, dim, value, salt_day, 0, 0, 0, 0, 0, 0, toUInt64(%[3]d)
- FROM %[1]s.agg_daily_pairs FINAL
- WHERE site = %[4]s AND salt_day = %[5]s AND day >= toDate(%[5]s) - 1 AND day <= toDate(%[5]s) + 1
- AND version < %[3]d AND (visitors + visits + pageviews + events) > 0`,
-		db, cols, version, store.Quote(s.ID), store.Quote(day.String()))
-	if err := r.st.Exec(ctx, zero); err != nil {
-		return 0, fmt.Errorf("cannot zero stale pair aggregates of %s for site %q: %w", day, s.ID, err)
-	}
-	return r.countVersion(ctx, "agg_daily_pairs", s, day, version)
+	return nil
 }

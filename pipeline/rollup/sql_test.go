@@ -130,7 +130,7 @@ func snapshot(t *testing.T, st store.Store) map[string]string {
 	for _, q := range []string{
 		"SELECT 'hourly', site, toString(hour), '', '', dim, value, visitors, visits, pageviews, bounces, duration, events FROM " + db + ".agg_hourly FINAL",
 		"SELECT 'daily', site, toString(day), '', '', dim, value, visitors, visits, pageviews, bounces, duration, events FROM " + db + ".agg_daily FINAL",
-		"SELECT 'pairs', site, toString(day), fdim, fvalue, dim, value, visitors, visits, pageviews, bounces, duration, events FROM " + db + ".agg_daily_pairs FINAL",
+		"SELECT 'pairs', site, toString(day), fdim, fvalue, dim, value, sum(visitors), sum(visits), sum(pageviews), sum(bounces), sum(duration), sum(events) FROM " + db + ".agg_pairs GROUP BY site, day, fdim, fvalue, dim, value",
 	} {
 		err := st.Query(context.Background(), q, func(row store.Row) error {
 			var key, val []string
