@@ -82,8 +82,20 @@ func dimWhere(f Filter) string {
 
 // from is the FROM of a read of one aggregate table (agg_hourly, agg_daily
 // or agg_daily_pairs): the table's current rows matching where, one per key.
+// Months that the rollup compacted (pipeline/rollup/compact.go) hold one
+// row per key already and are read plainly; only the others pay for FINAL,
+// which merges the parts of every key at read time. Which months are which
+// is read by the same query, so a month reopened by a late write is read
+// FINAL from the next query on.
 func (q *Querier) from(table, where string) string {
-	return fmt.Sprintf("(SELECT * FROM %s.%s FINAL WHERE %s)", q.st.DB().Stats, table, where)
+	db := q.st.DB().Stats
+	col := "day"
+	if table == "agg_hourly" {
+		col = "hour"
+	}
+	months := fmt.Sprintf("(SELECT month FROM %s.%s FINAL WHERE table_name = %s AND compacted = 1)", db, rollup.CompactedTable, store.Quote(table))
+	return fmt.Sprintf("(SELECT * FROM %s.%s WHERE %s AND toYYYYMM(%s) IN %s UNION ALL SELECT * FROM %s.%s FINAL WHERE %s AND toYYYYMM(%s) NOT IN %s)",
+		db, table, where, col, months, db, table, where, col, months)
 }
 
 // Aggregate returns the totals of a range, or of one dimension value:

@@ -307,8 +307,8 @@ func rollupRecent(ctx context.Context, r *rollup.Rollup, salts *anon.Salts, log 
 	}
 }
 
-// runRetention destroys expired salts, finishes and drops expired salt days
-// and deletes aggregates past their retention.
+// runRetention destroys expired salts, finishes and drops expired salt days,
+// deletes aggregates past their retention and compacts closed months.
 func runRetention(ctx context.Context, r *rollup.Rollup, salts *anon.Salts, log *slog.Logger) {
 	now := time.Now()
 	destroyed, err := salts.Rotate(now)
@@ -330,6 +330,11 @@ func runRetention(ctx context.Context, r *rollup.Rollup, salts *anon.Salts, log 
 	}
 	if err := r.Retention(ctx, now); err != nil {
 		log.Error("retention", "err", err)
+	}
+	// Months whose salt days were all finished above no longer change:
+	// merged once, the dashboards read them without FINAL.
+	if err := r.Compact(ctx, now); err != nil {
+		log.Error("compaction of closed months", "err", err)
 	}
 }
 
