@@ -18,6 +18,9 @@ type APIOptions struct {
 	Sites *site.Config
 	Store store.Store
 	Now   func() time.Time
+	// Updated is Options.Updated: when the aggregates were last brought up
+	// to date; nil or a zero time: unknown.
+	Updated func() time.Time
 }
 
 // API serves /api/v1/stats/*. Each handler answers only for a site the
@@ -236,5 +239,20 @@ func (a *API) realtime(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"site": s.ID, "visitors": n})
+	return c.JSON(fiber.Map{"site": s.ID, "visitors": n, "updated_seconds_ago": a.updatedAgo()})
+}
+
+// updatedAgo is how many whole seconds ago the aggregates were brought up
+// to date, or nil when that is not known. The realtime answer carries it
+// because the page polls realtime: the "updated N s ago" beside it stays
+// current without another request.
+func (a *API) updatedAgo() any {
+	if a.o.Updated == nil {
+		return nil
+	}
+	t := a.o.Updated()
+	if t.IsZero() {
+		return nil
+	}
+	return int64(max(a.o.Now().Sub(t), 0) / time.Second)
 }

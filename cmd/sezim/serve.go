@@ -204,8 +204,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.insecureCk && !loopbackAddr(o.apiAddr) {
 		return fmt.Errorf("--insecure-cookie needs a loopback --api-addr, not %q: serve the dashboards over https", o.apiAddr)
 	}
-	dash := dashboards.New(dashboards.Options{Sites: cfg, Store: st, Logger: log, InsecureCookie: o.insecureCk})
 	roll := rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log, Reg: reg})
+	started, rollupStall := time.Now(), max(30*time.Minute, 10*o.rollupEvery)
+	dash := dashboards.New(dashboards.Options{Sites: cfg, Store: st, Logger: log, InsecureCookie: o.insecureCk, Updated: roll.LastRun})
 
 	// Listen first, so a busy port fails the start rather than later.
 	pubLn, err := net.Listen("tcp", o.addr)
@@ -230,6 +231,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}},
 		{Name: "wal", Func: wlog.Ready},
+		// Red only when no rollup has succeeded for a long while (see
+		// rollup.Health): 30 minutes, or ten intervals if they are longer.
+		{Name: "rollup", Func: func(context.Context) error {
+			_, err := roll.Health(time.Now(), started, rollupStall)
+			return err
+		}, Detail: func() string {
+			d, _ := roll.Health(time.Now(), started, rollupStall)
+			return d
+		}},
 	}
 	admin := &http.Server{Handler: collector.AdminHandler(reg, checks), ReadHeaderTimeout: 5 * time.Second}
 
