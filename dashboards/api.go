@@ -143,18 +143,17 @@ func (a *API) aggregate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	m, err := a.q.Aggregate(c.UserContext(), s, r, f)
+	ranges := []Range{r}
+	if c.Query("compare") == "previous" {
+		ranges = append(ranges, r.Previous())
+	}
+	ms, err := a.q.Aggregates(c.UserContext(), s, ranges, f)
 	if err != nil {
 		return err
 	}
-	out := fiber.Map{"site": s.ID, "range": rangeOut(r), "k": s.KThreshold, "filter": filterOut(f), "results": m}
-	if c.Query("compare") == "previous" {
-		prev := r.Previous()
-		pm, err := a.q.Aggregate(c.UserContext(), s, prev, f)
-		if err != nil {
-			return err
-		}
-		out["previous"] = fiber.Map{"range": rangeOut(prev), "results": pm}
+	out := fiber.Map{"site": s.ID, "range": rangeOut(r), "k": s.KThreshold, "filter": filterOut(f), "results": ms[0]}
+	if len(ranges) > 1 {
+		out["previous"] = fiber.Map{"range": rangeOut(ranges[1]), "results": ms[1]}
 	}
 	return c.JSON(out)
 }

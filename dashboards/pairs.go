@@ -47,6 +47,7 @@ func (q *Querier) FilteredBreakdown(ctx context.Context, s *site.Site, r Range, 
 	if !rollup.IsPairFilterDim(f.Dim) {
 		return Breakdown{}, fmt.Errorf("%w: other breakdowns can be filtered by %s only", ErrFilterUnavailable, strings.Join(rollup.PairFilterDims, ", "))
 	}
+	q.prepare(ctx)
 	k := s.KThreshold
 	id, days := store.Quote(s.ID), fmt.Sprintf("day >= %s AND day <= %s", store.Quote(r.From.String()), store.Quote(r.To.String()))
 	pairsOf := func(dim string) string {

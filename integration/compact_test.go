@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +24,8 @@ import (
 // checks that Compact leaves a month alone while a salt day that can write
 // to it still has raw events, compacts the months once they are finished,
 // that every answer is the same afterwards and that compacted months are
-// read without FINAL; then that Reopen brings FINAL back.
+// read without FINAL where that pays (ClickHouse 18.16); then that Reopen
+// brings FINAL back.
 func TestCompactedMonthsReadTheSame(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := t.Context()
@@ -163,8 +165,16 @@ func TestCompactedMonthsReadTheSame(t *testing.T) {
 		if err := st.Exec(ctx, stale); err != nil {
 			t.Fatal(err)
 		}
-		if got := get(queries[0]); got == want[0] {
-			t.Fatalf("a stale row in a compacted month was not counted: the month is still read FINAL: %s", got)
+		// Where the engine pays for FINAL over one part (18.16), the
+		// compacted months are read plainly and the stale row counts; on
+		// 26.x every month is read FINAL (dashboards/query.go, from).
+		v, err := st.Version(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		major, _ := strconv.Atoi(strings.Split(v, ".")[0])
+		if got := get(queries[0]); (got != want[0]) != (major < 24) {
+			t.Fatalf("ClickHouse %s, a stale row in a compacted month: counted %v, want %v: %s", v, got != want[0], major < 24, got)
 		}
 		// A late write for Sep 29 reopens September (its salt day ±1) and
 		// FINAL drops the stale row again; October stays compacted.
@@ -183,5 +193,33 @@ func TestCompactedMonthsReadTheSame(t *testing.T) {
 			t.Fatalf("compacted again %q, want %q", got, all)
 		}
 		same("compacted again", want)
+
+		// Raw events of a late import for Sep 15 that no rollup has seen:
+		// Compact itself records September open again, and compacts it once
+		// the day is finished.
+		var late [][]any
+		sep15 := time.Date(2026, 9, 15, 0, 0, 0, 0, time.UTC)
+		evs := gen.Day(sep15, 300)
+		for i := range evs {
+			late = append(late, pipeline.EventRow(&evs[i], "test"))
+		}
+		if err := st.Insert(ctx, st.DB().Stats+".events", pipeline.EventColumns, late); err != nil {
+			t.Fatal(err)
+		}
+		if err := roll.Compact(ctx, now); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := recorded(), "agg_daily:202610 agg_daily_pairs:202610 agg_hourly:202610"; got != want {
+			t.Fatalf("with Sep 15 open compacted %q, want %q", got, want)
+		}
+		if _, err := roll.Finish(ctx, sep15); err != nil {
+			t.Fatal(err)
+		}
+		if err := roll.Compact(ctx, now); err != nil {
+			t.Fatal(err)
+		}
+		if got := recorded(); got != all {
+			t.Fatalf("after Sep 15 finished compacted %q, want %q", got, all)
+		}
 	})
 }

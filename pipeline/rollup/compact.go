@@ -7,9 +7,23 @@ package rollup
 // to see one row per key. FINAL merges at read time, and its cost grows with
 // the parts a month keeps, which is what made long dashboard ranges slow.
 // Once no salt day can write into a month any more, its rows never change:
-// OPTIMIZE … FINAL merges the partition into one part with one row per key,
-// the month is recorded in agg_compacted, and the dashboards read recorded
-// months plainly and only the others FINAL (dashboards/query.go, from).
+// OPTIMIZE … FINAL merges the partition into one part with one row per key
+// and the month is recorded in agg_compacted. Then a FINAL read of the month
+// is cheap on current ClickHouse (a partition of one part needs no merge),
+// and on versions where it is not, the dashboards read compacted months
+// without FINAL (dashboards/query.go, from).
+//
+// What a reader may read plainly. agg_compacted holds, per table and month,
+// compacted = 1 (one row per key) or 0 (written since, or open). The plain
+// months are those below PlainBefore: below the first month recorded 0, and
+// not above the last month recorded 1. This keeps the read one range of the
+// partition key, which the engine prunes, rather than a list of months,
+// which ClickHouse 18.16 cannot prune and would read FINAL in full. So the
+// writers keep one invariant: a month below the last compacted one that has
+// rows not merged to one per key is recorded 0. Compact records open months
+// below the ones it compacts before it records those (it walks months in
+// order), and Reopen records 0 for every month a late write can touch that
+// is not above the last compacted month.
 //
 // When a month is closed. Salt day S (a UTC day) writes the site-local days
 // and hours its events fall in: with time zones from UTC-12 to UTC+14, the
@@ -23,14 +37,15 @@ package rollup
 // cost a mutation on the server for no gain in correctness.
 //
 // A late write (an import or a WAL replay for an old day) brings a salt day
-// back: the rollup calls Reopen before writing it, which un-records the
-// months it can write to. Compact may run at the same time on another
-// collector: it records a month only after checking the events table again,
-// so a salt day that arrived while it merged un-records the month at once.
+// back: the rollup calls Reopen before writing it. Compact may run at the
+// same time on another collector: it records a month only after checking
+// the events table again, so a salt day that arrived while it merged
+// un-records the month at once.
 
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -71,11 +86,23 @@ func (m month) span() (first, last time.Time) {
 	return first, first.AddDate(0, 1, -1)
 }
 
+// PlainBefore is the SQL expression of the month (toYYYYMM) below which
+// table (in database db) is compacted and may be read without FINAL: a
+// scalar subquery, so that the engine compares against a constant and
+// prunes partitions. 0 when nothing is compacted.
+func PlainBefore(db, table string) string {
+	return fmt.Sprintf("(SELECT least(if(max(hi) %% 100 = 12, max(hi) + 89, max(hi) + 1), min(lo)) FROM "+
+		"(SELECT if(compacted = 1, month, 0) AS hi, if(compacted = 0, month, 4294967295) AS lo FROM %s.%s FINAL WHERE table_name = %s))",
+		db, CompactedTable, store.Quote(table))
+}
+
 // Compact merges every closed month partition of the aggregate tables that
 // is not compacted yet into one row per key and records it in
-// agg_compacted. A month whose merge did not leave one part (a merge was
-// already running) is left for the next call. It returns the first error;
-// the months done before it stay recorded.
+// agg_compacted, and records as not compacted every month below a
+// compacted one that is still open (see PlainBefore). A month whose merge
+// did not leave one part (a merge was already running) is left for the
+// next call. It returns the first error; the months done before it stay
+// recorded.
 func (r *Rollup) Compact(ctx context.Context, now time.Time) error {
 	db := r.st.DB().Stats
 	open, err := r.openSaltDays(ctx)
@@ -95,7 +122,7 @@ func (r *Rollup) Compact(ctx context.Context, now time.Time) error {
 		}
 		return true
 	}
-	recorded, err := r.compactedMonths(ctx)
+	state, err := r.compactedMonths(ctx)
 	if err != nil {
 		return err
 	}
@@ -104,10 +131,30 @@ func (r *Rollup) Compact(ctx context.Context, now time.Time) error {
 		return err
 	}
 	for _, table := range monthTables {
-		for m, n := range parts[table] {
+		months := make([]month, 0, len(parts[table]))
+		var top month // the last month that is or will be compacted
+		for m := range parts[table] {
+			months = append(months, m)
+			if st, ok := state[table][m]; (ok && st == 1) || closed(m, open) {
+				top = max(top, m)
+			}
+		}
+		slices.Sort(months)
+		for _, m := range months {
+			st, recorded := state[table][m]
+			if !closed(m, open) {
+				// Open again, or open below a compacted month: recorded 0
+				// before any month above it is recorded 1.
+				if (recorded && st == 1) || (!recorded && m < top) {
+					if err := r.recordMonths(ctx, table, []month{m}, 0); err != nil {
+						return err
+					}
+				}
+				continue
+			}
 			// A recorded month with several parts was written without a
 			// Reopen: merging it again makes its plain reads right again.
-			if !closed(m, open) || (recorded[table][m] && n <= 1) {
+			if recorded && st == 1 && parts[table][m] <= 1 {
 				continue
 			}
 			began := time.Now()
@@ -120,6 +167,11 @@ func (r *Rollup) Compact(ctx context.Context, now time.Time) error {
 			}
 			if after[table][m] > 1 {
 				r.log.Info("month not compacted yet: its merge left several parts; will retry", "table", table, "month", m, "parts", after[table][m])
+				if !recorded || st != 0 {
+					if err := r.recordMonths(ctx, table, []month{m}, 0); err != nil {
+						return err
+					}
+				}
 				continue
 			}
 			if err := r.recordMonths(ctx, table, []month{m}, 1); err != nil {
@@ -142,21 +194,29 @@ func (r *Rollup) Compact(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-// Reopen un-records the compacted months that salt day saltDay can write to
-// (its UTC day ±1, see Compact), so that the dashboards read them FINAL
-// again. The rollup calls it before writing a salt day; it writes only
-// when one of those months is recorded.
+// Reopen records as not compacted the months that salt day saltDay can
+// write to (its UTC day ±1, see Compact) and that a reader could read
+// without FINAL (not above the last compacted month), so that the
+// dashboards read them FINAL again. The rollup calls it before writing a
+// salt day; it writes only when one of those months needs it.
 func (r *Rollup) Reopen(ctx context.Context, saltDay time.Time) error {
 	d := saltDay.UTC()
 	span := []month{monthOf(d.AddDate(0, 0, -1)), monthOf(d), monthOf(d.AddDate(0, 0, 1))}
-	recorded, err := r.compactedMonths(ctx)
+	state, err := r.compactedMonths(ctx)
 	if err != nil {
 		return err
 	}
 	for _, table := range monthTables {
+		var top month
+		for m, st := range state[table] {
+			if st == 1 {
+				top = max(top, m)
+			}
+		}
 		var reopen []month
 		for _, m := range span {
-			if recorded[table][m] && !containsMonth(reopen, m) {
+			st, recorded := state[table][m]
+			if m <= top && (!recorded || st != 0) && !slices.Contains(reopen, m) {
 				reopen = append(reopen, m)
 			}
 		}
@@ -169,15 +229,6 @@ func (r *Rollup) Reopen(ctx context.Context, saltDay time.Time) error {
 		r.log.Info("reopened compacted months for a late write", "table", table, "months", len(reopen), "salt_day", d.Format(time.DateOnly))
 	}
 	return nil
-}
-
-func containsMonth(ms []month, m month) bool {
-	for _, x := range ms {
-		if x == m {
-			return true
-		}
-	}
-	return false
 }
 
 // openSaltDays are the salt days whose raw events still exist.
@@ -197,16 +248,16 @@ func (r *Rollup) openSaltDays(ctx context.Context) ([]time.Time, error) {
 	return days, nil
 }
 
-// compactedMonths reads agg_compacted: table → months recorded compacted.
-func (r *Rollup) compactedMonths(ctx context.Context) (map[string]map[month]bool, error) {
-	out := map[string]map[month]bool{}
-	err := r.st.Query(ctx, fmt.Sprintf("SELECT table_name, toUInt64(month) FROM %s.%s FINAL WHERE compacted = 1", r.st.DB().Stats, CompactedTable),
+// compactedMonths reads agg_compacted: table → month → compacted (0 or 1).
+func (r *Rollup) compactedMonths(ctx context.Context) (map[string]map[month]uint8, error) {
+	out := map[string]map[month]uint8{}
+	err := r.st.Query(ctx, fmt.Sprintf("SELECT table_name, toUInt64(month), toUInt64(compacted) FROM %s.%s FINAL", r.st.DB().Stats, CompactedTable),
 		func(row store.Row) error {
 			t := row.String(0)
 			if out[t] == nil {
-				out[t] = map[month]bool{}
+				out[t] = map[month]uint8{}
 			}
-			out[t][month(row.Uint64(1))] = true
+			out[t][month(row.Uint64(1))] = uint8(row.Uint64(2))
 			return nil
 		})
 	if err != nil {
