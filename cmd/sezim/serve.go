@@ -341,8 +341,8 @@ func runRetention(ctx context.Context, r *rollup.Rollup, salts *anon.Salts, log 
 	if err := r.Retention(ctx, now); err != nil {
 		log.Error("retention", "err", err)
 	}
-	// Months whose salt days were all finished above no longer change:
-	// merged once, the dashboards read them without FINAL.
+	// Months whose salt days were all finished no longer change: merged
+	// once to one row per key, long dashboard ranges read them fast.
 	if err := r.Compact(ctx, now); err != nil {
 		log.Error("compaction of closed months", "err", err)
 	}
