@@ -37,7 +37,9 @@ func NewAPI(o APIOptions) *API {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &API{o: o, q: NewQuerier(o.Store)}
+	q := NewQuerier(o.Store)
+	q.now = o.Now
+	return &API{o: o, q: q}
 }
 
 // NewApp returns a Fiber app serving only the stats API, with JSON errors

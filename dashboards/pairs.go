@@ -51,7 +51,7 @@ func (q *Querier) FilteredBreakdown(ctx context.Context, s *site.Site, r Range, 
 	k := s.KThreshold
 	id, days := store.Quote(s.ID), fmt.Sprintf("day >= %s AND day <= %s", store.Quote(r.From.String()), store.Quote(r.To.String()))
 	pairsOf := func(dim string) string {
-		return q.from("agg_daily_pairs", fmt.Sprintf("site = %s AND fdim = %s AND fvalue = %s AND dim = %s AND %s",
+		return q.from("agg_daily_pairs", r, fmt.Sprintf("site = %s AND fdim = %s AND fvalue = %s AND dim = %s AND %s",
 			id, store.Quote(f.Dim), store.Quote(f.Value), store.Quote(dim), days))
 	}
 	src := pairsOf(dim)
@@ -61,7 +61,7 @@ func (q *Querier) FilteredBreakdown(ctx context.Context, s *site.Site, r Range, 
 	// salt day and day), exactly as pipeline/rollup/pairs.go makes it;
 	// folding a finished day's cells again changes nothing.
 	parts := breakdownParts(src, src, fmt.Sprintf("if(visitors < %d, '', value)", k), dim, k, limit)
-	parts = append(parts, q.coverPart(id, days, f, pairsOf(rollup.DimTotal)))
+	parts = append(parts, q.coverPart(r, id, days, f, pairsOf(rollup.DimTotal)))
 	p, err := q.panel(ctx, parts)
 	if err != nil {
 		return Breakdown{}, fmt.Errorf("cannot query the %s breakdown of site %q under %s: %w", dim, s.ID, f.Dim, err)
@@ -77,10 +77,10 @@ func (q *Querier) FilteredBreakdown(ctx context.Context, s *site.Site, r Range, 
 // f's value has numbers in agg_daily for a salt day whose pair rows
 // (totals in pairTotals) it lacks: a filtered breakdown over such a day
 // would silently miss those visits.
-func (q *Querier) coverPart(id, days string, f Filter, pairTotals string) string {
+func (q *Querier) coverPart(r Range, id, days string, f Filter, pairTotals string) string {
 	key := "concat(toString(day), ' ', toString(salt_day))"
 	counted := "(visitors + visits + pageviews + events) > 0"
-	need := q.from("agg_daily", fmt.Sprintf("site = %s AND %s AND dim = %s AND value = %s", id, days, store.Quote(f.Dim), store.Quote(f.Value)))
+	need := q.from("agg_daily", r, fmt.Sprintf("site = %s AND %s AND dim = %s AND value = %s", id, days, store.Quote(f.Dim), store.Quote(f.Value)))
 	return fmt.Sprintf(`SELECT toUInt8(%d) AS part, toString('') AS val, toUInt64(uniqExact(day)) AS v, toUInt64(0) AS n, toUInt64(0) AS p, toUInt64(0) AS b, toUInt64(0) AS d, toUInt64(0) AS e
  FROM %s WHERE %s AND %s NOT IN (SELECT %s FROM %s WHERE %s)`, partMissing, need, counted, key, key, pairTotals, counted)
 }
