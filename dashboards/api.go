@@ -18,6 +18,9 @@ type APIOptions struct {
 	Sites *site.Config
 	Store store.Store
 	Now   func() time.Time
+	// Updated is Options.Updated: when the aggregates were last brought up
+	// to date; nil or a zero time: unknown.
+	Updated func() time.Time
 }
 
 // API serves /api/v1/stats/*. Each handler answers only for a site the
@@ -34,7 +37,9 @@ func NewAPI(o APIOptions) *API {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &API{o: o, q: NewQuerier(o.Store)}
+	q := NewQuerier(o.Store)
+	q.now = o.Now
+	return &API{o: o, q: q}
 }
 
 // NewApp returns a Fiber app serving only the stats API, with JSON errors
@@ -140,18 +145,17 @@ func (a *API) aggregate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	m, err := a.q.Aggregate(c.UserContext(), s, r, f)
+	ranges := []Range{r}
+	if c.Query("compare") == "previous" {
+		ranges = append(ranges, r.Previous())
+	}
+	ms, err := a.q.Aggregates(c.UserContext(), s, ranges, f)
 	if err != nil {
 		return err
 	}
-	out := fiber.Map{"site": s.ID, "range": rangeOut(r), "k": s.KThreshold, "filter": filterOut(f), "results": m}
-	if c.Query("compare") == "previous" {
-		prev := r.Previous()
-		pm, err := a.q.Aggregate(c.UserContext(), s, prev, f)
-		if err != nil {
-			return err
-		}
-		out["previous"] = fiber.Map{"range": rangeOut(prev), "results": pm}
+	out := fiber.Map{"site": s.ID, "range": rangeOut(r), "k": s.KThreshold, "filter": filterOut(f), "results": ms[0]}
+	if len(ranges) > 1 {
+		out["previous"] = fiber.Map{"range": rangeOut(ranges[1]), "results": ms[1]}
 	}
 	return c.JSON(out)
 }
@@ -236,5 +240,20 @@ func (a *API) realtime(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"site": s.ID, "visitors": n})
+	return c.JSON(fiber.Map{"site": s.ID, "visitors": n, "updated_seconds_ago": a.updatedAgo()})
+}
+
+// updatedAgo is how many whole seconds ago the aggregates were brought up
+// to date, or nil when that is not known. The realtime answer carries it
+// because the page polls realtime: the "updated N s ago" beside it stays
+// current without another request.
+func (a *API) updatedAgo() any {
+	if a.o.Updated == nil {
+		return nil
+	}
+	t := a.o.Updated()
+	if t.IsZero() {
+		return nil
+	}
+	return int64(max(a.o.Now().Sub(t), 0) / time.Second)
 }

@@ -41,58 +41,46 @@ var ErrFilterUnavailable = errors.New("filter not available")
 
 // FilteredBreakdown is Breakdown over the visits that have f's value (f.Dim
 // a rollup.PairFilterDims member other than dim), with the same
-// small-count protection.
+// small-count protection. Its rows, total and the check that the pair rows
+// cover the range are one query.
 func (q *Querier) FilteredBreakdown(ctx context.Context, s *site.Site, r Range, dim string, limit int, f Filter) (Breakdown, error) {
 	if !rollup.IsPairFilterDim(f.Dim) {
 		return Breakdown{}, fmt.Errorf("%w: other breakdowns can be filtered by %s only", ErrFilterUnavailable, strings.Join(rollup.PairFilterDims, ", "))
 	}
-	if err := q.pairsCover(ctx, s, r, f); err != nil {
-		return Breakdown{}, err
+	q.prepare(ctx)
+	k := s.KThreshold
+	id, days := store.Quote(s.ID), fmt.Sprintf("day >= %s AND day <= %s", store.Quote(r.From.String()), store.Quote(r.To.String()))
+	pairsOf := func(dim string) string {
+		return q.from("agg_daily_pairs", r, fmt.Sprintf("site = %s AND fdim = %s AND fvalue = %s AND dim = %s AND %s",
+			id, store.Quote(f.Dim), store.Quote(f.Value), store.Quote(dim), days))
 	}
-	where := fmt.Sprintf("site = %s AND fdim = %s AND fvalue = %s AND dim = %s AND day >= %s AND day <= %s",
-		store.Quote(s.ID), store.Quote(f.Dim), store.Quote(f.Value), store.Quote(dim), store.Quote(r.From.String()), store.Quote(r.To.String()))
-	return q.breakdownFrom(ctx, s, q.st.DB().Stats+".agg_daily_pairs FINAL", where, dim, limit, "value != ''")
+	src := pairsOf(dim)
+	// While a salt day is open its pair cells are stored unfolded (the
+	// rollup folds them when it finishes the day), so the fold of cells
+	// below k into the remainder '' is made here, per stored cell (one
+	// salt day and day), exactly as pipeline/rollup/pairs.go makes it;
+	// folding a finished day's cells again changes nothing.
+	parts := breakdownParts(src, src, fmt.Sprintf("if(visitors < %d, '', value)", k), dim, k, limit)
+	parts = append(parts, q.coverPart(r, id, days, f, pairsOf(rollup.DimTotal)))
+	p, err := q.panel(ctx, parts)
+	if err != nil {
+		return Breakdown{}, fmt.Errorf("cannot query the %s breakdown of site %q under %s: %w", dim, s.ID, f.Dim, err)
+	}
+	if p.missing > 0 {
+		return Breakdown{}, fmt.Errorf("%w: other breakdowns are kept filtered only for the most visited values of each property per day (100 by default), and %s==%s was not among them on %d day(s) of this period",
+			ErrFilterUnavailable, f.Dim, f.Value, p.missing)
+	}
+	return p.breakdown(dim, limit, k), nil
 }
 
-// pairsCover checks that every (day, salt day) of the range on which f's
-// value has numbers in agg_daily also has its pair rows: otherwise a
-// filtered breakdown would silently miss those visits.
-func (q *Querier) pairsCover(ctx context.Context, s *site.Site, r Range, f Filter) error {
-	db, id := q.st.DB().Stats, store.Quote(s.ID)
-	days := fmt.Sprintf("day >= %s AND day <= %s", store.Quote(r.From.String()), store.Quote(r.To.String()))
-	set := func(sql string) (map[string]bool, error) {
-		out := map[string]bool{}
-		err := q.st.Query(ctx, sql, func(row store.Row) error {
-			out[row.String(0)] = true
-			return nil
-		})
-		return out, err
-	}
-	need, err := set(fmt.Sprintf(`SELECT concat(toString(day), ' ', toString(salt_day)) AS k FROM %s.agg_daily FINAL
- WHERE site = %s AND %s AND dim = %s AND value = %s AND (visitors + visits + pageviews + events) > 0 GROUP BY k`,
-		db, id, days, store.Quote(f.Dim), store.Quote(f.Value)))
-	if err != nil {
-		return fmt.Errorf("cannot query the days of %s of site %q: %w", f.Dim, s.ID, err)
-	}
-	if len(need) == 0 {
-		return nil
-	}
-	have, err := set(fmt.Sprintf(`SELECT concat(toString(day), ' ', toString(salt_day)) AS k FROM %s.agg_daily_pairs FINAL
- WHERE site = %s AND fdim = %s AND fvalue = %s AND dim = '' AND %s AND (visitors + visits + pageviews + events) > 0 GROUP BY k`,
-		db, id, store.Quote(f.Dim), store.Quote(f.Value), days))
-	if err != nil {
-		return fmt.Errorf("cannot query the pair days of %s of site %q: %w", f.Dim, s.ID, err)
-	}
-	missing := map[string]bool{}
-	for k := range need {
-		if !have[k] {
-			d, _, _ := strings.Cut(k, " ")
-			missing[d] = true
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("%w: other breakdowns are kept filtered only for the most visited values of each property per day (100 by default), and %s==%s was not among them on %d day(s) of this period",
-			ErrFilterUnavailable, f.Dim, f.Value, len(missing))
-	}
-	return nil
+// coverPart is the panel part that counts the days of the range on which
+// f's value has numbers in agg_daily for a salt day whose pair rows
+// (totals in pairTotals) it lacks: a filtered breakdown over such a day
+// would silently miss those visits.
+func (q *Querier) coverPart(r Range, id, days string, f Filter, pairTotals string) string {
+	key := "concat(toString(day), ' ', toString(salt_day))"
+	counted := "(visitors + visits + pageviews + events) > 0"
+	need := q.from("agg_daily", r, fmt.Sprintf("site = %s AND %s AND dim = %s AND value = %s", id, days, store.Quote(f.Dim), store.Quote(f.Value)))
+	return fmt.Sprintf(`SELECT toUInt8(%d) AS part, toString('') AS val, toUInt64(uniqExact(day)) AS v, toUInt64(0) AS n, toUInt64(0) AS p, toUInt64(0) AS b, toUInt64(0) AS d, toUInt64(0) AS e
+ FROM %s WHERE %s AND %s NOT IN (SELECT %s FROM %s WHERE %s)`, partMissing, need, counted, key, key, pairTotals, counted)
 }

@@ -30,6 +30,10 @@ type Options struct {
 	InsecureCookie bool
 	Logger         *slog.Logger
 	Now            func() time.Time
+	// Updated is when the aggregates were last brought up to date (the
+	// rollup's last successful run; zero before one), which the page shows
+	// as "updated N s ago". Nil: not shown.
+	Updated func() time.Time
 	// AccountLimit and NetworkLimit are the failed sign-ins allowed per
 	// account and per client network (IPv4 /24, IPv6 /48) in LimitWindow.
 	// Defaults 10, 30 and 15 minutes. The account limit counts only
@@ -111,7 +115,7 @@ func New(o Options) *Server {
 	audit := NewAuditor(o.Store, o.Now)
 	s := &Server{
 		o:        o,
-		api:      NewAPI(APIOptions{Sites: o.Sites, Store: o.Store, Now: o.Now}),
+		api:      NewAPI(APIOptions{Sites: o.Sites, Store: o.Store, Now: o.Now, Updated: o.Updated}),
 		dir:      o.Directory,
 		sess:     o.Sessions,
 		audit:    audit,

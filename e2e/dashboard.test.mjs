@@ -150,6 +150,11 @@ sites:
     assert.equal(await a.page.textContent('#metric-visitors'), '30');
     assert.equal(await a.page.textContent('#metric-pageviews'), String(sent));
     await a.page.waitForFunction(() => document.querySelector('#realtime-n').textContent === '30');
+    // How old the aggregates are, beside it (the rollup runs every second
+    // here), and the same for the operator on /readyz.
+    await a.page.waitForFunction(() => /^updated \d+ s ago$/.test(document.querySelector('#updated').textContent));
+    const ready = await (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).json();
+    assert.match(ready.rollup, /^lag \d+ s \(newest event included [-0-9T:Z]+\); last run \d+ s ago$/);
     const shot = path.join(artifactsDir, 'dashboard.png');
     await mkdir(artifactsDir, { recursive: true });
     await a.page.screenshot({ path: shot });

@@ -15,7 +15,7 @@ import (
 // retention runs the retention job once, for cron or for an operator; serve
 // runs the same job every ten minutes.
 func retention(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("retention", "Run the retention job once: destroy expired salts, make the last rollup of expired salt days and drop their raw events, delete aggregates past each site's retention.", stderr)
+	fs := newFlagSet("retention", "Run the retention job once: destroy expired salts, make the last rollup of expired salt days and drop their raw events, delete aggregates past each site's retention, compact closed months.", stderr)
 	var sf storeFlags
 	sf.register(fs)
 	dataDir := fs.String("data", "data", "folder for local state (the salts file)")

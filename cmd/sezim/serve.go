@@ -207,8 +207,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.insecureCk && !loopbackAddr(o.apiAddr) {
 		return fmt.Errorf("--insecure-cookie needs a loopback --api-addr, not %q: serve the dashboards over https", o.apiAddr)
 	}
-	dash := dashboards.New(dashboards.Options{Sites: cfg, Store: st, Logger: log, InsecureCookie: o.insecureCk})
 	roll := rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log, Reg: reg})
+	started, rollupStall := time.Now(), max(30*time.Minute, 10*o.rollupEvery)
+	dash := dashboards.New(dashboards.Options{Sites: cfg, Store: st, Logger: log, InsecureCookie: o.insecureCk, Updated: roll.LastRun})
 
 	// Listen first, so a busy port fails the start rather than later.
 	pubLn, err := net.Listen("tcp", o.addr)
@@ -233,6 +234,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}},
 		{Name: "wal", Func: wlog.Ready},
+		// Red only when no rollup has succeeded for a long while (see
+		// rollup.Health): 30 minutes, or ten intervals if they are longer.
+		{Name: "rollup", Func: func(context.Context) error {
+			_, err := roll.Health(time.Now(), started, rollupStall)
+			return err
+		}, Detail: func() string {
+			d, _ := roll.Health(time.Now(), started, rollupStall)
+			return d
+		}},
 	}
 	admin := &http.Server{Handler: collector.AdminHandler(reg, checks), ReadHeaderTimeout: 5 * time.Second}
 
@@ -315,8 +325,8 @@ func rollupRecent(ctx context.Context, r *rollup.Rollup, salts *anon.Salts, log 
 	}
 }
 
-// runRetention destroys expired salts, finishes and drops expired salt days
-// and deletes aggregates past their retention.
+// runRetention destroys expired salts, finishes and drops expired salt days,
+// deletes aggregates past their retention and compacts closed months.
 func runRetention(ctx context.Context, r *rollup.Rollup, salts *anon.Salts, log *slog.Logger) {
 	now := time.Now()
 	destroyed, err := salts.Rotate(now)
@@ -338,6 +348,11 @@ func runRetention(ctx context.Context, r *rollup.Rollup, salts *anon.Salts, log 
 	}
 	if err := r.Retention(ctx, now); err != nil {
 		log.Error("retention", "err", err)
+	}
+	// Months whose salt days were all finished no longer change: merged
+	// once to one row per key, long dashboard ranges read them fast.
+	if err := r.Compact(ctx, now); err != nil {
+		log.Error("compaction of closed months", "err", err)
 	}
 }
 

@@ -318,11 +318,27 @@
     }
   }
 
+  // "updated N s ago": the realtime answer says how old the aggregates are;
+  // between its polls the page counts on from when it asked.
+  let updated = null;
+  function ago(s) {
+    if (s < 120) return `${s} s`;
+    if (s < 7200) return `${Math.floor(s / 60)} min`;
+    return `${Math.floor(s / 3600)} h`;
+  }
+  function renderUpdated() {
+    const u = $('updated');
+    u.hidden = updated === null;
+    if (updated !== null) u.textContent = `updated ${ago(updated.s + Math.floor((Date.now() - updated.at) / 1000))} ago`;
+  }
+
   async function realtime() {
     if (!state.site) return;
     try {
       const r = await api('stats/realtime', new URLSearchParams({ site: state.site }));
       $('realtime-n').textContent = String(r.visitors);
+      updated = typeof r.updated_seconds_ago === 'number' ? { s: r.updated_seconds_ago, at: Date.now() } : null;
+      renderUpdated();
     } catch { /* shown on the next full load */ }
   }
 
@@ -377,6 +393,7 @@
     load();
     realtime();
     setInterval(realtime, 30000);
+    setInterval(renderUpdated, 5000);
   }
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);

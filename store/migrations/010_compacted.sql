@@ -1,0 +1,13 @@
+-- Month partitions of the aggregate tables (agg_hourly, agg_daily,
+-- agg_daily_pairs) that hold one row per key, so that the dashboards read
+-- them without FINAL (pipeline/rollup/compact.go says when a month is
+-- closed and who reopens it). month is the partition, toYYYYMM of the
+-- table's time column; compacted = 0 is a month reopened by a late write.
+-- Names and months only: nothing here is about a visitor.
+CREATE TABLE IF NOT EXISTS {{.Stats}}.agg_compacted{{.OnCluster}} (
+    table_name String,
+    month UInt32,
+    compacted UInt8,
+    version UInt64
+) ENGINE = {{engine "ReplacingMergeTree" "agg_compacted" "version"}}
+ORDER BY (table_name, month);
