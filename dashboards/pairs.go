@@ -12,7 +12,7 @@ import (
 )
 
 // Filtered breakdowns: a breakdown of one property over the visits that
-// have another property's value, read from agg_daily_pairs (see
+// have another property's value, read from agg_pairs (see
 // pipeline/rollup/pairs.go for how the rows are made).
 //
 // What a filtered number means. A filter selects visits: filter=page==P the
@@ -51,7 +51,7 @@ func (q *Querier) FilteredBreakdown(ctx context.Context, s *site.Site, r Range, 
 	k := s.KThreshold
 	id, days := store.Quote(s.ID), fmt.Sprintf("day >= %s AND day <= %s", store.Quote(r.From.String()), store.Quote(r.To.String()))
 	pairsOf := func(dim string) string {
-		return q.from("agg_daily_pairs", r, fmt.Sprintf("site = %s AND fdim = %s AND fvalue = %s AND dim = %s AND %s",
+		return q.pairCells(fmt.Sprintf("site = %s AND fdim = %s AND fvalue = %s AND dim = %s AND %s",
 			id, store.Quote(f.Dim), store.Quote(f.Value), store.Quote(dim), days))
 	}
 	src := pairsOf(dim)
@@ -71,6 +71,18 @@ func (q *Querier) FilteredBreakdown(ctx context.Context, s *site.Site, r Range, 
 			ErrFilterUnavailable, f.Dim, f.Value, p.missing)
 	}
 	return p.breakdown(dim, limit, k), nil
+}
+
+// pairCells is the FROM of a read of agg_pairs: one row per stored cell
+// (site, day, fdim, fvalue, dim, value, salt_day) matching where. A cell is
+// the sum of its rows (pipeline/rollup/pairs.go), so no read needs FINAL,
+// whether its month is compacted or not.
+func (q *Querier) pairCells(where string) string {
+	return fmt.Sprintf(`(SELECT site, day, fdim, fvalue, dim, value, salt_day, toUInt64(sum(c0)) AS visitors, toUInt64(sum(c1)) AS visits,
+  toUInt64(sum(c2)) AS pageviews, toUInt64(sum(c3)) AS bounces, toUInt64(sum(c4)) AS duration, toUInt64(sum(c5)) AS events
+ FROM (SELECT site, day, fdim, fvalue, dim, value, salt_day, visitors AS c0, visits AS c1, pageviews AS c2, bounces AS c3, duration AS c4, events AS c5
+  FROM %s.agg_pairs WHERE %s)
+ GROUP BY site, day, fdim, fvalue, dim, value, salt_day)`, q.st.DB().Stats, where)
 }
 
 // coverPart is the panel part that counts the days of the range on which

@@ -85,7 +85,8 @@ func dimWhere(f Filter) string {
 }
 
 // from is the FROM of a read of one aggregate table (agg_hourly, agg_daily
-// or agg_daily_pairs): the table's current rows matching where, one per key.
+// or agg_pairs, whose rows add up and need no FINAL: see pairCells): the
+// table's current rows matching where, one per key.
 // Merging a key's versions at read time (FINAL) is what long ranges cost;
 // the rollup compacts closed months to one row per key
 // (pipeline/rollup/compact.go). Measured on 2 cores with 60 days of

@@ -81,7 +81,7 @@ func TestBench10M(t *testing.T) {
 	}
 	t.Logf("loaded %d events in %v (generate + insert), rollup with pairs %v (%v per salt day), %d aggregate and %d pair rows written",
 		events, loadDur.Round(time.Millisecond), rollDur.Round(time.Millisecond), (rollDur / days).Round(time.Millisecond), aggRows, pairRows)
-	for _, table := range []string{"agg_hourly", "agg_daily", "agg_daily_pairs", "events"} {
+	for _, table := range []string{"agg_hourly", "agg_daily", "agg_pairs", "events"} {
 		var rows, bytes uint64
 		err := st.Query(ctx, fmt.Sprintf("SELECT toUInt64(sum(rows)), toUInt64(sum(bytes_on_disk)) FROM system.parts WHERE database = %s AND table = %s AND active",
 			store.Quote(st.DB().Stats), store.Quote(table)), func(r store.Row) error {

@@ -49,7 +49,7 @@ func TestCompactedMonthsReadTheSame(t *testing.T) {
 			}
 		}
 		now := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
-		roll := rollup.New(rollup.Options{Store: st, Sites: cfg, Now: func() time.Time { return now }})
+		roll := rollup.New(rollup.Options{Store: st, Sites: cfg, Now: func() time.Time { return now }, Settle: -1})
 		// Two runs per salt day, as the minutely rollup makes: each key has
 		// two versions in two parts until a merge.
 		for range 2 {
@@ -141,7 +141,7 @@ func TestCompactedMonthsReadTheSame(t *testing.T) {
 		if err := roll.Compact(ctx, now); err != nil {
 			t.Fatal(err)
 		}
-		all := "agg_daily:202609 agg_daily:202610 agg_daily_pairs:202609 agg_daily_pairs:202610 agg_hourly:202609 agg_hourly:202610"
+		all := "agg_daily:202609 agg_daily:202610 agg_hourly:202609 agg_hourly:202610 agg_pairs:202609 agg_pairs:202610"
 		if got := recorded(); got != all {
 			t.Fatalf("compacted %q, want %q", got, all)
 		}
@@ -181,7 +181,7 @@ func TestCompactedMonthsReadTheSame(t *testing.T) {
 		if err := roll.Reopen(ctx, saltDays[0]); err != nil {
 			t.Fatal(err)
 		}
-		if got, want := recorded(), "agg_daily:202610 agg_daily_pairs:202610 agg_hourly:202610"; got != want {
+		if got, want := recorded(), "agg_daily:202610 agg_hourly:202610 agg_pairs:202610"; got != want {
 			t.Fatalf("after Reopen compacted %q, want %q", got, want)
 		}
 		same("after Reopen", want)
@@ -209,7 +209,7 @@ func TestCompactedMonthsReadTheSame(t *testing.T) {
 		if err := roll.Compact(ctx, now); err != nil {
 			t.Fatal(err)
 		}
-		if got, want := recorded(), "agg_daily:202610 agg_daily_pairs:202610 agg_hourly:202610"; got != want {
+		if got, want := recorded(), "agg_daily:202610 agg_hourly:202610 agg_pairs:202610"; got != want {
 			t.Fatalf("with Sep 15 open compacted %q, want %q", got, want)
 		}
 		if _, err := roll.Finish(ctx, sep15); err != nil {

@@ -34,8 +34,10 @@ func TestFilteredBreakdownFoldsOpenCells(t *testing.T) {
 			"visitors", "visits", "pageviews", "bounces", "duration", "events", "version"}, daily); err != nil {
 			t.Fatal(err)
 		}
-		pair := func(day store.Day, dim, value string, visitors, pageviews uint64) []any {
-			return []any{"fold", day, "page", "/pricing", dim, value, day, visitors, visitors, pageviews, uint64(0), uint64(10 * visitors), uint64(0), uint64(1)}
+		// agg_pairs adds rows up: a cell may be several rows until the
+		// table merges them (KZ on the 24th is 4 + 2).
+		pair := func(day store.Day, dim, value string, visitors, pageviews int64) []any {
+			return []any{"fold", day, "page", "/pricing", dim, value, day, visitors, visitors, pageviews, int64(0), 10 * visitors, int64(0)}
 		}
 		pairs := [][]any{
 			pair(d23, "", "", 9, 21),
@@ -43,13 +45,14 @@ func TestFilteredBreakdownFoldsOpenCells(t *testing.T) {
 			pair(d23, "country", "DE", 3, 7),
 			pair(d23, "country", "", 2, 5), // KZ 2, folded when the day finished
 			pair(d24, "", "", 11, 24),
-			pair(d24, "country", "KZ", 6, 12),
+			pair(d24, "country", "KZ", 4, 8),
+			pair(d24, "country", "KZ", 2, 4),
 			pair(d24, "country", "RU", 3, 6),
 			pair(d24, "country", "DE", 1, 3),
 			pair(d24, "country", "UZ", 1, 3),
 		}
-		if err := st.Insert(ctx, st.DB().Stats+".agg_daily_pairs", []string{"site", "day", "fdim", "fvalue", "dim", "value", "salt_day",
-			"visitors", "visits", "pageviews", "bounces", "duration", "events", "version"}, pairs); err != nil {
+		if err := st.Insert(ctx, st.DB().Stats+".agg_pairs", []string{"site", "day", "fdim", "fvalue", "dim", "value", "salt_day",
+			"visitors", "visits", "pageviews", "bounces", "duration", "events"}, pairs); err != nil {
 			t.Fatal(err)
 		}
 		cfg, err := site.Parse([]byte("sites:\n  - id: fold\n    domains: [fold.example]\n    timezone: UTC\n    k_threshold: 3\n"))

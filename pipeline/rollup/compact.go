@@ -58,7 +58,7 @@ const CompactedTable = "agg_compacted"
 
 // monthTables are the aggregate tables partitioned by toYYYYMM of a time
 // column.
-var monthTables = []string{"agg_hourly", "agg_daily", "agg_daily_pairs"}
+var monthTables = []string{"agg_hourly", "agg_daily", pairsTable}
 
 // compactVersion orders agg_compacted rows: wall-clock nanoseconds, but
 // always above the last one this process wrote, so that a Reopen right
@@ -270,7 +270,7 @@ func (r *Rollup) compactedMonths(ctx context.Context) (map[string]map[month]uint
 // aggregate tables: table → month → parts.
 func (r *Rollup) monthParts(ctx context.Context) (map[string]map[month]int, error) {
 	out := map[string]map[month]int{}
-	q := fmt.Sprintf("SELECT table, partition, toUInt64(count()) FROM system.parts WHERE database = %s AND table IN ('agg_hourly', 'agg_daily', 'agg_daily_pairs') AND active GROUP BY table, partition",
+	q := fmt.Sprintf("SELECT table, partition, toUInt64(count()) FROM system.parts WHERE database = %s AND table IN ('agg_hourly', 'agg_daily', 'agg_pairs') AND active GROUP BY table, partition",
 		store.Quote(r.st.DB().Stats))
 	err := r.st.Query(ctx, q, func(row store.Row) error {
 		m, err := strconv.ParseUint(row.String(1), 10, 32)

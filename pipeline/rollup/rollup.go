@@ -300,6 +300,11 @@ func (r *Rollup) countEvents(ctx context.Context, where string) (uint64, time.Ti
 
 func (r *Rollup) runSiteMode(ctx context.Context, s *site.Site, saltDay time.Time, m mode) (_ Result, err error) {
 	day := store.DayOf(saltDay.UTC())
+	// A late write into a compacted month (an import for an old day) must
+	// be read FINAL again from now on (compact.go).
+	if err := r.Reopen(ctx, saltDay); err != nil {
+		return Result{}, err
+	}
 	version, err := r.nextVersion(ctx, s, day)
 	if err != nil {
 		return Result{}, err
