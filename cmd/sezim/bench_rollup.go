@@ -23,6 +23,7 @@ func benchRollup(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := newFlagSet("bench rollup", "Measure the rollup of one salt day of generated events.", stderr)
 	events := fs.Int("events", 1_000_000, "events in the salt day")
 	storeURL := fs.String("store", "", "store to use (default: embedded, in a temporary folder)")
+	newEvents := fs.Int("new-events", 120_000, "events added after the full run for the incremental one (default: 60 s at 2,000 events/s)")
 	inGo := fs.Bool("in-go", false, "recompute by reading the events into Go, the way before the engine did it, for comparison")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -91,9 +92,9 @@ func benchRollup(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprintf(stdout, "rollup events=%d full_s=%.2f incremental_s=n/a rows_read=%d\n", stored, full.Seconds(), res.Events)
 		return nil
 	}
-	// A minute of traffic at 2,000 events/s on top, stamped after the
-	// full run's cut, then one run.
-	evs := gen.Day(saltDay, 120_000)
+	// A minute of traffic at 2,000 events/s on top (by default), stamped
+	// after the full run's cut, then one run.
+	evs := gen.Day(saltDay, max(*newEvents, 1))
 	rows := make([][]any, len(evs))
 	at := time.Now().Add(2 * time.Second)
 	for i := range evs {

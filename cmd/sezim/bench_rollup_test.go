@@ -21,10 +21,10 @@ func TestBenchRollup(t *testing.T) {
 		}
 		t.Skipf("%s is not set", storetest.EnvServer)
 	}
-	line := regexp.MustCompile(`^rollup events=(\d+) full_s=\d+\.\d\d incremental_s=n/a rows_read=(\d+)\n$`)
+	line := regexp.MustCompile(`^rollup events=(\d+) full_s=\d+\.\d\d incremental_s=(?:n/a|\d+\.\d\d) rows_read=(\d+)(?: incremental_rows_read=\d+ new_events=5\d\d)?\n$`)
 	for _, extra := range [][]string{nil, {"--in-go"}} {
 		var out, errOut bytes.Buffer
-		args := append([]string{"bench", "rollup", "--events", "3000", "--store", url}, extra...)
+		args := append([]string{"bench", "rollup", "--events", "3000", "--new-events", "500", "--store", url}, extra...)
 		if code := run(t.Context(), args, &out, &errOut); code != 0 {
 			t.Fatalf("%v: exit %d:\n%s\n%s", extra, code, out.String(), errOut.String())
 		}
