@@ -1,11 +1,9 @@
 package integration
 
 import (
-	"encoding/json"
 	"io"
 	"net/http/httptest"
 	"net/url"
-	"strings"
 	"testing"
 	"time"
 
@@ -72,23 +70,7 @@ func TestFilteredBreakdownFoldsOpenCells(t *testing.T) {
 			if resp.StatusCode != 200 {
 				t.Fatalf("%d %s", resp.StatusCode, body)
 			}
-			noSmallVisitors(t, body, 3)
-			var b struct {
-				Results []cell `json:"results"`
-				Other   *cell  `json:"other"`
-				Total   cell   `json:"total"`
-			}
-			if err := json.Unmarshal(body, &b); err != nil {
-				t.Fatal(err)
-			}
-			var out []string
-			for _, r := range b.Results {
-				out = append(out, r.String())
-			}
-			if b.Other != nil {
-				out = append(out, "other="+strings.TrimPrefix(b.Other.String(), dashboards.OtherValue))
-			}
-			return strings.Join(out, " ") + " total=" + b.Total.String()
+			return breakdownLine(t, body, 3)
 		}
 		for _, c := range []struct{ period, want string }{
 			// The open day alone: DE and UZ (1 each) folded, and as that

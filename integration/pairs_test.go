@@ -101,23 +101,7 @@ func TestFilteredBreakdowns(t *testing.T) {
 			if code != 200 {
 				t.Fatalf("%s under %s: %d %s", prop, filter, code, body)
 			}
-			noSmallVisitors(t, body, 3)
-			var b struct {
-				Results []cell `json:"results"`
-				Other   *cell  `json:"other"`
-				Total   cell   `json:"total"`
-			}
-			if err := json.Unmarshal(body, &b); err != nil {
-				t.Fatal(err)
-			}
-			var out []string
-			for _, r := range b.Results {
-				out = append(out, r.String())
-			}
-			if b.Other != nil {
-				out = append(out, "other="+strings.TrimPrefix(b.Other.String(), dashboards.OtherValue))
-			}
-			return strings.Join(out, " ") + " total=" + b.Total.String()
+			return breakdownLine(t, body, 3)
 		}
 		for _, c := range []struct{ prop, filter, want string }{
 			// Visits that include /pricing, by country: KZ 6, RU 3; DE and
@@ -204,4 +188,28 @@ func TestFilteredBreakdowns(t *testing.T) {
 			t.Fatalf("total visits %d (%v)", n, err)
 		}
 	})
+}
+
+// breakdownLine is a breakdown answer as one line, "value:visitors/visits/
+// pageviews …  other=… total=…", after checking that no cell shows fewer
+// than k visitors.
+func breakdownLine(t *testing.T, body []byte, k float64) string {
+	t.Helper()
+	noSmallVisitors(t, body, k)
+	var b struct {
+		Results []cell `json:"results"`
+		Other   *cell  `json:"other"`
+		Total   cell   `json:"total"`
+	}
+	if err := json.Unmarshal(body, &b); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range b.Results {
+		out = append(out, r.String())
+	}
+	if b.Other != nil {
+		out = append(out, "other="+strings.TrimPrefix(b.Other.String(), dashboards.OtherValue))
+	}
+	return strings.Join(out, " ") + " total=" + b.Total.String()
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -28,20 +27,8 @@ func privacyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var sf storeFlags
 	sf.register(fs)
 	format := fs.String("format", "text", "output: text or json")
-	if len(args) == 0 {
-		fs.Usage()
-		return errors.New("missing what to run: report")
-	}
-	what := args[0]
-	if what == "-h" || what == "--help" {
-		fs.Usage()
-		return flag.ErrHelp
-	}
-	if err := parseFlags(fs, args[1:]); err != nil {
+	if err := parseSubcommand(fs, args, "report"); err != nil {
 		return err
-	}
-	if what != "report" {
-		return fmt.Errorf("unknown privacy command %q: use report", what)
 	}
 	if *format != "text" && *format != "json" {
 		return fmt.Errorf("invalid --format %q: use text or json", *format)

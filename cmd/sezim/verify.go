@@ -30,20 +30,8 @@ func verify(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := newFlagSet("verify", "Verify stored evidence.\n\n  sezim verify consent-log  check every hash chain of the consent log; exit 1 and name the first broken row of each broken chain", stderr)
 	var sf storeFlags
 	sf.register(fs)
-	if len(args) == 0 {
-		fs.Usage()
-		return fmt.Errorf("missing what to verify: consent-log")
-	}
-	what := args[0]
-	if what == "-h" || what == "--help" {
-		fs.Usage()
-		return flag.ErrHelp
-	}
-	if err := parseFlags(fs, args[1:]); err != nil {
+	if err := parseSubcommand(fs, args, "consent-log"); err != nil {
 		return err
-	}
-	if what != "consent-log" {
-		return fmt.Errorf("unknown thing to verify %q: use consent-log", what)
 	}
 	st, err := sf.open(ctx)
 	if err != nil {
@@ -165,4 +153,24 @@ func (p *consentParts) close() {
 			p.logger.Error("consent log: not everything was shipped at shutdown; the rest stays in the journal", "error", err)
 		}
 	}
+}
+
+// parseSubcommand checks that args name the one subcommand want and parses
+// the flags after it; -h prints the usage.
+func parseSubcommand(fs *flag.FlagSet, args []string, want string) error {
+	if len(args) == 0 {
+		fs.Usage()
+		return fmt.Errorf("missing the command: %s", want)
+	}
+	if args[0] == "-h" || args[0] == "--help" {
+		fs.Usage()
+		return flag.ErrHelp
+	}
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if args[0] != want {
+		return fmt.Errorf("unknown command %q: use %s", args[0], want)
+	}
+	return nil
 }

@@ -155,6 +155,7 @@ func topList(top map[dimValue]bool) string {
 // remainder row (see pairs.go): it adds the cells and takes away what is
 // stored for the salt day, as one difference. It returns the rows written.
 func (r *Rollup) writePairsSQL(ctx context.Context, s *site.Site, day store.Day, version uint64, cells string, k int) (int, error) {
+	// version only names the run's table of changes: agg_pairs has none.
 	keys := []string{"day", "fdim", "fvalue", "dim", "value"}
 	after := ""
 	if cells != "" {

@@ -372,6 +372,7 @@ func (s *shipper) shipChunk(ctx context.Context, text string, ver uint16, c chun
 		s.rows, s.idRows = rows[:0], ids[:0]
 	}()
 	var months map[uint32]int // identified rows per month, on a replay
+	inserted := time.Now()    // one stamp for the insert (see pipeline.EventRow)
 	for _, off := range c.offs {
 		var e event.Event
 		var id pipeline.Identity
@@ -380,7 +381,7 @@ func (s *shipper) shipChunk(ctx context.Context, text string, ver uint16, c chun
 			return err // scan decoded it already: cannot happen
 		}
 		if !statsDone {
-			rows = append(rows, pipeline.EventRow(&e, c.id))
+			rows = append(rows, pipeline.EventRowAt(&e, c.id, inserted))
 		}
 		if !has {
 			continue

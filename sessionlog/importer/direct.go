@@ -132,8 +132,9 @@ func (d *DirectSender) write(ctx context.Context, b *Batch) (sessionlog.Summary,
 		return sessionlog.Summary{}, ctx.Err()
 	}
 	rows := make([][]any, len(d.sink.events))
+	inserted := time.Now() // one stamp for the insert (see pipeline.EventRow)
 	for i := range d.sink.events {
-		rows[i] = pipeline.EventRow(&d.sink.events[i], b.Name)
+		rows[i] = pipeline.EventRowAt(&d.sink.events[i], b.Name, inserted)
 	}
 	if len(rows) > 0 {
 		if err := d.o.Store.Insert(ctx, d.o.Store.DB().Stats+".events", pipeline.EventColumns, rows); err != nil {
