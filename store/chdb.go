@@ -79,7 +79,12 @@ func OpenEmbedded(dir string, names Names) (Store, error) {
 	if err := os.MkdirAll(abs, 0o750); err != nil {
 		return nil, fmt.Errorf("cannot create embedded ClickHouse folder (%s): %w", abs, err)
 	}
-	h, err := lib.chdbConnect([]string{"clickhouse", "--path=" + abs})
+	// optimize_on_insert=0: the engine would otherwise sort-merge each
+	// inserted block of a Replacing/SummingMergeTree table as a merge does.
+	// Every read of those tables already adds up or takes the newest row
+	// (FINAL, sums), so that work is wasted: it made the rollup's insert of
+	// 4.8M pair cells (1M events) take 17.7 s instead of 6.3 s.
+	h, err := lib.chdbConnect([]string{"clickhouse", "--path=" + abs, "--optimize_on_insert=0"})
 	if err != nil {
 		return nil, fmt.Errorf("cannot open embedded ClickHouse (%s): %w", abs, err)
 	}
