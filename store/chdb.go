@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"unsafe"
 )
 
@@ -17,6 +18,16 @@ import (
 // session per process, and connecting again would silently hand back the
 // first one.
 var ErrEmbeddedBusy = errors.New("an embedded ClickHouse session is already open on another folder")
+
+// ErrEmbeddedLocked is returned (wrapped) by OpenEmbedded when another
+// process has the folder open. The engine keeps its own view of the
+// folder's parts in memory, so a second process writing beside it would
+// lose rows or corrupt a table: a folder has one process at a time.
+var ErrEmbeddedLocked = errors.New("the embedded store is open in another process")
+
+// LockFile is the file in an embedded store's folder that the process
+// holding the folder keeps locked (flock).
+const LockFile = "sezim.lock"
 
 // ErrClosed is returned by a Store's methods after Close.
 var ErrClosed = errors.New("store is closed")
@@ -27,6 +38,7 @@ type chdbSession struct {
 	lib    *chdbLib
 	handle unsafe.Pointer
 	dir    string
+	lock   *os.File // holds the folder's flock while the session lives
 	refs   int
 	// sem serialises calls into libchdb. The library runs one query at a
 	// time on its own thread anyway, and a channel (unlike a mutex) lets a
@@ -79,6 +91,10 @@ func OpenEmbedded(dir string, names Names) (Store, error) {
 	if err := os.MkdirAll(abs, 0o750); err != nil {
 		return nil, fmt.Errorf("cannot create embedded ClickHouse folder (%s): %w", abs, err)
 	}
+	lock, err := lockFolder(abs)
+	if err != nil {
+		return nil, err
+	}
 	// optimize_on_insert=0: the engine would otherwise sort-merge each
 	// inserted block of a Replacing/SummingMergeTree table as a merge does.
 	// Every read of those tables already adds up or takes the newest row
@@ -86,9 +102,10 @@ func OpenEmbedded(dir string, names Names) (Store, error) {
 	// 4.8M pair cells (1M events) take 17.7 s instead of 6.3 s.
 	h, err := lib.chdbConnect([]string{"clickhouse", "--path=" + abs, "--optimize_on_insert=0"})
 	if err != nil {
+		_ = lock.Close()
 		return nil, fmt.Errorf("cannot open embedded ClickHouse (%s): %w", abs, err)
 	}
-	s := &chdbSession{lib: lib, handle: h, dir: abs, refs: 1, sem: make(chan struct{}, 1)}
+	s := &chdbSession{lib: lib, handle: h, dir: abs, lock: lock, refs: 1, sem: make(chan struct{}, 1)}
 	embedded.session = s
 	return &chdbStore{s: s, names: names}, nil
 }
@@ -119,6 +136,7 @@ func (c *chdbStore) Close() error {
 	s.handle = nil
 	s.ended = true
 	<-s.sem
+	_ = s.lock.Close() // closing releases the flock
 	embedded.session = nil
 	return nil
 }
@@ -329,4 +347,21 @@ func redactDataError(err error) error {
 		return errors.New("ClickHouse rejected the data (details withheld: they may quote visitor values)")
 	}
 	return errors.New(strings.Join(parts, ": "))
+}
+
+// lockFolder takes the folder's lock file, or fails with ErrEmbeddedLocked
+// when another process holds it.
+func lockFolder(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, LockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open embedded ClickHouse's lock file (%s): %w", dir, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("cannot open embedded ClickHouse (%s): %w", dir, ErrEmbeddedLocked)
+		}
+		return nil, fmt.Errorf("cannot lock embedded ClickHouse's folder (%s): %w", dir, err)
+	}
+	return f, nil
 }

@@ -197,3 +197,64 @@ func missingLibChild(t *testing.T) {
 	}
 	t.Log("child ok")
 }
+
+// TestEmbeddedLockedAcrossProcesses opens a folder here and tries it from
+// a second process (this test binary again): the second is refused with
+// ErrEmbeddedLocked while the first holds it, and opens it once the first
+// has closed it.
+func TestEmbeddedLockedAcrossProcesses(t *testing.T) {
+	if dir := os.Getenv("SEZIM_TEST_LOCK_DIR"); dir != "" {
+		// The second process: report what opening the folder gave.
+		st, err := store.OpenEmbedded(dir, store.DefaultNames)
+		switch {
+		case errors.Is(err, store.ErrEmbeddedLocked):
+			fmt.Println("result: locked")
+		case err != nil:
+			fmt.Println("result: error:", err)
+		default:
+			fmt.Println("result: opened")
+			_ = st.Close()
+		}
+		return
+	}
+	lib, err := storetest.LibPath()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	if os.Getenv("CHDB_LIB_PATH") == "" {
+		t.Setenv("CHDB_LIB_PATH", lib)
+	}
+	dir := t.TempDir()
+	second := func() string {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestEmbeddedLockedAcrossProcesses$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "SEZIM_TEST_LOCK_DIR="+dir)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("second process: %v\n%s", err, out)
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			if r, ok := strings.CutPrefix(line, "result: "); ok {
+				return r
+			}
+		}
+		t.Fatalf("second process said nothing:\n%s", out)
+		return ""
+	}
+	st, err := store.OpenEmbedded(dir, store.DefaultNames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := second(); got != "locked" {
+		_ = st.Close()
+		t.Fatalf("second process while the folder is open: %s, want locked", got)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := second(); got != "opened" {
+		t.Fatalf("second process after Close: %s, want opened", got)
+	}
+}
