@@ -19,17 +19,27 @@ const maxLoginBytes = 4 << 10
 // URL-encoded form a browser sends for the page's form is taken. A refusal
 // is a *fiber.Error with the status and a short fixed reason.
 func signInForm(c *fiber.Ctx) (user, password string, err error) {
+	form, err := readForm(c)
+	if err != nil {
+		return "", "", err
+	}
+	return form.Get("user"), form.Get("password"), nil
+}
+
+// readForm reads a page's small URL-encoded form (sign-in, first-run
+// setup) the way signInForm says.
+func readForm(c *fiber.Ctx) (url.Values, error) {
 	body, err := reqbody.Read(c, reqbody.Limit{Max: maxLoginBytes}, nil)
 	if err != nil {
 		status, why := reqbody.Refusal(err)
-		return "", "", fiber.NewError(status, why)
+		return nil, fiber.NewError(status, why)
 	}
 	if mt, _, _ := mime.ParseMediaType(c.Get(fiber.HeaderContentType)); mt != fiber.MIMEApplicationForm {
-		return "", "", fiber.NewError(fiber.StatusUnsupportedMediaType, "unsupported_content_type")
+		return nil, fiber.NewError(fiber.StatusUnsupportedMediaType, "unsupported_content_type")
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
-		return "", "", fiber.NewError(fiber.StatusBadRequest, "bad_form")
+		return nil, fiber.NewError(fiber.StatusBadRequest, "bad_form")
 	}
-	return form.Get("user"), form.Get("password"), nil
+	return form, nil
 }

@@ -45,6 +45,9 @@ type Options struct {
 	// LimitKeys bounds each rate-limit table (accounts, networks) and the
 	// tally of refused attempts (default 10,000).
 	LimitKeys int
+	// SetupTTL is how long a first-run setup link lives (default
+	// DefaultSetupTTL; see SetupLink).
+	SetupTTL time.Duration
 }
 
 // CookieName is the session cookie.
@@ -80,6 +83,7 @@ type Server struct {
 	refused  *refusals
 	hashing  chan struct{}
 	dummy    string
+	setup    setupLink
 	app      *fiber.App
 }
 
@@ -111,6 +115,9 @@ func New(o Options) *Server {
 	}
 	if o.LimitKeys == 0 {
 		o.LimitKeys = 10_000
+	}
+	if o.SetupTTL == 0 {
+		o.SetupTTL = DefaultSetupTTL
 	}
 	audit := NewAuditor(o.Store, o.Now)
 	s := &Server{
@@ -159,6 +166,8 @@ func (s *Server) newApp() *fiber.App {
 	app.Use("/app", securityHeaders)
 	app.Use("/api", securityHeaders)
 	app.Get("/app/login", s.loginPage)
+	app.Get("/app/setup", s.setupPage)
+	app.Post("/app/setup", s.setupSubmit)
 	app.Post("/app/login", s.login)
 	app.Post("/app/logout", s.authenticate, s.logout)
 	app.Get("/app", s.authenticate, s.appShell)

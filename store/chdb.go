@@ -75,10 +75,6 @@ func OpenEmbedded(dir string, names Names) (Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot open embedded ClickHouse (%s): %w", dir, err)
 	}
-	lib, err := loadChdb()
-	if err != nil {
-		return nil, err
-	}
 	embedded.mu.Lock()
 	defer embedded.mu.Unlock()
 	if s := embedded.session; s != nil {
@@ -91,8 +87,15 @@ func OpenEmbedded(dir string, names Names) (Store, error) {
 	if err := os.MkdirAll(abs, 0o750); err != nil {
 		return nil, fmt.Errorf("cannot create embedded ClickHouse folder (%s): %w", abs, err)
 	}
+	// The lock first: a command that finds the folder taken can hand its
+	// work to the process holding it, with or without the library.
 	lock, err := lockFolder(abs)
 	if err != nil {
+		return nil, err
+	}
+	lib, err := loadChdb()
+	if err != nil {
+		_ = lock.Close()
 		return nil, err
 	}
 	// optimize_on_insert=0: the engine would otherwise sort-merge each

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -209,7 +210,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	roll := rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log, Reg: reg})
 	started, rollupStall := time.Now(), max(30*time.Minute, 10*o.rollupEvery)
-	dash := dashboards.New(dashboards.Options{Sites: cfg, Store: st, Logger: log, InsecureCookie: o.insecureCk, Updated: roll.LastRun})
+	staff := dashboards.NewDirectory(dashboards.DirectoryOptions{Store: st})
+	dash := dashboards.New(dashboards.Options{Sites: cfg, Store: st, Logger: log, InsecureCookie: o.insecureCk, Updated: roll.LastRun,
+		Directory: staff})
 
 	// Listen first, so a busy port fails the start rather than later.
 	pubLn, err := net.Listen("tcp", o.addr)
@@ -267,6 +270,25 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"admin_addr", adminLn.Addr().String(), "store", st.Engine(), "sites", len(cfg.Sites))
 	fmt.Fprintf(stdout, "sezim: collector on http://%s, dashboards on http://%s/app/, operator endpoints on http://%s\n",
 		pubLn.Addr(), apiLn.Addr(), adminLn.Addr())
+	if folder, ok := strings.CutPrefix(o.sf.url, "chdb://"); ok {
+		// `sezim user` reaches the store through this process while it
+		// holds the folder.
+		stopControl, err := serveControl(runCtx, folder, userEnv{st: st, dir: staff, cfg: cfg}, log)
+		if err != nil {
+			return err
+		}
+		defer func() { cancelRun(); stopControl() }()
+	}
+	if link, until, err := dash.SetupLink(ctx); err != nil {
+		log.Warn("cannot check for staff accounts; no first-run link", "err", err)
+	} else if link != "" {
+		// On standard output only: the link is a credential for as long
+		// as it lives, and log lines are kept and shipped.
+		fmt.Fprintf(stdout, "sezim: no staff account yet. Create the first administrator at http://%s%s\n"+
+			"       (the link works once, until %s UTC; or run: sezim user add NAME --role admin)\n",
+			apiLn.Addr(), link, until.UTC().Format("15:04"))
+		log.Info("no staff account yet: a first-run setup link was printed on standard output")
+	}
 
 	select {
 	case <-ctx.Done():

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sezim-analytics/sezim/dashboards"
 	"github.com/sezim-analytics/sezim/site"
+	"github.com/sezim-analytics/sezim/store"
 )
 
 const userUsage = `Usage: sezim user <command> [flags] NAME
@@ -32,12 +33,28 @@ Commands:
   token revoke ID    revoke a token
 
 Passwords are read from standard input (the first line) or --password-file,
-never from a flag value. With the embedded store, stop "sezim serve" first:
-one process at a time may open it.
+never from a flag value. With the embedded store, while "sezim serve" runs on
+it, the command is carried out by the running service (through the socket
+sezim.sock in the store's folder, open to the folder's owner only).
 `
 
 // userCmd manages staff accounts; stdin gives passwords.
 func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return userCmdIn(ctx, userEnv{}, args, stdin, stdout, stderr)
+}
+
+// userEnv is where a user command runs: in its own process (zero value),
+// or inside a running serve for a command that came through its control
+// socket.
+type userEnv struct {
+	st      store.Store           // serve's open store; nil: open --store
+	dir     *dashboards.Directory // serve's directory, so that changes show at once
+	cfg     *site.Config          // serve's sites; nil: load --config
+	actor   string                // who asked, as the audit log names them
+	forward func(ctx context.Context, dir string, args []string, password *string, stdout, stderr io.Writer) error
+}
+
+func userCmdIn(ctx context.Context, env userEnv, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stdout, userUsage)
 		if len(args) == 0 {
@@ -68,9 +85,12 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if needArg && arg == "" {
 		return fmt.Errorf("%s needs a name", sub)
 	}
-	cfg, err := site.Load(sf.config)
-	if err != nil {
-		return err
+	cfg := env.cfg
+	var err error
+	if cfg == nil {
+		if cfg, err = site.Load(sf.config); err != nil {
+			return err
+		}
 	}
 	var siteList []string
 	if *sites != "" {
@@ -82,35 +102,48 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			siteList = append(siteList, s)
 		}
 	}
-	st, err := sf.open(ctx)
-	if err != nil {
-		return err
+	st, dir, actor := env.st, env.dir, env.actor
+	if st == nil {
+		st, err = sf.open(ctx)
+		if folder, ok := strings.CutPrefix(sf.url, "chdb://"); ok && errors.Is(err, store.ErrEmbeddedLocked) {
+			// serve has the folder: it carries the command out.
+			var pw *string
+			if sub == "add" || sub == "passwd" {
+				p, err := readPasswordLine(stdin, *pwFile)
+				if err != nil {
+					return err
+				}
+				pw = &p
+			}
+			forward := env.forward
+			if forward == nil {
+				forward = forwardUserCmd
+			}
+			return forward(ctx, folder, args, pw, stdout, stderr)
+		}
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		actor = "cli"
+		if u, err := user.Current(); err == nil {
+			actor = "cli:" + u.Username
+		}
+	} else {
+		*pwFile = "" // the password came with the request, as stdin
 	}
-	defer st.Close()
-	dir := dashboards.NewDirectory(dashboards.DirectoryOptions{Store: st})
+	if dir == nil {
+		dir = dashboards.NewDirectory(dashboards.DirectoryOptions{Store: st})
+	}
 	audit := dashboards.NewAuditor(st, nil)
-	actor := "cli"
-	if u, err := user.Current(); err == nil {
-		actor = "cli:" + u.Username
-	}
 	record := func(action, target, detail string) error {
 		return audit.Record(ctx, dashboards.AuditEntry{Actor: actor, Action: action, Target: target, Outcome: "ok", Detail: detail})
 	}
 	readPassword := func() (string, error) {
-		var r io.Reader = stdin
-		if *pwFile != "" {
-			f, err := os.Open(*pwFile)
-			if err != nil {
-				return "", fmt.Errorf("cannot read the password file: %w", err)
-			}
-			defer f.Close()
-			r = f
+		pw, err := readPasswordLine(stdin, *pwFile)
+		if err != nil {
+			return "", err
 		}
-		line, err := bufio.NewReader(r).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return "", fmt.Errorf("cannot read the password: %w", err)
-		}
-		pw := strings.TrimRight(line, "\r\n")
 		return dashboards.HashPassword(pw, dashboards.DefaultHashParams)
 	}
 	name := strings.ToLower(arg)
@@ -224,4 +257,23 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return record(dashboards.AuditTokenRevoked, arg, "")
 	}
 	return fmt.Errorf("unknown user command %q", sub)
+}
+
+// readPasswordLine reads a password: the first line of file, or of stdin
+// when file is "".
+func readPasswordLine(stdin io.Reader, file string) (string, error) {
+	r := stdin
+	if file != "" {
+		f, err := os.Open(file)
+		if err != nil {
+			return "", fmt.Errorf("cannot read the password file: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("cannot read the password: %w", err)
+	}
+	return strings.TrimRight(line, "\r\n"), nil
 }
