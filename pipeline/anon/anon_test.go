@@ -1,6 +1,9 @@
 package anon
 
 import (
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -120,5 +123,129 @@ func TestCorruptStateFileIsAnError(t *testing.T) {
 	os.WriteFile(path, []byte("{not json"), 0o600)
 	if _, err := NewSalts(path, day1); err == nil || !strings.Contains(err.Error(), path) {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// TestCopiedStateCountsVisitorOnce: two collectors started from one state
+// file (the second from a copy taken hours later) give a visitor the same
+// hash on every day, each moving its ratchet on its own.
+func TestCopiedStateCountsVisitorOnce(t *testing.T) {
+	dir := t.TempDir()
+	p1, p2 := filepath.Join(dir, "a.json"), filepath.Join(dir, "b.json")
+	s1, err := NewSalts(p1, day1.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(p1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p2, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := NewSalts(p2, day1.Add(5*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []time.Duration{2 * time.Hour, 30 * time.Hour, 75 * time.Hour, 24 * 40 * time.Hour} {
+		now := day1.Add(at)
+		_, h1 := s1.Hash(now, "site", ipA, uaA)
+		_, h2 := s2.Hash(now, "site", ipA, uaA)
+		if h1 != h2 {
+			t.Fatalf("at %v the two collectors disagree: %x %x", now, h1, h2)
+		}
+	}
+	// A collector with its own state (another deployment) does not.
+	s3, _ := NewSalts("", day1)
+	_, h1 := s1.Hash(day1.Add(24*40*time.Hour), "site", ipA, uaA)
+	if _, h3 := s3.Hash(day1.Add(24*40*time.Hour), "site", ipA, uaA); h3 == h1 {
+		t.Fatal("an unrelated state gave the same hash")
+	}
+}
+
+// TestDestroyedSaltCannotBeRecomputed: once day 1's salt is destroyed,
+// nothing in the state file gives it back: the seed kept is a later one,
+// no seed or salt reachable from it forwards (a thousand days) is day 1's,
+// and a Salts loaded from the file hashes day 1 differently.
+func TestDestroyedSaltCannotBeRecomputed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "salts.json")
+	s, err := NewSalts(path, day1.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, h1 := s.Hash(day1.Add(time.Hour), "site", ipA, uaA)
+	before, _ := os.ReadFile(path)
+	old := readRatchet(t, before)
+	if !old.day.Equal(day1) {
+		t.Fatalf("ratchet day %v, want %v", old.day, day1)
+	}
+	oldSalt := old.salt()
+	destroyed, err := s.Rotate(day1.Add(SaltLifetime))
+	if err != nil || len(destroyed) != 1 || !destroyed[0].Equal(day1) {
+		t.Fatalf("destroyed %v (err %v), want day 1", destroyed, err)
+	}
+	after, _ := os.ReadFile(path)
+	if strings.Contains(string(after), hex.EncodeToString(old.seed[:])) {
+		t.Fatal("the destroyed seed is still in the state file")
+	}
+	r := readRatchet(t, after)
+	if !r.day.After(day1) {
+		t.Fatalf("kept seed of %v: not after the destroyed day", r.day)
+	}
+	for i := 0; i < 1000; i++ {
+		if r.seed == old.seed {
+			t.Fatalf("day 1's seed reached from the kept one after %d steps", i)
+		}
+		if sl := r.salt(); sl.k0 == oldSalt.k0 && sl.k1 == oldSalt.k1 {
+			t.Fatalf("day 1's salt reached from the kept seed after %d steps", i)
+		}
+		r.next()
+	}
+	reloaded, err := NewSalts(path, day1.Add(SaltLifetime+time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, h := reloaded.Hash(day1.Add(time.Hour), "site", ipA, uaA); h == h1 {
+		t.Fatal("a Salts loaded after destruction reproduced day 1's hash")
+	}
+}
+
+func readRatchet(t *testing.T, data []byte) ratchet {
+	t.Helper()
+	var st stateFile
+	if err := json.Unmarshal(data, &st); err != nil || st.Ratchet == nil {
+		t.Fatalf("state file %s: %v", data, err)
+	}
+	d, _ := time.Parse(time.DateOnly, st.Ratchet.Day)
+	seed, _ := hex.DecodeString(st.Ratchet.Seed)
+	r := ratchet{day: d}
+	copy(r.seed[:], seed)
+	return r
+}
+
+// TestEarlierStateFormat: a state file of one random key per day keeps
+// serving its day (no visitor split at the upgrade), then gives way to
+// the ratchet.
+func TestEarlierStateFormat(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "salts.json")
+	key := "00112233445566778899aabbccddeeff"
+	if err := os.WriteFile(path, []byte(`{"salts":[{"day":"2026-11-24","key":"`+key+`"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSalts(path, day1.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := hex.DecodeString(key)
+	want := hashWith(salt{day: day1, k0: binary.LittleEndian.Uint64(k[:8]), k1: binary.LittleEndian.Uint64(k[8:])}, "site", ipA, uaA)
+	if _, h := s.Hash(day1.Add(2*time.Hour), "site", ipA, uaA); h != want {
+		t.Fatal("the earlier format's salt no longer serves its day")
+	}
+	if _, err := s.Rotate(day1.Add(SaltLifetime)); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	if strings.Contains(string(data), key) || !strings.Contains(string(data), `"ratchet"`) {
+		t.Fatalf("state after the old salt expired: %s", data)
 	}
 }

@@ -1,7 +1,9 @@
 package anon
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -10,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,19 +31,65 @@ type salt struct {
 
 // Salts holds the daily salts. Hash is lock-free on the hot path: the
 // current salt sits behind an atomic pointer and only a day change takes the
-// mutex. Salts are random and live in memory; when a state file is set they
-// are also written there so a restart keeps counting the same visitors, and
-// the file is rewritten without a salt once it is destroyed.
+// mutex.
 //
-// Each collector instance makes its own salts. Several collectors behind a
-// load balancer therefore count a visitor once only if the balancer sends a
-// visitor's network (/24 or /48) to the same instance; see the README.
+// The salts come from a one-way ratchet, so that several collectors share
+// them without talking to each other and a destroyed salt stays destroyed:
+//
+//	seed(d+1) = SHA-256("sezim salt ratchet v1" ‖ 0 ‖ seed(d))
+//	salt(d)   = HMAC-SHA-256(seed(d), "sezim daily salt v1" ‖ 0 ‖ "YYYY-MM-DD")[:16]
+//
+// A node keeps one seed: that of the oldest day whose salt is still alive
+// (yesterday's, UTC). When that salt's 48 hours are over, the seed is
+// replaced by the next one and the old one erased (the state file is
+// rewritten). Every node started from the same state file (copied from a
+// running node) derives the same salt for the same day, whatever its
+// traffic; and nothing a node keeps afterwards recomputes an erased seed,
+// since that would invert SHA-256, nor a salt from it, since the salt is
+// keyed by the seed. The state file is written atomically (temp file,
+// fsync, rename) with mode 0600. An empty path keeps the seed in memory
+// only, random at start.
+//
+// A state file of the earlier format (one random key per day) is read: its
+// salts keep serving their days until they expire, and the ratchet starts
+// beside them.
 type Salts struct {
 	path    string
 	current atomic.Pointer[salt]
 
-	mu    sync.Mutex
-	salts []salt // every salt not yet destroyed, oldest first
+	mu      sync.Mutex
+	ratchet *ratchet // nil only before the first rotation
+	legacy  []salt   // salts of the earlier format, until they expire
+	salts   []salt   // every salt not yet destroyed, oldest first
+}
+
+// ratchet is the seed of one UTC day.
+type ratchet struct {
+	day  time.Time
+	seed [32]byte
+}
+
+const (
+	ratchetLabel = "sezim salt ratchet v1\x00"
+	saltLabel    = "sezim daily salt v1\x00"
+)
+
+// next moves r to the following day, overwriting the seed.
+func (r *ratchet) next() {
+	h := sha256.New()
+	h.Write([]byte(ratchetLabel))
+	h.Write(r.seed[:])
+	h.Sum(r.seed[:0])
+	r.day = r.day.AddDate(0, 0, 1)
+}
+
+// salt is the salt of r's day.
+func (r *ratchet) salt() salt {
+	m := hmac.New(sha256.New, r.seed[:])
+	m.Write([]byte(saltLabel))
+	m.Write([]byte(r.day.Format(time.DateOnly)))
+	sum := m.Sum(nil)
+	return salt{day: r.day, k0: binary.LittleEndian.Uint64(sum[:8]), k1: binary.LittleEndian.Uint64(sum[8:16])}
 }
 
 // NewSalts loads the salts from the state file at path (if it exists and is
@@ -68,6 +117,10 @@ func (s *Salts) Hash(now time.Time, site string, ip netip.Addr, ua string) (day 
 	if d := dayOf(now); !cur.day.Equal(d) {
 		cur = s.rotate(now)
 	}
+	return cur.day, hashWith(*cur, site, ip, ua)
+}
+
+func hashWith(k salt, site string, ip netip.Addr, ua string) uint64 {
 	// site ‖ 0 ‖ ip(16 bytes) ‖ ua: the separator and the fixed-width
 	// address keep different inputs from producing the same byte string.
 	var buf [512]byte
@@ -76,7 +129,7 @@ func (s *Salts) Hash(now time.Time, site string, ip netip.Addr, ua string) (day 
 	ip16 := ip.As16()
 	b = append(b, ip16[:]...)
 	b = append(b, ua...)
-	return cur.day, siphash.Hash(cur.k0, cur.k1, b)
+	return siphash.Hash(k.k0, k.k1, b)
 }
 
 // Rotate makes the salt of now's day if it is missing and destroys every salt
@@ -133,16 +186,46 @@ func (s *Salts) has(day time.Time) bool {
 
 func (s *Salts) rotateLocked(now time.Time) error {
 	today := dayOf(now)
-	kept := s.salts[:0]
-	for _, x := range s.salts {
+	changed := false
+	kept := s.legacy[:0]
+	for _, x := range s.legacy {
 		if now.Before(x.day.Add(SaltLifetime)) && !x.day.After(today) {
 			kept = append(kept, x)
 		}
 	}
-	for i := len(kept); i < len(s.salts); i++ {
-		s.salts[i] = salt{} // do not leave a destroyed key in the backing array
+	for i := len(kept); i < len(s.legacy); i++ {
+		s.legacy[i] = salt{} // do not leave a destroyed key in the backing array
+		changed = true
 	}
-	s.salts = kept
+	s.legacy = kept
+	if s.ratchet == nil {
+		r := &ratchet{day: today}
+		if _, err := rand.Read(r.seed[:]); err != nil {
+			return fmt.Errorf("cannot make a salt seed: %w", err)
+		}
+		s.ratchet, changed = r, true
+	}
+	// The oldest salt alive at now is yesterday's (made at its 00:00 UTC,
+	// destroyed 48 hours later): the seed moves up to it, erasing the
+	// older ones.
+	oldest := today.Add(-(SaltLifetime - 24*time.Hour))
+	for s.ratchet.day.Before(oldest) {
+		s.ratchet.next()
+		changed = true
+	}
+	salts := append([]salt(nil), s.legacy...)
+	r := *s.ratchet
+	for ; !r.day.After(today); r.next() {
+		if !s.hasLegacy(r.day) {
+			salts = append(salts, r.salt())
+		}
+	}
+	r.seed = [32]byte{}
+	sort.Slice(salts, func(i, j int) bool { return salts[i].day.Before(salts[j].day) })
+	for i := range s.salts {
+		s.salts[i] = salt{}
+	}
+	s.salts = salts
 	var cur *salt
 	for i := range s.salts {
 		if s.salts[i].day.Equal(today) {
@@ -150,16 +233,13 @@ func (s *Salts) rotateLocked(now time.Time) error {
 			cur = &c
 		}
 	}
-	changed := len(kept) != len(s.salts)
 	if cur == nil {
-		var key [16]byte
-		if _, err := rand.Read(key[:]); err != nil {
-			return fmt.Errorf("cannot make a salt: %w", err)
-		}
-		c := salt{day: today, k0: binary.LittleEndian.Uint64(key[:8]), k1: binary.LittleEndian.Uint64(key[8:])}
+		// Only when the ratchet's day is after today (a state file
+		// from a node whose clock ran ahead): an extra salt for today,
+		// kept in memory only.
+		c := (&ratchet{day: today, seed: s.ratchet.seed}).salt()
 		s.salts = append(s.salts, c)
 		cur = &c
-		changed = true
 	}
 	s.current.Store(cur)
 	if !changed {
@@ -168,11 +248,29 @@ func (s *Salts) rotateLocked(now time.Time) error {
 	return s.save()
 }
 
+func (s *Salts) hasLegacy(day time.Time) bool {
+	for _, x := range s.legacy {
+		if x.day.Equal(day) {
+			return true
+		}
+	}
+	return false
+}
+
 type stateFile struct {
-	Salts []struct {
-		Day string `json:"day"`
-		Key string `json:"key"`
-	} `json:"salts"`
+	// Ratchet is the seed of the oldest live day (absent in the earlier
+	// format).
+	Ratchet *struct {
+		Day  string `json:"day"`
+		Seed string `json:"seed"`
+	} `json:"ratchet,omitempty"`
+	// Salts are the earlier format's random keys, until they expire.
+	Salts []stateSalt `json:"salts,omitempty"`
+}
+
+type stateSalt struct {
+	Day string `json:"day"`
+	Key string `json:"key"`
 }
 
 func (s *Salts) load() error {
@@ -193,7 +291,16 @@ func (s *Salts) load() error {
 		if err1 != nil || err2 != nil || len(k) != 16 {
 			return fmt.Errorf("cannot parse salt state %q: bad entry for day %q", s.path, x.Day)
 		}
-		s.salts = append(s.salts, salt{day: d, k0: binary.LittleEndian.Uint64(k[:8]), k1: binary.LittleEndian.Uint64(k[8:])})
+		s.legacy = append(s.legacy, salt{day: d, k0: binary.LittleEndian.Uint64(k[:8]), k1: binary.LittleEndian.Uint64(k[8:])})
+	}
+	if st.Ratchet != nil {
+		d, err1 := time.Parse(time.DateOnly, st.Ratchet.Day)
+		seed, err2 := hex.DecodeString(st.Ratchet.Seed)
+		if err1 != nil || err2 != nil || len(seed) != 32 {
+			return fmt.Errorf("cannot parse salt state %q: bad seed for day %q", s.path, st.Ratchet.Day)
+		}
+		s.ratchet = &ratchet{day: d}
+		copy(s.ratchet.seed[:], seed)
 	}
 	return nil
 }
@@ -206,14 +313,17 @@ func (s *Salts) save() error {
 		return nil
 	}
 	var st stateFile
-	for _, x := range s.salts {
+	for _, x := range s.legacy {
 		var k [16]byte
 		binary.LittleEndian.PutUint64(k[:8], x.k0)
 		binary.LittleEndian.PutUint64(k[8:], x.k1)
-		st.Salts = append(st.Salts, struct {
-			Day string `json:"day"`
-			Key string `json:"key"`
-		}{x.day.Format(time.DateOnly), hex.EncodeToString(k[:])})
+		st.Salts = append(st.Salts, stateSalt{x.day.Format(time.DateOnly), hex.EncodeToString(k[:])})
+	}
+	if s.ratchet != nil {
+		st.Ratchet = &struct {
+			Day  string `json:"day"`
+			Seed string `json:"seed"`
+		}{s.ratchet.day.Format(time.DateOnly), hex.EncodeToString(s.ratchet.seed[:])}
 	}
 	data, _ := json.Marshal(st)
 	tmp, err := os.CreateTemp(filepath.Dir(s.path), ".salts-*")
