@@ -2,7 +2,6 @@ package subject
 
 import (
 	"context"
-	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -21,7 +20,6 @@ import (
 // and a lost link only means that receipt must be answered by visitor id.
 type LinkWriter struct {
 	st      store.Store
-	log     *slog.Logger
 	mu      sync.Mutex
 	buf     [][]any
 	max     int
@@ -30,16 +28,14 @@ type LinkWriter struct {
 }
 
 // NewLinkWriter returns a writer over st; reg registers its counters (nil:
-// a registry of its own). Call Run to start flushing.
-func NewLinkWriter(st store.Store, log *slog.Logger, reg prometheus.Registerer) *LinkWriter {
-	if log == nil {
-		log = slog.Default()
-	}
+// a registry of its own). The caller flushes it about once a second and
+// once more at shutdown, before the store closes.
+func NewLinkWriter(st store.Store, reg prometheus.Registerer) *LinkWriter {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
 	f := promauto.With(reg)
-	return &LinkWriter{st: st, log: log, max: 100_000,
+	return &LinkWriter{st: st, max: 100_000,
 		dropped: f.NewCounter(prometheus.CounterOpts{Name: "sezim_subject_links_dropped_total",
 			Help: "Receipt-to-visitor links not kept because the buffer was full."}),
 		errors: f.NewCounter(prometheus.CounterOpts{Name: "sezim_subject_links_errors_total",
@@ -79,25 +75,4 @@ func (w *LinkWriter) Flush(ctx context.Context) error {
 		return err
 	}
 	return nil
-}
-
-// Run flushes every second until ctx ends, then once more.
-func (w *LinkWriter) Run(ctx context.Context) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			if err := w.Flush(fctx); err != nil {
-				w.log.Error("cannot write receipt links at shutdown", "err", err)
-			}
-			cancel()
-			return
-		case <-t.C:
-			if err := w.Flush(ctx); err != nil {
-				w.log.Warn("cannot write receipt links; will retry", "err", err)
-			}
-		}
-	}
 }
