@@ -3,14 +3,19 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sezim-analytics/sezim/event"
 	"github.com/sezim-analytics/sezim/pipeline"
+	"github.com/sezim-analytics/sezim/pipeline/anon"
+	"github.com/sezim-analytics/sezim/pipeline/rollup"
 	"github.com/sezim-analytics/sezim/privacy/subject"
+	"github.com/sezim-analytics/sezim/site"
 	"github.com/sezim-analytics/sezim/store"
 	"github.com/sezim-analytics/sezim/store/storetest"
 )
@@ -77,4 +82,59 @@ func TestSubjectCommand(t *testing.T) {
 			t.Fatalf("%v: exit %d, want 1 and %q\n%s", c.args, code, c.want, errOut)
 		}
 	}
+}
+
+// TestRetentionRunIsRecorded: the retention job as serve and `sezim
+// retention` run it writes the salt-day drop of the stats database and the
+// identified rows past their period to the retention history, with the
+// process that did it.
+func TestRetentionRunIsRecorded(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := t.Context()
+		cfg, err := site.Parse([]byte("sites:\n  - id: sez\n    domains: [sez.im]\n    retention: {identified_days: 7}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now().UTC()
+		old := now.AddDate(0, 0, -5)
+		e := event.Event{SaltDay: old, SiteID: "sez", Time: old, Visitor: 1, Kind: event.KindPageview, Path: "/"}
+		if err := st.Insert(ctx, st.DB().Stats+".events", pipeline.EventColumns, [][]any{pipeline.EventRow(&e, "b1"), pipeline.EventRow(&e, "b1")}); err != nil {
+			t.Fatal(err)
+		}
+		idRow := func(at time.Time) []any {
+			return []any{"sez", at, "AAAAAAAAAAAAAAAAAAAAAA", "", "", uint8(1), "", "/", "", "", "", "", "", ""}
+		}
+		if err := st.Insert(ctx, st.DB().Identified+".events", pipeline.IdentifiedColumns, [][]any{idRow(now.AddDate(0, 0, -9)), idRow(now)}); err != nil {
+			t.Fatal(err)
+		}
+		log := slog.New(slog.DiscardHandler)
+		salts, err := anon.NewSalts("", now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rp := newRetentionParts(st, cfg, "sezim retention (test)", log)
+		r := rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log, Settle: -1, Destroyed: rp.statsDestroyed})
+		if !runRetention(ctx, r, salts, rp, log) {
+			t.Fatal("a retention step failed")
+		}
+		hist, err := rp.history.Recent(ctx, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var saltDay, identified bool
+		for _, d := range hist {
+			switch {
+			case d.DB == st.DB().Stats && d.Table == "events" && d.Rows == 2 && d.Rule == "salt lifetime (48h)" && d.Cutoff == store.DayOf(old).String():
+				saltDay = true
+			case d.DB == st.DB().Identified && d.Table == "events" && d.Site == "sez" && d.Rows == 1 && d.Rule == "identified_days=7":
+				identified = true
+			}
+			if d.Process != "sezim retention (test)" {
+				t.Fatalf("process %q", d.Process)
+			}
+		}
+		if !saltDay || !identified {
+			t.Fatalf("history lacks the salt-day drop (%v) or the identified delete (%v): %+v", saltDay, identified, hist)
+		}
+	})
 }

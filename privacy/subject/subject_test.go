@@ -82,7 +82,7 @@ func fixture(t *testing.T, s store.Store) (aRows, u1Rows int) {
 	return 8, 2
 }
 
-func newService(t *testing.T, s store.Store, blocks *subject.BlockSet) (*subject.Service, *dashboards.Auditor) {
+func newService(t testing.TB, s store.Store, blocks *subject.BlockSet) (*subject.Service, *dashboards.Auditor) {
 	audit := dashboards.NewAuditor(s, nil)
 	return subject.New(subject.Options{Store: s, Sites: testConfig(t), Blocks: blocks, Now: func() time.Time { return day.Add(24 * time.Hour) },
 		Audit: func(ctx context.Context, e subject.AuditEvent) error {
