@@ -18,6 +18,10 @@ type Options struct {
 	Sites   *site.Config
 	History *History
 	Logger  *slog.Logger
+	// Wait bounds how long one rule waits for ClickHouse to finish its
+	// delete (default 5 minutes); past it the rule fails and the next run
+	// finds the rows again.
+	Wait time.Duration
 }
 
 // Job applies the retention of the identified database.
@@ -30,6 +34,9 @@ type Job struct {
 func NewJob(o Options) *Job {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Wait <= 0 {
+		o.Wait = 5 * time.Minute
 	}
 	return &Job{o: o}
 }
@@ -87,7 +94,9 @@ func (j *Job) Apply(ctx context.Context, now time.Time) ([]Destruction, error) {
 		if r.site != nil {
 			where = "site = " + store.Quote(siteID) + " AND " + where
 		}
-		n, err := store.DeleteWhere(ctx, j.o.Store, db+"."+r.table, where)
+		rctx, cancel := context.WithTimeout(ctx, j.o.Wait)
+		n, err := store.DeleteWhere(rctx, j.o.Store, db+"."+r.table, where)
+		cancel()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("cannot apply %s to %s (site %q): %w", r.setting, r.table, siteID, err))
 			continue
