@@ -43,6 +43,11 @@ type ConsentOptions struct {
 	// mode its scheme decides the Secure attribute (collector/cookies.go).
 	// nil: a trusted proxy's X-Forwarded-Proto decides.
 	PublicURL *url.URL
+	// Links, when set, is told which visitor id a decision set, so a
+	// receipt can later reach the visitor's rows (privacy/subject).
+	Links interface {
+		Link(site, receipt, visitorID string, t time.Time)
+	}
 	// RateLimit bounds POST /consent per client network (IPv4 /24, IPv6
 	// /48): past Limit decisions in a Window it answers 429 with
 	// Retry-After. Zero values take DefaultConsentRateLimit per minute and
@@ -248,6 +253,9 @@ func (h *consentHandlers) decide(ctx *fiber.Ctx) error {
 			vid = consent.NewVisitorID()
 		}
 		h.setCookie(ctx, consent.VisitorCookieName, vid, cs.CookieDomain, maxAge, secure, true)
+		if h.o.Links != nil {
+			h.o.Links.Link(s.ID, rec.Receipt, vid, d.Time)
+		}
 	} else {
 		h.setCookie(ctx, consent.VisitorCookieName, "", cs.CookieDomain, -1, secure, true)
 	}

@@ -91,6 +91,13 @@ func (p *Pipeline) write(h *event.Hit, out *event.Event, c ConsentState) error {
 		return p.o.Sink.Write(out)
 	}
 	id := identity(h, c)
+	if p.o.Blocked != nil && p.o.Blocked.Blocked(out.SiteID, id.VisitorID, id.UserID) {
+		// A blocked subject (policy 6.2.4) still counts in the aggregates,
+		// which identify no one, but no row of theirs is kept.
+		p.dropped.WithLabelValues(h.Source.String(), "identified_blocked").Inc()
+		out.Tier = event.TierAnonymous
+		return p.o.Sink.Write(out)
+	}
 	if cs, ok := p.o.Sink.(ConsentedSink); ok {
 		return cs.WriteConsented(out, &id)
 	}
@@ -103,6 +110,13 @@ func (p *Pipeline) write(h *event.Hit, out *event.Event, c ConsentState) error {
 		}
 	}
 	return nil
+}
+
+// BlockList says whether a consented event's identified row must not be
+// kept: its visitor or user is blocked on its site. Blocked is called once
+// per consented event and must be cheap and safe for concurrent use.
+type BlockList interface {
+	Blocked(site, visitorID, userID string) bool
 }
 
 // IdentifiedOptions configure an IdentifiedWriter.

@@ -52,7 +52,10 @@ type Options struct {
 	// Identified receives the per-event row of each consented event when
 	// Sink is not a ConsentedSink (see identified.go); nil: none.
 	Identified IdentifiedSink
-	Reg        prometheus.Registerer
+	// Blocked lists the subjects whose identified rows are not kept
+	// (privacy/subject.BlockSet); nil: none.
+	Blocked BlockList
+	Reg     prometheus.Registerer
 	// Now is the clock (default time.Now). The visitor hash always uses
 	// the salt of the day the event is received, not of the event's own
 	// time: an imported log line from last month is hashed with today's
@@ -133,6 +136,8 @@ func (p *Pipeline) Process(h *event.Hit, out *event.Event) (event.Tier, event.Dr
 		p.dropped.WithLabelValues(src, "backpressure").Inc()
 		return event.TierDrop, "", err
 	}
+	// write may have kept a blocked subject's event as anonymous.
+	tier = out.Tier
 	p.hot[h.Source].accepted[tier].Inc()
 	return tier, "", nil
 }

@@ -41,6 +41,16 @@ type Retention struct {
 	ConsentLogDays int `yaml:"consent_log_days"`
 }
 
+// GlobalRetention says how many days the tables that belong to no one
+// site keep their rows: the staff audit log, the record of data-subject
+// requests and the retention history itself. They are evidence that the
+// operator kept its promises, so they outlive the data they speak of.
+type GlobalRetention struct {
+	AuditLogDays         int `yaml:"audit_log_days"`
+	SubjectRequestsDays  int `yaml:"subject_requests_days"`
+	RetentionHistoryDays int `yaml:"retention_history_days"`
+}
+
 // Site is one site the collector accepts events for.
 type Site struct {
 	ID string `yaml:"id"`
@@ -86,6 +96,8 @@ type Config struct {
 	// X-Forwarded-Proto are believed.
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	Sites          []*Site  `yaml:"sites"`
+	// Retention of the tables that are not per site.
+	Retention GlobalRetention `yaml:"retention"`
 
 	proxies []netip.Prefix
 	byID    map[string]*Site
@@ -98,7 +110,12 @@ const (
 	DefaultDailyDays      = 3 * 365
 	DefaultIdentifiedDays = 180
 	DefaultConsentLogDays = 5 * 365
-	DefaultKThreshold     = 5
+	// The evidence tables keep their rows as long as the consent log, so
+	// a request or an erasure can be proven as long as the consent can.
+	DefaultAuditLogDays         = 5 * 365
+	DefaultSubjectRequestsDays  = 5 * 365
+	DefaultRetentionHistoryDays = 5 * 365
+	DefaultKThreshold           = 5
 )
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
@@ -148,6 +165,12 @@ func (c *Config) validate() error {
 	if len(c.Sites) == 0 {
 		bad("sites", "at least one site is required")
 	}
+	g := &c.Retention
+	retentionDays("retention", bad, []retentionKey{
+		{"audit_log_days", &g.AuditLogDays, DefaultAuditLogDays},
+		{"subject_requests_days", &g.SubjectRequestsDays, DefaultSubjectRequestsDays},
+		{"retention_history_days", &g.RetentionHistoryDays, DefaultRetentionHistoryDays},
+	})
 	c.byID = make(map[string]*Site, len(c.Sites))
 	ingest := map[string]bool{}
 	for i, s := range c.Sites {
@@ -219,29 +242,38 @@ func (s *Site) validate(key string, bad func(key, format string, args ...any)) {
 		}
 	}
 	r := &s.Retention
-	for _, d := range []struct {
-		name string
-		v    *int
-		def  int
-	}{
+	retentionDays(key+".retention", bad, []retentionKey{
 		{"agg_hourly_days", &r.HourlyDays, DefaultHourlyDays},
 		{"agg_daily_days", &r.DailyDays, DefaultDailyDays},
 		{"identified_days", &r.IdentifiedDays, DefaultIdentifiedDays},
 		{"consent_log_days", &r.ConsentLogDays, DefaultConsentLogDays},
-	} {
-		switch {
-		case *d.v == 0:
-			*d.v = d.def
-		case *d.v < 0 || *d.v > 100*365:
-			bad(key+".retention."+d.name, "%d must be between 1 and 36500 days", *d.v)
-		}
-	}
+	})
 	s.validatePaths(key, bad)
 	switch {
 	case s.KThreshold == 0:
 		s.KThreshold = DefaultKThreshold
 	case s.KThreshold < 1 || s.KThreshold > 1000:
 		bad(key+".k_threshold", "%d must be between 1 and 1000", s.KThreshold)
+	}
+}
+
+// retentionKey is one retention setting: its key, where it goes, its default.
+type retentionKey struct {
+	name string
+	v    *int
+	def  int
+}
+
+// retentionDays fills left-out retention keys with their defaults and
+// refuses a period below one day or above a century.
+func retentionDays(key string, bad func(key, format string, args ...any), keys []retentionKey) {
+	for _, d := range keys {
+		switch {
+		case *d.v == 0:
+			*d.v = d.def
+		case *d.v < 0 || *d.v > 100*365:
+			bad(key+"."+d.name, "%d must be between 1 and 36500 days", *d.v)
+		}
 	}
 }
 

@@ -32,6 +32,7 @@ Commands:
   retention   run the retention job once: final rollups, salt-day and aggregate expiry
   verify      verify stored evidence: verify consent-log checks the consent log's hash chains
   privacy     privacy report: scan the stats database for anything personal (exit 1 on a finding)
+  subject     data-subject requests: subject export|block|unblock|erase --visitor|--receipt|--user --reason
   user        staff accounts and API tokens of the dashboards (user --help)
   import      send access logs (combined or NDJSON, plain or .gz) to a collector, or --direct to the store
   bench       load-test a collector (loopback only) and check nothing acknowledged was lost;
@@ -74,6 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = importCmd(ctx, args[1:], stdout, stderr)
 	case "bench":
 		err = bench(ctx, args[1:], stdout, stderr)
+	case "subject":
+		err = subjectCmd(ctx, args[1:], stdout, stderr)
 	case "baseline":
 		err = baselineCmd(ctx, args[1:], stdout, stderr)
 	default:

@@ -4,18 +4,23 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
+	"os/user"
 	"path/filepath"
 	"time"
 
 	"github.com/sezim-analytics/sezim/pipeline/anon"
 	"github.com/sezim-analytics/sezim/pipeline/rollup"
+	idret "github.com/sezim-analytics/sezim/privacy/retention"
 	"github.com/sezim-analytics/sezim/site"
+	"github.com/sezim-analytics/sezim/store"
 )
 
-// retention runs the retention job once, for cron or for an operator; serve
-// runs the same job every ten minutes.
+// retention runs the retention job once, for cron or for an operator;
+// serve runs the same job every ten minutes.
 func retention(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("retention", "Run the retention job once: destroy expired salts, make the last rollup of expired salt days and drop their raw events, delete aggregates past each site's retention, compact closed months.", stderr)
+	fs := newFlagSet("retention", "Run the retention job once: destroy expired salts, make the last rollup of expired salt days and drop their raw events, delete aggregates and identified rows past each site's retention, compact closed months; every destruction goes to the retention history.", stderr)
 	var sf storeFlags
 	sf.register(fs)
 	dataDir := fs.String("data", "data", "folder for local state (the salts file)")
@@ -36,8 +41,47 @@ func retention(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	r := rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log})
-	runRetention(ctx, r, salts, log)
+	rp := newRetentionParts(st, cfg, "sezim retention ("+cliActor()+")", log)
+	r := rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log, Destroyed: rp.statsDestroyed})
+	if !runRetention(ctx, r, salts, rp, log) {
+		return fmt.Errorf("the retention job did not finish every step (see the lines above); what it destroyed is in the retention history")
+	}
 	fmt.Fprintln(stdout, "retention done")
 	return nil
+}
+
+// cliActor names the operator running a command: "cli:<os user>".
+func cliActor() string {
+	if u, err := user.Current(); err == nil {
+		return "cli:" + u.Username
+	}
+	return "cli"
+}
+
+// serveProcess names a serving process in the retention history.
+func serveProcess() string {
+	h, _ := os.Hostname()
+	return "serve on " + h
+}
+
+// retentionParts are the identified database's retention job and the
+// history every destruction is written to.
+type retentionParts struct {
+	history *idret.History
+	job     *idret.Job
+	log     *slog.Logger
+	st      store.Store
+}
+
+func newRetentionParts(st store.Store, cfg *site.Config, process string, log *slog.Logger) *retentionParts {
+	h := idret.NewHistory(st, process, nil)
+	return &retentionParts{history: h, job: idret.NewJob(idret.Options{Store: st, Sites: cfg, History: h, Logger: log}), log: log, st: st}
+}
+
+// statsDestroyed is the rollup's Destroyed hook: salt-day drops and
+// aggregate deletes go to the history too.
+func (p *retentionParts) statsDestroyed(ctx context.Context, d rollup.Destruction) {
+	if err := p.history.Record(ctx, idret.Destruction{DB: p.st.DB().Stats, Table: d.Table, Site: d.Site, Rows: d.Rows, Rule: d.Rule, Cutoff: d.Cutoff}); err != nil {
+		p.log.Error("cannot record a destruction in the retention history", "table", d.Table, "err", err)
+	}
 }

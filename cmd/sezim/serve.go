@@ -25,6 +25,7 @@ import (
 	"github.com/sezim-analytics/sezim/pipeline/geo"
 	"github.com/sezim-analytics/sezim/pipeline/rollup"
 	"github.com/sezim-analytics/sezim/pipeline/wal"
+	"github.com/sezim-analytics/sezim/privacy/subject"
 	"github.com/sezim-analytics/sezim/sessionlog"
 	"github.com/sezim-analytics/sezim/site"
 	"github.com/sezim-analytics/sezim/store"
@@ -198,8 +199,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if cons.collector != nil {
 		cons.collector.RateLimit.Limit = o.consentRate
 	}
+	// Blocked subjects are loaded before the first event: a start that
+	// cannot read them does not start (fail closed).
+	blocks := subject.NewBlockSet(st, log)
+	if err := blocks.Refresh(ctx); err != nil {
+		return err
+	}
+	links := subject.NewLinkWriter(st, reg)
+	if cons.collector != nil {
+		cons.collector.Links = links
+	}
 	pipe := pipeline.New(pipeline.Options{Sites: cfg, Salts: salts, Geo: geoDB, Sink: wlog, Reg: reg,
-		Consent: cons.state})
+		Consent: cons.state, Blocked: blocks})
 	coll := collector.New(collector.Options{Sites: cfg, Pipeline: pipe, Reg: reg, Consent: cons.collector,
 		SessionLog: collector.SessionLogOptions{MaxBytes: o.slogMax, Ledger: sessionlog.NewStoreLedger(st, nil)}})
 	if o.rollupEvery < 0 {
@@ -208,7 +219,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.insecureCk && !loopbackAddr(o.apiAddr) {
 		return fmt.Errorf("--insecure-cookie needs a loopback --api-addr, not %q: serve the dashboards over https", o.apiAddr)
 	}
-	roll := rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log, Reg: reg})
+	rp := newRetentionParts(st, cfg, serveProcess(), log)
+	roll := rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log, Reg: reg, Destroyed: rp.statsDestroyed})
 	started, rollupStall := time.Now(), max(30*time.Minute, 10*o.rollupEvery)
 	staff := dashboards.NewDirectory(dashboards.DirectoryOptions{Store: st})
 	dash := dashboards.New(dashboards.Options{Sites: cfg, Store: st, Logger: log, InsecureCookie: o.insecureCk, Updated: roll.LastRun,
@@ -254,7 +266,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.rollupEvery > 0 {
 		go loop(runCtx, o.rollupEvery, func(ctx context.Context) { rollupRecent(ctx, roll, salts, log) })
 	}
-	go loop(runCtx, 10*time.Minute, func(ctx context.Context) { runRetention(ctx, roll, salts, log) })
+	go loop(runCtx, 10*time.Minute, func(ctx context.Context) { runRetention(ctx, roll, salts, rp, log) })
+	go blocks.Run(runCtx, subject.DefaultRefresh)
+	go loop(runCtx, time.Second, func(ctx context.Context) {
+		if err := links.Flush(ctx); err != nil {
+			log.Warn("cannot write receipt links; will retry", "err", err)
+		}
+	})
 	go loop(runCtx, time.Minute, func(ctx context.Context) { _ = dash.FlushRateLimited(ctx, false) })
 
 	errc := make(chan error, 3)
@@ -307,6 +325,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	_ = dash.App().ShutdownWithContext(sctx)
 	_ = dash.FlushRateLimited(sctx, true)
 	cancelRun()
+	if lerr := links.Flush(sctx); lerr != nil {
+		log.Error("receipt links lost at shutdown (the decisions are kept)", "err", lerr)
+	}
 	if werr := wlog.Close(sctx); werr != nil {
 		log.Error("events kept in the WAL for the next start", "err", werr)
 	}
@@ -348,34 +369,47 @@ func rollupRecent(ctx context.Context, r *rollup.Rollup, salts *anon.Salts, log 
 }
 
 // runRetention destroys expired salts, finishes and drops expired salt days,
-// deletes aggregates past their retention and compacts closed months.
-func runRetention(ctx context.Context, r *rollup.Rollup, salts *anon.Salts, log *slog.Logger) {
+// deletes aggregates and identified rows past their retention and compacts
+// closed months; every destruction goes to the retention history. It
+// reports whether every step succeeded.
+func runRetention(ctx context.Context, r *rollup.Rollup, salts *anon.Salts, rp *retentionParts, log *slog.Logger) bool {
+	ok := true
 	now := time.Now()
 	destroyed, err := salts.Rotate(now)
 	if err != nil {
 		log.Error("cannot rotate salts", "err", err)
+		ok = false
 	}
 	for _, d := range destroyed {
 		log.Info("destroyed a salt", "salt_day", d.Format(time.DateOnly), "reason", "salt lifetime over (48h)")
+		rp.statsDestroyed(ctx, rollup.Destruction{Table: "salts (local state file)", Rows: 1, Rule: "salt lifetime (48h)", Cutoff: d.Format(time.DateOnly)})
 	}
 	days, err := r.Expired(ctx, now)
 	if err != nil {
 		log.Error("retention", "err", err)
-		return
+		ok = false
 	}
 	for _, d := range days {
 		if _, err := r.Finish(ctx, d); err != nil {
 			log.Error("retention", "salt_day", d.Format(time.DateOnly), "err", err)
+			ok = false
 		}
 	}
 	if err := r.Retention(ctx, now); err != nil {
 		log.Error("retention", "err", err)
+		ok = false
+	}
+	if _, err := rp.job.Apply(ctx, now); err != nil {
+		log.Error("retention of identified data", "err", err)
+		ok = false
 	}
 	// Months whose salt days were all finished no longer change: merged
 	// once to one row per key, long dashboard ranges read them fast.
 	if err := r.Compact(ctx, now); err != nil {
 		log.Error("compaction of closed months", "err", err)
+		ok = false
 	}
+	return ok
 }
 
 // loopbackAddr reports whether a listen address is on loopback only.

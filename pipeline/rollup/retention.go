@@ -47,12 +47,30 @@ func (r *Rollup) Finish(ctx context.Context, saltDay time.Time) (Result, error) 
 	if err != nil {
 		return res, err
 	}
+	// Counted for the retention history: a final run may have read only
+	// the day's newest events.
+	day := store.DayOf(saltDay.UTC()).String()
+	rows, err := store.CountWhere(ctx, r.st, r.st.DB().Stats+".events", "salt_day = "+store.Quote(day))
+	if err != nil {
+		return res, err
+	}
 	if err := r.st.Exec(ctx, sql); err != nil {
 		return res, fmt.Errorf("cannot drop the events of salt day %s: %w", saltDay.Format(time.DateOnly), err)
 	}
 	r.log.Info("destroyed the raw events of a salt day after its last rollup",
 		"salt_day", saltDay.Format(time.DateOnly), "events", res.Events, "reason", "salt lifetime over (48h)")
+	r.destroyed(ctx, Destruction{Table: "events", Rows: rows, Rule: "salt lifetime (48h)", Cutoff: day})
 	return res, nil
+}
+
+// Destruction is one destruction of stats-database rows, for the retention
+// history: a salt day's raw events (Site "", all sites together) or a
+// site's aggregates past their period. Rule names the setting that
+// applied, Cutoff the salt day or the first day kept.
+type Destruction struct {
+	Table, Site  string
+	Rows         uint64
+	Rule, Cutoff string
 }
 
 // leftoverAge is how old a run's own table must be before Retention drops
@@ -95,12 +113,12 @@ func (r *Rollup) Retention(ctx context.Context, now time.Time) error {
 	db := r.st.DB().Stats
 	for _, s := range r.sites.Sites {
 		for _, t := range []struct {
-			table, col string
-			days       int
+			table, col, rule string
+			days             int
 		}{
-			{"agg_hourly", "hour", s.Retention.HourlyDays},
-			{"agg_daily", "day", s.Retention.DailyDays},
-			{pairsTable, "day", s.Retention.DailyDays},
+			{"agg_hourly", "hour", "agg_hourly_days", s.Retention.HourlyDays},
+			{"agg_daily", "day", "agg_daily_days", s.Retention.DailyDays},
+			{pairsTable, "day", "agg_daily_days", s.Retention.DailyDays},
 		} {
 			cutoff := store.DayOf(now.In(s.Location).AddDate(0, 0, -t.days))
 			where := fmt.Sprintf("site = %s AND %s < %s", store.Quote(s.ID), t.col, cutoffExpr(t.col, cutoff))
@@ -120,6 +138,7 @@ func (r *Rollup) Retention(ctx context.Context, now time.Time) error {
 			}
 			r.log.Info("deleted aggregates past their retention", "site", s.ID, "table", t.table,
 				"rows", n, "before", cutoff.String(), "reason", "retention period over")
+			r.destroyed(ctx, Destruction{Table: t.table, Site: s.ID, Rows: n, Rule: fmt.Sprintf("%s=%d", t.rule, t.days), Cutoff: cutoff.String()})
 		}
 	}
 	return nil

@@ -101,6 +101,9 @@ type Options struct {
 	Settle time.Duration
 	// Reg registers the rollup's metrics; nil: a registry of its own.
 	Reg prometheus.Registerer
+	// Destroyed, when set, is told of every destruction Finish and
+	// Retention make, for the retention history (privacy/retention).
+	Destroyed func(ctx context.Context, d Destruction)
 }
 
 // Rollup recomputes aggregates.
@@ -113,6 +116,8 @@ type Rollup struct {
 	topN   int // pair rows per filter dimension; 0: none
 	inGo   bool
 	settle time.Duration
+	// destroyed is Options.Destroyed, never nil.
+	destroyed func(ctx context.Context, d Destruction)
 
 	// mine is the version of the last rollup_state this Rollup wrote per
 	// site and salt day: a run continues incrementally only from its own
@@ -164,6 +169,9 @@ func New(o Options) *Rollup {
 	}
 	if r.now == nil {
 		r.now = time.Now
+	}
+	if r.destroyed = o.Destroyed; r.destroyed == nil {
+		r.destroyed = func(context.Context, Destruction) {}
 	}
 	if o.Reg == nil {
 		o.Reg = prometheus.NewRegistry()

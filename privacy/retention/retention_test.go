@@ -1,0 +1,131 @@
+package retention_test
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/sezim-analytics/sezim/pipeline"
+	"github.com/sezim-analytics/sezim/privacy/retention"
+	"github.com/sezim-analytics/sezim/site"
+	"github.com/sezim-analytics/sezim/store"
+	"github.com/sezim-analytics/sezim/store/storetest"
+)
+
+// TestRetentionDeletesWhatIsPastItsPeriodAndRecordsIt: on both engines,
+// every identified table loses exactly its rows older than the period
+// its site (or the global retention) gives, keeps the rest, and each
+// destruction is written to the history, which reads newest first.
+func TestRetentionDeletesWhatIsPastItsPeriodAndRecordsIt(t *testing.T) {
+	cfg, err := site.Parse([]byte(`retention: {audit_log_days: 100, subject_requests_days: 200}
+sites:
+  - id: sez
+    domains: [sez.im]
+    retention: {identified_days: 30, consent_log_days: 60}
+  - id: other
+    domains: [other.kz]
+    timezone: Asia/Almaty
+    retention: {identified_days: 10}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	ago := func(days int) time.Time { return now.AddDate(0, 0, -days) }
+	storetest.ForEach(t, func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		id := s.DB().Identified
+		insert := func(table string, cols []string, rows [][]any) {
+			t.Helper()
+			if err := s.Insert(ctx, id+"."+table, cols, rows); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ev := func(siteID string, at time.Time) []any {
+			return []any{siteID, at, "AAAAAAAAAAAAAAAAAAAAAA", "", "", uint8(1), "", "/", "", "", "", "", "", ""}
+		}
+		// sez keeps 30 days: 31 and 45 days old go, 29 and today stay;
+		// other keeps 10: 12 goes, 9 stays.
+		insert("events", pipeline.IdentifiedColumns, [][]any{ev("sez", ago(45)), ev("sez", ago(31)), ev("sez", ago(29)), ev("sez", now),
+			ev("other", ago(12)), ev("other", ago(9))})
+		insert("consent_visitors", []string{"site", "receipt", "visitor_id", "ts"}, [][]any{{"sez", "r1", "v", ago(40)}, {"sez", "r2", "v", ago(3)}})
+		insert("consent_log", []string{"chain", "seq", "receipt", "site", "ts"}, [][]any{{"c", uint64(1), "r1", "sez", ago(70)}, {"c", uint64(2), "r2", "sez", ago(50)},
+			{"c", uint64(3), "r3", "other", ago(70)}}) // other keeps 5 years
+		insert("audit_log", []string{"ts", "actor", "action"}, [][]any{{ago(101), "a", "sign_in"}, {ago(99), "a", "sign_in"}})
+		insert("subject_requests", []string{"id", "ts", "kind"}, [][]any{{"q1", ago(201), "export"}, {"q2", ago(199), "erase"}})
+
+		hist := retention.NewHistory(s, "test process", nil)
+		job := retention.NewJob(retention.Options{Store: s, Sites: cfg, History: hist, Logger: slog.New(slog.DiscardHandler)})
+		done, err := job.Apply(ctx, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		left := func(table, where string) uint64 {
+			t.Helper()
+			n, err := store.CountWhere(ctx, s, id+"."+table, where)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		for _, c := range []struct {
+			table, where string
+			want         uint64
+		}{
+			{"events", "site = 'sez'", 2},
+			{"events", "site = 'sez' AND ts < toDateTime(" + store.Quote(itoa(ago(30).Unix())) + ", 'UTC')", 0},
+			{"events", "site = 'other'", 1},
+			{"consent_visitors", "1", 1},
+			{"consent_log", "site = 'sez'", 1},
+			{"consent_log", "site = 'other'", 1},
+			{"audit_log", "1", 1},
+			{"subject_requests", "1", 1},
+		} {
+			if n := left(c.table, c.where); n != c.want {
+				t.Errorf("%s where %s: %d rows left, want %d", c.table, c.where, n, c.want)
+			}
+		}
+		want := map[[2]string]uint64{
+			{"events", "sez"}: 2, {"events", "other"}: 1, {"consent_visitors", "sez"}: 1,
+			{"consent_log", "sez"}: 1, {"audit_log", ""}: 1, {"subject_requests", ""}: 1,
+		}
+		if len(done) != len(want) {
+			t.Fatalf("destructions %+v", done)
+		}
+		for _, d := range done {
+			if want[[2]string{d.Table, d.Site}] != d.Rows || d.Rule == "" || d.Cutoff == "" {
+				t.Errorf("destruction %+v", d)
+			}
+		}
+
+		// A second run destroys nothing and records nothing; one two days
+		// later finds four rows past their period (sez's 29-day-old event,
+		// other's 9-day-old one, the 99-day-old audit row and the
+		// 199-day-old request) and its records read first.
+		if again, err := job.Apply(ctx, now); err != nil || len(again) != 0 {
+			t.Fatalf("second run: %v, %+v", err, again)
+		}
+		later := now.Add(48 * time.Hour)
+		if _, err := job.Apply(ctx, later); err != nil {
+			t.Fatal(err)
+		}
+		recent, err := hist.Recent(ctx, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recent) != len(want)+4 {
+			t.Fatalf("history %+v", recent)
+		}
+		for i, r := range recent {
+			if wantTime := map[bool]time.Time{true: later, false: now}[i < 4]; !r.Time.Equal(wantTime) {
+				t.Fatalf("history row %d at %v, want %v: %+v", i, r.Time, wantTime, recent)
+			}
+			if r.Rule == "" || r.Process != "test process" || r.DB != id {
+				t.Fatalf("history row %+v", r)
+			}
+		}
+	})
+}
+
+func itoa(n int64) string { return time.Unix(n, 0).UTC().Format("2006-01-02 15:04:05") }
