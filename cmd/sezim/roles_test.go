@@ -70,8 +70,26 @@ func TestServerUsersSeparateTheRoles(t *testing.T) {
 		pw[role] = hex.EncodeToString(b)
 		env = append(env, "SEZIM_CH_"+strings.ToUpper(role)+"_PASSWORD="+pw[role])
 	}
+	// The deployment's users, and a test-only file that turns the query log
+	// on for them, to see which user ran what.
+	usersd := filepath.Join(dir, "users.d")
+	if err := os.MkdirAll(usersd, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	deployed, err := os.ReadFile(filepath.Join(root, "deploy/clickhouse/users.d/sezim.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logged := "<yandex><profiles>"
+	for _, role := range []string{"admin", "collector", "dashboards", "privacy"} {
+		logged += "<sezim_" + role + "><log_queries>1</log_queries></sezim_" + role + ">"
+	}
+	logged += "</profiles></yandex>\n"
+	if os.WriteFile(filepath.Join(usersd, "sezim.xml"), deployed, 0o600) != nil || os.WriteFile(filepath.Join(usersd, "test-log.xml"), []byte(logged), 0o600) != nil {
+		t.Fatal("cannot write the users configuration")
+	}
 	script := filepath.Join(root, "scripts/clickhouse-test-server.sh")
-	start := exec.Command(script, "start", dir, fmt.Sprint(port), filepath.Join(root, "deploy/clickhouse/users.d"))
+	start := exec.Command(script, "start", dir, fmt.Sprint(port), usersd)
 	start.Env = env
 	if out, err := start.CombinedOutput(); err != nil {
 		t.Fatalf("cannot start ClickHouse: %v\n%s", err, out)
@@ -253,13 +271,40 @@ func TestServerUsersSeparateTheRoles(t *testing.T) {
 		t.Fatalf("the dashboard shows %d pageviews, want 2 (a pixel and a beacon): %s", got.Results.Pageviews, errOut.String())
 	}
 
-	// What the role users must not do. A database outside Sezim's two is
-	// made by the stock passwordless "default" user of the test server.
+	// Each part ran as its own user: the query log says who inserted and
+	// who read what.
 	def, err := store.Open(t.Context(), fmt.Sprintf("clickhouse://default:@127.0.0.1:%d/", port), store.DefaultNames)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer def.Close()
+	if err := def.Exec(t.Context(), "SYSTEM FLUSH LOGS"); err != nil {
+		t.Fatal(err)
+	}
+	ranBy := func(like string) string {
+		t.Helper()
+		var users []string
+		err := def.Query(t.Context(), "SELECT DISTINCT user FROM system.query_log WHERE type = 2 AND query LIKE "+store.Quote(like)+" ORDER BY user",
+			func(r store.Row) error { users = append(users, r.String(0)); return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(users, ",")
+	}
+	for like, want := range map[string]string{
+		"INSERT INTO sezim_stats.events %":           "sezim_collector",
+		"INSERT INTO sezim_identified.events %":      "sezim_collector",
+		"INSERT INTO sezim_identified.consent_log %": "sezim_collector",
+		"%FROM sezim_stats.agg_daily%":               "sezim_admin,sezim_dashboards", // the rollup and the dashboards
+		"CREATE TABLE %":                             "sezim_admin",
+	} {
+		if got := ranBy(like); got != want {
+			t.Errorf("%q ran as %q, want %q", like, got, want)
+		}
+	}
+
+	// What the role users must not do. A database outside Sezim's two is
+	// made by the stock passwordless "default" user of the test server.
 	if err := def.Exec(t.Context(), "CREATE TABLE default.outside (x UInt8) ENGINE = Memory"); err != nil {
 		t.Fatal(err)
 	}
