@@ -349,3 +349,74 @@ func TestServerUsersSeparateTheRoles(t *testing.T) {
 		t.Fatal("serve did not stop")
 	}
 }
+
+// TestDeployedUsersAgree checks that the deployment's two user
+// configurations name the same users as serve's roles and compose, and that
+// every table and column roles.sql grants exists in the migrations: a
+// renamed table or column would otherwise turn a grant into a refusal only
+// in production.
+func TestDeployedUsersAgree(t *testing.T) {
+	read := func(path string) string {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join("../..", path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	want := []string{"sezim_admin"}
+	for _, r := range serveRoles {
+		want = append(want, "sezim_"+r)
+	}
+	sql, xml, compose := read("deploy/clickhouse/roles.sql"), read("deploy/clickhouse/users.d/sezim.xml"), read("docker-compose.yml")
+	for _, u := range want {
+		if !strings.Contains(sql, "CREATE USER IF NOT EXISTS "+u+" ") {
+			t.Errorf("roles.sql does not create %s", u)
+		}
+		if !strings.Contains(xml, "<"+u+">\n      <password from_env=") {
+			t.Errorf("users.d/sezim.xml has no user %s with a password from the environment", u)
+		}
+		if !strings.Contains(compose, "clickhouse://"+u+"@clickhouse:9000/") {
+			t.Errorf("docker-compose.yml does not connect as %s", u)
+		}
+	}
+
+	files, err := filepath.Glob("../../store/migrations/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no migrations: %v", err)
+	}
+	var migrations strings.Builder
+	for _, f := range files {
+		migrations.WriteString(read(strings.TrimPrefix(f, "../../")))
+	}
+	m := migrations.String()
+	db := map[string]string{"sezim_stats": "{{.Stats}}", "sezim_identified": "{{.Identified}}"}
+	grant := regexp.MustCompile(`(?m)^GRANT [A-Z, ]+?(?:\(([a-z_, ]+)\))? ON (sezim_\w+)\.(\w+) TO`)
+	n := 0
+	for _, g := range grant.FindAllStringSubmatch(sql, -1) {
+		n++
+		tmpl, table := db[g[2]], g[3]
+		if tmpl == "" {
+			t.Errorf("roles.sql grants on unknown database %s", g[2])
+			continue
+		}
+		create := regexp.MustCompile(`CREATE TABLE (?:IF NOT EXISTS )?` + regexp.QuoteMeta(tmpl+"."+table) + `\{\{\.OnCluster\}\} \(([^;]*?)\n\)`).FindStringSubmatch(m)
+		if create == nil {
+			t.Errorf("roles.sql grants on %s.%s, which no migration creates", g[2], table)
+			continue
+		}
+		for _, col := range strings.Split(g[1], ",") {
+			col = strings.TrimSpace(col)
+			if col == "" {
+				continue
+			}
+			added := regexp.MustCompile(regexp.QuoteMeta(tmpl+"."+table) + `\{\{\.OnCluster\}\} ADD COLUMN ` + col + ` `).MatchString(m)
+			if !strings.Contains(create[1], "\n    "+col+" ") && !added {
+				t.Errorf("roles.sql grants column %s of %s.%s, which no migration makes", col, g[2], table)
+			}
+		}
+	}
+	if n < 10 {
+		t.Fatalf("found %d table grants in roles.sql; the pattern no longer reads it", n)
+	}
+}

@@ -1,5 +1,5 @@
 -- Sezim's ClickHouse users, for servers with SQL users and GRANT (20.x and
--- later; compose runs it through initdb.sh). Run it as an administrator
+-- later, compose runs it through initdb.sh). Run it as an administrator
 -- after replacing each @…_PASSWORD@ (initdb.sh does that from the
 -- environment). Grants name tables that migrations create later: ClickHouse
 -- keeps a grant whether or not its table exists yet.
@@ -7,9 +7,9 @@
 -- The same split as users.d/sezim.xml (for 18.16), made per table and per
 -- column, which 18.16 cannot do:
 --   sezim_admin       migrations, rollup, retention, compaction (owner)
---   sezim_collector   inserts what it collects; reads back only batch ids,
+--   sezim_collector   inserts what it collects, reads back only batch ids,
 --                     the session-log batch ledger and the consent chain's head
---   sezim_dashboards  reads sezim_stats, reads and writes the staff tables;
+--   sezim_dashboards  reads sezim_stats, reads and writes the staff tables,
 --                     refused on sezim_identified.events and consent_log
 --   sezim_privacy     reads everything, erases in sezim_identified
 
