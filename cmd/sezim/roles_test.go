@@ -420,3 +420,45 @@ func TestDeployedUsersAgree(t *testing.T) {
 		t.Fatalf("found %d table grants in roles.sql; the pattern no longer reads it", n)
 	}
 }
+
+// TestInitdbScriptQuotesPasswords runs deploy/clickhouse/initdb.sh with a
+// stand-in clickhouse-client that keeps what it is sent: every placeholder
+// is replaced, and a quote or backslash in a password stays inside its SQL
+// string. A missing password stops the script.
+func TestInitdbScriptQuotesPasswords(t *testing.T) {
+	dir := t.TempDir()
+	got := filepath.Join(dir, "sent.sql")
+	client := "#!/bin/sh\ncat > " + got + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "clickhouse-client"), []byte(client), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	script, _ := filepath.Abs("../../deploy/clickhouse/initdb.sh")
+	env := []string{"PATH=" + dir + ":" + os.Getenv("PATH"), "SEZIM_CH_ADMIN_PASSWORD=a'b\\c",
+		"SEZIM_CH_COLLECTOR_PASSWORD=c", "SEZIM_CH_DASHBOARDS_PASSWORD=d"}
+	cmd := exec.Command("bash", script)
+	cmd.Env = env
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "SEZIM_CH_PRIVACY_PASSWORD") {
+		t.Fatalf("without a privacy password: %v %s", err, out)
+	}
+	cmd = exec.Command("bash", script)
+	cmd.Env = append(env, "SEZIM_CH_PRIVACY_PASSWORD=p")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	b, err := os.ReadFile(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sql := string(b)
+	for _, want := range []string{
+		`CREATE USER IF NOT EXISTS sezim_admin IDENTIFIED WITH sha256_password BY 'a\'b\\c';`,
+		`CREATE USER IF NOT EXISTS sezim_privacy IDENTIFIED WITH sha256_password BY 'p';`,
+	} {
+		if !strings.Contains(sql, want) {
+			t.Errorf("sent SQL lacks %s", want)
+		}
+	}
+	if strings.Contains(sql, "BY '@") {
+		t.Error("a placeholder was left in the SQL")
+	}
+}

@@ -10,8 +10,9 @@ for role in ADMIN COLLECTOR DASHBOARDS PRIVACY; do
 	var=SEZIM_CH_${role}_PASSWORD
 	pw=${!var:?set $var}
 	# A quote or backslash in a password would end the SQL string early.
-	pw=${pw//\\/\\\\}
-	pw=${pw//\'/\\\'}
-	sql=${sql//@${role}_PASSWORD@/$pw}
+	# (Quoted replacements: bash 5.2 gives & and \ a meaning in bare ones.)
+	pw=${pw//'\'/'\\'}
+	pw=${pw//"'"/"\\'"}
+	sql=${sql//"@${role}_PASSWORD@"/"$pw"}
 done
 clickhouse-client --host 127.0.0.1 --user "${CLICKHOUSE_USER:-default}" --password "${CLICKHOUSE_PASSWORD:-}" --multiquery <<<"$sql"
