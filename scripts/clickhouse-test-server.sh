@@ -3,6 +3,7 @@
 #
 #   scripts/clickhouse-test-server.sh start DIR PORT [USERS_D]
 #   scripts/clickhouse-test-server.sh stop DIR
+#   scripts/clickhouse-test-server.sh install   # the Debian package, if missing
 #
 # USERS_D, a folder of users.d/*.xml files (e.g. deploy/clickhouse/users.d),
 # is added to the stock users.xml, whose passwordless "default" user stays.
@@ -17,7 +18,7 @@
 set -euo pipefail
 
 usage() {
-	echo "usage: $0 start DIR PORT [USERS_D] | stop DIR" >&2
+	echo "usage: $0 start DIR PORT [USERS_D] | stop DIR | install" >&2
 	exit 2
 }
 
@@ -127,6 +128,10 @@ start)
 stop)
 	[ $# -eq 2 ] || usage
 	stop "$2"
+	;;
+install)
+	[ $# -eq 1 ] || usage
+	ensure_installed
 	;;
 *) usage ;;
 esac
