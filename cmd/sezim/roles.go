@@ -30,7 +30,7 @@ func (f *roleStoreFlags) register(fs *flag.FlagSet) {
 	what := map[string]string{
 		"collector":  "the collector's ClickHouse (write-ahead log and consent log shippers, session-log batch ledger): a user that may insert but not alter or drop",
 		"dashboards": "the dashboards' ClickHouse: a user that reads sezim_stats and writes the staff tables",
-		"privacy":    "the privacy tools' ClickHouse: the only user that reads the identified database",
+		"privacy":    "the privacy tools' ClickHouse: a user that reads the identified database, which the others need not",
 	}[f.role]
 	fs.StringVar(&f.url, "store-"+f.role, "", what+"; empty: --store. Server mode only: the embedded engine keeps one store")
 	secretVar(fs, &f.password, "store-"+f.role+"-password", "password of the ClickHouse user named in --store-"+f.role)

@@ -36,6 +36,8 @@ func TestRoleFlagsNeedAServer(t *testing.T) {
 	f("the embedded engine keeps one store", "--store", "chdb://x", "--store-dashboards", "clickhouse://sezim_dashboards@127.0.0.1:1/")
 	f("the embedded engine keeps one store", "--store", "clickhouse://a@127.0.0.1:1/", "--store-privacy", "chdb://x")
 	f("--store-collector-password needs a --store-collector", "--store-collector-password", "secret")
+	// A password in a role's URL on the command line is visible in ps.
+	f("warning: --store-privacy on the command line is visible", "--store", "chdb://x", "--store-privacy", "clickhouse://sezim_privacy:pw@127.0.0.1:1/")
 }
 
 // TestServerUsersSeparateTheRoles starts a ClickHouse server (Debian's
