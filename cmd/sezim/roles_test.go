@@ -320,6 +320,8 @@ func TestServerUsersSeparateTheRoles(t *testing.T) {
 		{"ALTER TABLE sezim_stats.events DROP PARTITION '" + time.Now().UTC().Format(time.DateOnly) + "'", ddl},
 		{"OPTIMIZE TABLE sezim_stats.agg_daily FINAL", ddl},
 		{"CREATE TABLE sezim_stats.mine (x UInt8) ENGINE = Memory", ddl},
+		{"RENAME TABLE sezim_identified.consent_log TO sezim_identified.gone", ddl},
+		{"DETACH TABLE sezim_identified.consent_log", ddl},
 		{"SET allow_ddl = 1", "Cannot modify 'allow_ddl' setting"},
 		{"INSERT INTO default.outside VALUES (1)", denied},
 	}
