@@ -60,20 +60,18 @@ func checkRoles(ownerURL string, flags []roleStoreFlags) error {
 }
 
 // openRoles opens a store for each role that names one (see checkRoles),
-// and hands the owner's store to the others.
+// and hands the owner's store to the others. On error it closes what it
+// opened.
 func openRoles(ctx context.Context, owner store.Store, names store.Names, flags []roleStoreFlags) (*roleStores, error) {
 	rs := &roleStores{owner: owner, collector: owner, dashboards: owner, privacy: owner}
 	for _, f := range flags {
 		if f.url == "" {
 			continue
 		}
-		u, err := withPassword(f.url, f.password, "--store-"+f.role)
+		st, err := openRole(ctx, f, names)
 		if err != nil {
-			return rs, err
-		}
-		st, err := store.Open(ctx, u, names)
-		if err != nil {
-			return rs, fmt.Errorf("cannot open the %s store: %w", f.role, err)
+			rs.Close()
+			return nil, err
 		}
 		rs.opened = append(rs.opened, st)
 		switch f.role {
@@ -86,6 +84,18 @@ func openRoles(ctx context.Context, owner store.Store, names store.Names, flags 
 		}
 	}
 	return rs, nil
+}
+
+func openRole(ctx context.Context, f roleStoreFlags, names store.Names) (store.Store, error) {
+	u, err := withPassword(f.url, f.password, "--store-"+f.role)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, u, names)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open the %s store: %w", f.role, err)
+	}
+	return st, nil
 }
 
 // Close closes the role stores that are not the owner's.

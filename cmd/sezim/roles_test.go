@@ -148,6 +148,16 @@ func TestServerUsersSeparateTheRoles(t *testing.T) {
 			t.Setenv(envName("store-"+role+"-password"), p)
 		}
 	}
+	// A wrong password for one role stops the start, naming the role and
+	// not the password.
+	t.Setenv("SEZIM_STORE_DASHBOARDS_PASSWORD", "wrong-"+pw["dashboards"])
+	var badOut, badErr lockedBuffer
+	if code := run(t.Context(), args, &badOut, &badErr); code != 1 || !strings.Contains(badErr.String(), "cannot open the dashboards store") ||
+		strings.Contains(badErr.String(), "wrong-") {
+		t.Fatalf("a wrong dashboards password: exit %d: %s", code, badErr.String())
+	}
+	t.Setenv("SEZIM_STORE_DASHBOARDS_PASSWORD", pw["dashboards"])
+
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var out, errOut lockedBuffer

@@ -143,10 +143,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer st.Close()
 	roles, err := openRoles(ctx, st, st.DB(), o.roles)
-	defer roles.Close()
 	if err != nil {
 		return err
 	}
+	defer roles.Close()
 	ctx, stopSignals := onSignals(ctx)
 	defer stopSignals()
 	mig := store.NewMigrator(st, store.MigrateOptions{Cluster: o.sf.cluster})
