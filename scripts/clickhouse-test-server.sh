@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Starts and stops a throwaway ClickHouse server for the store tests.
 #
-#   scripts/clickhouse-test-server.sh start DIR PORT   # native protocol on PORT
+#   scripts/clickhouse-test-server.sh start DIR PORT [USERS_D]
 #   scripts/clickhouse-test-server.sh stop DIR
+#   scripts/clickhouse-test-server.sh install   # the Debian package, if missing
+#
+# USERS_D, a folder of users.d/*.xml files (e.g. deploy/clickhouse/users.d),
+# is added to the stock users.xml, whose passwordless "default" user stays.
 #
 # The server runs as a plain background process (no service manager) with its
 # own data folder, logs and ports, so it never collides with a default
@@ -14,7 +18,7 @@
 set -euo pipefail
 
 usage() {
-	echo "usage: $0 start DIR PORT | stop DIR" >&2
+	echo "usage: $0 start DIR PORT [USERS_D] | stop DIR | install" >&2
 	exit 2
 }
 
@@ -31,7 +35,7 @@ ensure_installed() {
 }
 
 start() {
-	local dir=$1 port=$2
+	local dir=$1 port=$2 usersd=${3:-}
 	case $port in '' | *[!0-9]*) usage ;; esac
 	ensure_installed
 	mkdir -p "$dir"
@@ -42,6 +46,15 @@ start() {
 		return 0
 	fi
 	mkdir -p "$dir/tmp" "$dir/user_files" "$dir/format_schemas"
+	local users=()
+	if [ -n "$usersd" ]; then
+		# The server merges users.d/ found beside its users.xml.
+		rm -rf "$dir/etc"
+		mkdir -p "$dir/etc/users.d"
+		cp /etc/clickhouse-server/users.xml "$dir/etc/users.xml"
+		cp "$usersd"/*.xml "$dir/etc/users.d/"
+		users=(--users_config="$dir/etc/users.xml")
+	fi
 	# Every path and port the stock config points at is overridden, so the
 	# instance neither reads /var/lib/clickhouse nor binds 8123/9000/9009.
 	# 18.16 has no mysql_port/postgresql_port; https and the secure TCP port
@@ -57,6 +70,7 @@ start() {
 		--tcp_port="$port" \
 		--http_port="$((port - 1000))" \
 		--interserver_http_port="$((port + 9))" \
+		"${users[@]}" \
 		>"$dir/stdout.log" 2>&1 </dev/null &
 	local pid=$!
 	echo "$pid" >"$pidfile"
@@ -108,12 +122,16 @@ stop() {
 
 case ${1:-} in
 start)
-	[ $# -eq 3 ] || usage
-	start "$2" "$3"
+	[ $# -eq 3 ] || [ $# -eq 4 ] || usage
+	start "$2" "$3" "${4:-}"
 	;;
 stop)
 	[ $# -eq 2 ] || usage
 	stop "$2"
+	;;
+install)
+	[ $# -eq 1 ] || usage
+	ensure_installed
 	;;
 *) usage ;;
 esac

@@ -28,6 +28,13 @@ if [ -z "${SEZIM_TEST_CLICKHOUSE:-}" ]; then
   export SEZIM_TEST_CLICKHOUSE_HTTP="http://127.0.0.1:$((port - 1000))/"
 fi
 
+# cmd/sezim's TestServerUsersSeparateTheRoles starts a server of its own
+# with deploy/clickhouse/users.d, also beside a server named by
+# SEZIM_TEST_CLICKHOUSE: CI must run it, not skip it.
+if [ "${CI:-}" = true ]; then
+  scripts/clickhouse-test-server.sh install
+fi
+
 # Chromium and playwright-core for the browser tests (Go tests drive them too).
 if [ ! -x /usr/bin/chromium ]; then
   apt-get update

@@ -69,13 +69,19 @@ func isSecret(fs *flag.FlagSet, name string) bool {
 	return fs.Lookup(name+"-file") != nil
 }
 
+// isStoreURL reports whether flag name is a store URL: --store, or a
+// role's --store-ROLE (which has a --store-ROLE-password).
+func isStoreURL(fs *flag.FlagSet, name string) bool {
+	return name == "store" || (strings.HasPrefix(name, "store-") && isSecret(fs, name+"-password"))
+}
+
 // secretInCommandLine reports whether flag f, given on the command line,
 // put a secret there: a secret flag, or a store URL with a password.
 func secretInCommandLine(fs *flag.FlagSet, f *flag.Flag) bool {
 	if isSecret(fs, f.Name) {
 		return true
 	}
-	if f.Name == "store" {
+	if isStoreURL(fs, f.Name) {
 		if u, err := url.Parse(f.Value.String()); err == nil && u.User != nil {
 			pw, _ := u.User.Password()
 			return pw != ""
@@ -141,8 +147,8 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 
 // secretAlternative names what to use instead of a secret on the command line.
 func secretAlternative(name string) string {
-	if name == "store" {
-		return "SEZIM_STORE, or --store-password-file with a URL without password"
+	if name == "store" || strings.HasPrefix(name, "store-") {
+		return envName(name) + ", or --" + name + "-password-file with a URL without password"
 	}
 	return "--" + name + "-file or " + envName(name)
 }

@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,19 +59,7 @@ func (f *storeFlags) open(ctx context.Context) (store.Store, error) {
 // storeURL is --store with --store-password put in. Errors never quote
 // the URL, which may hold a password.
 func (f *storeFlags) storeURL() (string, error) {
-	if f.password == "" {
-		return f.url, nil
-	}
-	u, err := url.Parse(f.url)
-	if err != nil || u.Scheme != "clickhouse" {
-		return "", errors.New("--store-password needs a clickhouse://user@host:port/ --store")
-	}
-	name := "default"
-	if u.User != nil {
-		name = u.User.Username()
-	}
-	u.User = url.UserPassword(name, f.password)
-	return u.String(), nil
+	return withPassword(f.url, f.password, "--store")
 }
 
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {
@@ -103,10 +89,17 @@ type serveOptions struct {
 	slogMax     int
 	consent     consentFlags
 	consentRate int
+	roles       []roleStoreFlags
 }
 
 func (o *serveOptions) register(fs *flag.FlagSet) {
 	o.sf.register(fs)
+	for _, r := range serveRoles {
+		o.roles = append(o.roles, roleStoreFlags{role: r})
+	}
+	for i := range o.roles {
+		o.roles[i].register(fs)
+	}
 	fs.StringVar(&o.addr, "addr", ":8080", "public listener: pixel, beacon, tracker script")
 	fs.StringVar(&o.apiAddr, "api-addr", "127.0.0.1:8090", "dashboards listener: pages under /app/ and the stats API under /api/v1/, behind staff sign-in (put TLS in front to expose it)")
 	fs.BoolVar(&o.insecureCk, "insecure-cookie", false, "send the dashboards session cookie without Secure, for plain http; only with a loopback --api-addr")
@@ -140,6 +133,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := checkRoles(o.sf.url, o.roles); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
 		return fmt.Errorf("cannot create data folder %q: %w", o.dataDir, err)
 	}
@@ -148,6 +144,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
+	roles, err := openRoles(ctx, st, st.DB(), o.roles)
+	if err != nil {
+		return err
+	}
+	defer roles.Close()
 	ctx, stopSignals := onSignals(ctx)
 	defer stopSignals()
 	mig := store.NewMigrator(st, store.MigrateOptions{Cluster: o.sf.cluster})
@@ -183,7 +184,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if commitEvery == 0 {
 		commitEvery = -1 // the option's "no wait"; its zero means the default
 	}
-	wlog, err := wal.Open(wal.Options{Dir: filepath.Join(o.dataDir, "wal"), Store: st, CommitInterval: commitEvery,
+	wlog, err := wal.Open(wal.Options{Dir: filepath.Join(o.dataDir, "wal"), Store: roles.collector, CommitInterval: commitEvery,
 		SegmentBytes: o.walSegment, SealAfter: o.flushEvery, MaxBytes: o.walMax, Logger: log, Reg: reg})
 	if err != nil {
 		return err
@@ -191,7 +192,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Closed on every return; the orderly shutdown below closes it
 	// first, with its deadline, and then this is a no-op.
 	defer wlog.Close(context.Background())
-	cons, err := o.consent.setup(cfg, st, o.dataDir, log, reg)
+	cons, err := o.consent.setup(cfg, roles.collector, o.dataDir, log, reg)
 	if err != nil {
 		return err
 	}
@@ -212,7 +213,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	pipe := pipeline.New(pipeline.Options{Sites: cfg, Salts: salts, Geo: geoDB, Sink: wlog, Reg: reg,
 		Consent: cons.state, Blocked: blocks})
 	coll := collector.New(collector.Options{Sites: cfg, Pipeline: pipe, Reg: reg, Consent: cons.collector,
-		SessionLog: collector.SessionLogOptions{MaxBytes: o.slogMax, Ledger: sessionlog.NewStoreLedger(st, nil)}})
+		SessionLog: collector.SessionLogOptions{MaxBytes: o.slogMax, Ledger: sessionlog.NewStoreLedger(roles.collector, nil)}})
 	if o.rollupEvery < 0 {
 		return fmt.Errorf("--rollup-interval %v: want a duration, or 0 to leave the aggregates to another collector", o.rollupEvery)
 	}
@@ -222,8 +223,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rp := newRetentionParts(st, cfg, serveProcess(), log)
 	roll := rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log, Reg: reg, Destroyed: rp.statsDestroyed})
 	started, rollupStall := time.Now(), max(30*time.Minute, 10*o.rollupEvery)
-	staff := dashboards.NewDirectory(dashboards.DirectoryOptions{Store: st})
-	dash := dashboards.New(dashboards.Options{Sites: cfg, Store: st, Logger: log, InsecureCookie: o.insecureCk, Updated: roll.LastRun,
+	staff := dashboards.NewDirectory(dashboards.DirectoryOptions{Store: roles.dashboards})
+	dash := dashboards.New(dashboards.Options{Sites: cfg, Store: roles.dashboards, Logger: log, InsecureCookie: o.insecureCk, Updated: roll.LastRun,
 		Directory: staff})
 
 	// Listen first, so a busy port fails the start rather than later.
@@ -259,6 +260,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return d
 		}},
 	}
+	checks = append(checks, roles.checks()...)
 	admin := &http.Server{Handler: collector.AdminHandler(reg, checks), ReadHeaderTimeout: 5 * time.Second}
 
 	runCtx, cancelRun := context.WithCancel(context.Background())
@@ -274,6 +276,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	})
 	go loop(runCtx, time.Minute, func(ctx context.Context) { _ = dash.FlushRateLimited(ctx, false) })
+	if roles.collector != st {
+		// The collector's user may not drop partitions: the owner expires
+		// the session-log batch ledger's old days instead.
+		ledger := sessionlog.NewStoreLedger(st, nil)
+		go loop(runCtx, time.Hour, func(ctx context.Context) {
+			if err := ledger.Expire(ctx); err != nil {
+				log.Warn("cannot expire the session-log batch ledger; will retry", "err", err)
+			}
+		})
+	}
 
 	errc := make(chan error, 3)
 	go func() { errc <- coll.App().Listener(pubLn) }()
