@@ -335,7 +335,9 @@ func TestSignInCSRFAndRateLimit(t *testing.T) {
 func TestSessionsAreBounded(t *testing.T) {
 	s := NewSessions(SessionOptions{Max: 10})
 	for range 50 {
-		s.New("u")
+		if _, err := s.New(t.Context(), "u"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if s.Len() > 10 {
 		t.Fatalf("%d sessions held", s.Len())

@@ -140,7 +140,11 @@ func (s *Server) login(c *fiber.Ctx) error {
 		return s.renderLogin(c, fiber.StatusServiceUnavailable, target, "Sign-in is unavailable, try again shortly.")
 	}
 	s.known.add(target, client)
-	raw := s.sess.New(u.Name)
+	raw, err := s.sess.New(ctx, u.Name)
+	if err != nil {
+		s.o.Logger.Error("cannot start a session", "err", err)
+		return s.renderLogin(c, fiber.StatusServiceUnavailable, target, "Sign-in is unavailable, try again shortly.")
+	}
 	c.Cookie(&fiber.Cookie{Name: CookieName, Value: raw, Path: "/", HTTPOnly: true, Secure: !s.o.InsecureCookie, SameSite: fiber.CookieSameSiteStrictMode})
 	return c.Redirect("/app/", fiber.StatusSeeOther)
 }
@@ -160,7 +164,13 @@ func (s *Server) tooMany(c *fiber.Ctx, now time.Time, d ratelimit.Decision, targ
 func (s *Server) logout(c *fiber.Ctx) error {
 	raw, _ := c.Locals(localsSession).(string)
 	if raw != "" {
-		if name, ok := s.sess.Delete(raw); ok {
+		name, ok, err := s.sess.Delete(c.UserContext(), raw)
+		if err != nil {
+			// The cookie is cleared all the same; the row ends at its
+			// idle timeout.
+			s.o.Logger.Error("cannot end a session in the store", "err", err)
+		}
+		if ok {
 			_ = s.record(c.UserContext(), AuditEntry{Actor: name, Action: AuditSignOut, Target: name, Outcome: "ok", Client: s.clientNet(c)})
 		}
 	}

@@ -99,7 +99,7 @@ func New(o Options) *Server {
 		o.Directory = NewDirectory(DirectoryOptions{Store: o.Store, Now: o.Now})
 	}
 	if o.Sessions == nil {
-		o.Sessions = NewSessions(SessionOptions{Now: o.Now})
+		o.Sessions = NewSessions(SessionOptions{Now: o.Now, Store: o.Store})
 	}
 	if o.AccountLimit == 0 {
 		o.AccountLimit = 10
@@ -240,7 +240,10 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	raw := c.Cookies(CookieName)
-	name, ok := s.sess.User(raw)
+	name, ok, err := s.sess.User(ctx, raw)
+	if err != nil {
+		return s.storeDown(c, err)
+	}
 	if !ok {
 		return s.refuse(c)
 	}
@@ -249,7 +252,7 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 		if err != nil && !errors.Is(err, ErrNoUser) {
 			return s.storeDown(c, err)
 		}
-		s.sess.Delete(raw)
+		_, _, _ = s.sess.Delete(ctx, raw)
 		return s.refuse(c)
 	}
 	if !safeMethod(c.Method()) && !s.sameOrigin(c) {

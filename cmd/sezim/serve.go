@@ -276,6 +276,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	})
 	go loop(runCtx, time.Minute, func(ctx context.Context) { _ = dash.FlushRateLimited(ctx, false) })
+	go loop(runCtx, time.Hour, func(ctx context.Context) {
+		if err := dashboards.SweepSessions(ctx, st, time.Now()); err != nil {
+			log.Error("cannot drop old sign-in sessions", "err", err)
+		}
+	})
 	if roles.collector != st {
 		// The collector's user may not drop partitions: the owner expires
 		// the session-log batch ledger's old days instead.

@@ -40,6 +40,7 @@ GRANT SELECT ON sezim_stats.* TO sezim_dashboards;
 GRANT SELECT, INSERT ON sezim_identified.staff_users TO sezim_dashboards;
 GRANT SELECT, INSERT ON sezim_identified.staff_tokens TO sezim_dashboards;
 GRANT SELECT, INSERT ON sezim_identified.audit_log TO sezim_dashboards;
+GRANT SELECT, INSERT ON sezim_identified.staff_sessions TO sezim_dashboards;
 
 CREATE USER IF NOT EXISTS sezim_privacy IDENTIFIED WITH sha256_password BY '@PRIVACY_PASSWORD@';
 GRANT SELECT ON sezim_stats.* TO sezim_privacy;
