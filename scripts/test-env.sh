@@ -35,10 +35,11 @@ if [ "${CI:-}" = true ]; then
   scripts/clickhouse-test-server.sh install
 fi
 
-# Chromium and playwright-core for the browser tests (Go tests drive them too).
-if [ ! -x /usr/bin/chromium ]; then
+# Chromium and playwright-core for the browser tests (Go tests drive them
+# too); promtool (Debian's prometheus package) checks the alert rules.
+if [ ! -x /usr/bin/chromium ] || ! command -v promtool >/dev/null; then
   apt-get update
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium prometheus
 fi
 if [ ! -d e2e/node_modules ]; then
   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix e2e --no-audit --no-fund

@@ -26,13 +26,16 @@ func TestComposeFile(t *testing.T) {
 			Ports       []string          `yaml:"ports"`
 			Volumes     []string          `yaml:"volumes"`
 			DependsOn   any               `yaml:"depends_on"`
+			Healthcheck struct {
+				Test []string `yaml:"test"`
+			} `yaml:"healthcheck"`
 		} `yaml:"services"`
 		Volumes map[string]any `yaml:"volumes"`
 	}
 	if err := yaml.Unmarshal(data, &c); err != nil {
 		t.Fatalf("docker-compose.yml does not parse: %v", err)
 	}
-	for _, name := range []string{"clickhouse", "sezim", "prometheus"} {
+	for _, name := range []string{"clickhouse", "sezim", "prometheus", "grafana"} {
 		if _, ok := c.Services[name]; !ok {
 			t.Fatalf("service %q missing", name)
 		}
@@ -61,7 +64,23 @@ func TestComposeFile(t *testing.T) {
 			t.Errorf("the stats API port %q must stay on the host's loopback until staff sign-in exists", p)
 		}
 	}
-	prom, err := os.ReadFile("../../deploy/prometheus.yml")
+	// The health check asks the running service, not its --help.
+	hc := sz.Healthcheck.Test
+	if len(hc) < 3 || hc[1] != "/usr/local/bin/sezim" || hc[2] != "health" || !strings.Contains(strings.Join(hc, " "), "/readyz") {
+		t.Errorf("sezim health check %q: want sezim health against /readyz", hc)
+	}
+	// Every file a service mounts from the repo exists.
+	for name, svc := range c.Services {
+		for _, v := range svc.Volumes {
+			src, _, _ := strings.Cut(v, ":")
+			if strings.HasPrefix(src, "./") {
+				if _, err := os.Stat("../../" + src[2:]); err != nil {
+					t.Errorf("service %s mounts %s: %v", name, src, err)
+				}
+			}
+		}
+	}
+	prom, err := os.ReadFile("../../deploy/prometheus/prometheus.yml")
 	if err != nil {
 		t.Fatal(err)
 	}

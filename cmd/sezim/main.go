@@ -35,6 +35,7 @@ Commands:
   subject     data-subject requests: subject export|block|unblock|erase --visitor|--receipt|--user --reason
   user        staff accounts and API tokens of the dashboards (user --help)
   import      send access logs (combined or NDJSON, plain or .gz) to a collector, or --direct to the store
+  health      exit 0 when a running serve is ready (GET /readyz): for container health checks
   bench       load-test a collector (loopback only) and check nothing acknowledged was lost;
               bench rollup times the rollup of one generated salt day
 
@@ -77,6 +78,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = bench(ctx, args[1:], stdout, stderr)
 	case "subject":
 		err = subjectCmd(ctx, args[1:], stdout, stderr)
+	case "health":
+		err = healthCmd(ctx, args[1:], stdout, stderr)
 	case "baseline":
 		err = baselineCmd(ctx, args[1:], stdout, stderr)
 	default:
