@@ -19,6 +19,16 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
+// MigrationFiles returns the embedded migrations (NNN_name.sql at the
+// root), for readers of the schema such as the privacy report's inventory.
+func MigrationFiles() fs.FS {
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		panic(err) // cannot happen: the folder is embedded
+	}
+	return sub
+}
+
 // MigrateOptions configure a Migrator; the zero value migrates a single
 // node with the embedded migrations.
 type MigrateOptions struct {
