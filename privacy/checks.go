@@ -24,7 +24,7 @@ import (
 // day still open (its raw events exist) is stored unfolded, the rollup
 // folding its small cells at the day's last run and the dashboards at
 // read time, so only final days must hold nothing below k. The remainder
-// rows (value '') and the filter totals are not cells a reader sees alone.
+// rows (empty value) and the filter totals are not cells a reader sees alone.
 func checkPairK(ctx context.Context, o Options, _ time.Time) (Outcome, error) {
 	out := Outcome{Name: CheckPairK, What: "no stored pair cell of a final day below its site's k", OK: true}
 	db := o.Store.DB().Stats
