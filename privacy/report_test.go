@@ -54,8 +54,8 @@ func TestRun(t *testing.T) {
 		pair := []string{"site", "day", "fdim", "fvalue", "dim", "value", "salt_day", "visitors", "visits", "pageviews"}
 		insert(t, st, "agg_pairs", pair,
 			[]any{"sez", old, "page", "/", "country", "KZ", old, int64(4), int64(4), int64(6)},
-			[]any{"sez", old, "page", "/", "country", "KZ", old, int64(1), int64(1), int64(1)}, // one cell, summed: 5
-			[]any{"sez", old, "page", "/", "country", "", old, int64(2), int64(2), int64(2)},   // the remainder
+			[]any{"sez", old, "page", "/", "country", "KZ", old, int64(1), int64(1), int64(1)},     // one cell, summed: 5
+			[]any{"sez", old, "page", "/", "country", "", old, int64(2), int64(2), int64(2)},       // the remainder
 			[]any{"sez", today, "page", "/", "country", "UZ", today, int64(1), int64(1), int64(1)}) // open: folded later
 		r, err := Run(t.Context(), o)
 		if err != nil {
