@@ -45,6 +45,8 @@ type Options struct {
 	// LimitKeys bounds each rate-limit table (accounts, networks) and the
 	// tally of refused attempts (default 10,000).
 	LimitKeys int
+	// Privacy feeds the privacy console's report.
+	Privacy PrivacyOptions
 }
 
 // CookieName is the session cookie.
@@ -166,6 +168,7 @@ func (s *Server) newApp() *fiber.App {
 	app.Get("/api/v1/me", s.authenticate, s.me)
 	app.Get("/api/v1/sites", s.authenticate, s.sites)
 	s.api.Mount(app, s.authenticate)
+	s.mountPrivacy(app)
 	// Anything else under /app/ or /api/ is refused like the routes above
 	// (sign-in first), so probing tells a stranger nothing.
 	app.Use("/app", s.authenticate, notFound)

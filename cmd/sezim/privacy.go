@@ -11,6 +11,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sezim-analytics/sezim/dashboards"
 	"github.com/sezim-analytics/sezim/pipeline/anon"
 	"github.com/sezim-analytics/sezim/privacy"
 	"github.com/sezim-analytics/sezim/site"
@@ -83,6 +86,16 @@ func privacyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("%w: %s", errReportFailed, strings.Join(r.Failed(), ", "))
 	}
 	return nil
+}
+
+// privacyConsole is what the console's report reads in serve: the live
+// salts and the process's own drop counters.
+func privacyConsole(salts *anon.Salts, reg prometheus.Gatherer, st store.Store) dashboards.PrivacyOptions {
+	o := dashboards.PrivacyOptions{SaltDays: func() ([]time.Time, error) { return salts.Days(), nil }, Metrics: reg}
+	if retentionHistory != nil {
+		o.History = retentionHistory(st)
+	}
+	return o
 }
 
 func privacyInventory(args []string, stdout, stderr io.Writer) error {

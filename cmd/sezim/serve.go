@@ -209,7 +209,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	roll := rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log, Reg: reg})
 	started, rollupStall := time.Now(), max(30*time.Minute, 10*o.rollupEvery)
-	dash := dashboards.New(dashboards.Options{Sites: cfg, Store: st, Logger: log, InsecureCookie: o.insecureCk, Updated: roll.LastRun})
+	dash := dashboards.New(dashboards.Options{Sites: cfg, Store: st, Logger: log, InsecureCookie: o.insecureCk, Updated: roll.LastRun,
+		Privacy: privacyConsole(salts, reg, st)})
 
 	// Listen first, so a busy port fails the start rather than later.
 	pubLn, err := net.Listen("tcp", o.addr)
