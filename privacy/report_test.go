@@ -11,6 +11,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/sezim-analytics/sezim/event"
+	"github.com/sezim-analytics/sezim/pipeline"
+	"github.com/sezim-analytics/sezim/pipeline/rollup"
 	"github.com/sezim-analytics/sezim/site"
 	"github.com/sezim-analytics/sezim/store"
 	"github.com/sezim-analytics/sezim/store/storetest"
@@ -107,6 +110,65 @@ func TestRun(t *testing.T) {
 			if strings.Contains(string(out), secret) {
 				t.Fatalf("the report repeats %q", secret)
 			}
+		}
+	})
+}
+
+// TestPairKAfterTheRollup runs the real rollup: while the salt day is open
+// its pair cells below k are on disk (and allowed); once the rollup
+// finishes the day and drops its raw events, the check finds none below k.
+func TestPairKAfterTheRollup(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := t.Context()
+		day := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+		var rows [][]any
+		// 12 visitors: 9 from KZ, 2 from RU, 1 from DE; all on / and 4 on /pricing.
+		for v := uint64(1); v <= 12; v++ {
+			country := map[bool]string{true: "KZ", false: "RU"}[v <= 9]
+			if v == 12 {
+				country = "DE"
+			}
+			pages := []string{"/"}
+			if v%3 == 0 {
+				pages = append(pages, "/pricing")
+			}
+			for i, p := range pages {
+				e := event.Event{SiteID: "sez", SaltDay: day, Visitor: v, Kind: event.KindPageview, Path: p, Country: country,
+					Browser: "Chrome", OS: "Windows", Device: "desktop", Language: "ru", Channel: "direct",
+					Time: day.Add(time.Duration(v)*time.Hour + time.Duration(i)*time.Minute)}
+				rows = append(rows, pipeline.EventRow(&e, "test"))
+			}
+		}
+		if err := st.Insert(ctx, st.DB().Stats+".events", pipeline.EventColumns, rows); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := site.Parse([]byte("sites:\n  - id: sez\n    domains: [sez.im]\n    timezone: UTC\n    k_threshold: 3\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rollup.New(rollup.Options{Store: st, Sites: cfg, Settle: -1})
+		if _, err := r.Run(ctx, day); err != nil {
+			t.Fatal(err)
+		}
+		o := Options{Store: st, Sites: cfg}
+		check := func() Outcome {
+			t.Helper()
+			out, err := checkPairK(ctx, o, day)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}
+		open := check()
+		if !open.OK || len(open.Evidence) != 1 || !strings.Contains(open.Evidence[0], "open salt days") || strings.Contains(open.Evidence[0], " 0 below k") {
+			t.Fatalf("open day: %+v", open)
+		}
+		if _, err := r.Finish(ctx, day); err != nil {
+			t.Fatal(err)
+		}
+		final := check()
+		if !final.OK || len(final.Evidence) != 1 || !strings.Contains(final.Evidence[0], "final days") || !strings.HasSuffix(final.Evidence[0], ", k 3, 0 below k") {
+			t.Fatalf("final day: %+v", final)
 		}
 	})
 }
