@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"html/template"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -135,7 +136,7 @@ func (s *Server) receiptLookup(c *fiber.Ctx) error {
 	if id == "" {
 		return s.renderPrivacy(c, fiber.StatusOK, privacyPage{Tab: "receipts"})
 	}
-	id = string([]byte(id)) // kept past the handler by the audit row
+	id = strings.Clone(id) // kept past the handler by the audit row
 	l, err := privacy.LookupReceipt(c.UserContext(), s.o.Store, id)
 	if errors.Is(err, privacy.ErrBadReceipt) {
 		return s.renderPrivacy(c, fiber.StatusBadRequest, privacyPage{Tab: "receipts", Error: "invalid_receipt: a receipt id is 16 letters, digits, - or _"})
