@@ -366,6 +366,10 @@ type stateReply struct {
 	Services      []string `json:"services"`
 	PolicyVersion string   `json:"policy_version"`
 	NeedsPrompt   bool     `json:"needs_prompt"`
+	// Receipt is the cookie's receipt id, which the banner's settings
+	// show the visitor to quote in a request about their data; "" for a
+	// refusal, which carries none.
+	Receipt string `json:"receipt,omitempty"`
 }
 
 // state answers GET /consent/state?s=SITE from the visitor's cookie. A
@@ -388,6 +392,9 @@ func (h *consentHandlers) state(ctx *fiber.Ctx) error {
 		out.Valid = true
 		out.NeedsPrompt = err != nil
 		out.PolicyVersion = c.PolicyVersion()
+		if c.HasReceipt {
+			out.Receipt = consent.ReceiptString(c.Receipt)
+		}
 		out.Purposes = c.Purposes.With(consent.Necessary).IDs()
 		for _, sv := range cs.ServicesIn(c.Services) {
 			out.Services = append(out.Services, sv.ID)

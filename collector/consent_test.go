@@ -373,10 +373,14 @@ func TestConsentConfig(t *testing.T) {
 
 func TestConsentState(t *testing.T) {
 	f := newConsentFixture(t)
+	// The receipt is shown back (the banner's settings show it); a
+	// refusal has none.
+	receipt := [consent.ReceiptBytes]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
+	rs := consent.ReceiptString(receipt)
 	grant := func(version string, p consent.Purposes, expires time.Time) string {
 		c := consent.Cookie{Purposes: p, Issued: testNow.Add(-time.Hour).Unix(), Expires: expires.Unix()}
 		if p&^consent.Purposes(consent.Necessary) != 0 {
-			c.Receipt, c.HasReceipt = consent.NewReceipt(), true
+			c.Receipt, c.HasReceipt = receipt, true
 		}
 		v, err := f.keys.Encode("sez", version, &c)
 		if err != nil {
@@ -391,9 +395,9 @@ func TestConsentState(t *testing.T) {
 		name, cookie, want string
 	}{
 		{"none", "", `{"valid":false,"purposes":[],"services":[],"policy_version":"","needs_prompt":true}`},
-		{"valid", valid, `{"valid":true,"purposes":["necessary","statistics"],"services":[],"policy_version":"2026-01","needs_prompt":false}`},
+		{"valid", valid, `{"valid":true,"purposes":["necessary","statistics"],"services":[],"policy_version":"2026-01","needs_prompt":false,"receipt":"` + rs + `"}`},
 		{"refusal", grant("2026-01", consent.Purposes(consent.Necessary), later), `{"valid":true,"purposes":["necessary"],"services":[],"policy_version":"2026-01","needs_prompt":false}`},
-		{"old policy", grant("2025-01", stats, later), `{"valid":true,"purposes":["necessary","statistics"],"services":[],"policy_version":"2025-01","needs_prompt":true}`},
+		{"old policy", grant("2025-01", stats, later), `{"valid":true,"purposes":["necessary","statistics"],"services":[],"policy_version":"2025-01","needs_prompt":true,"receipt":"` + rs + `"}`},
 		{"expired", grant("2026-01", stats, testNow), `{"valid":false,"purposes":[],"services":[],"policy_version":"","needs_prompt":true}`},
 		{"tampered", valid[:len(valid)-3] + "AAA", `{"valid":false,"purposes":[],"services":[],"policy_version":"","needs_prompt":true}`},
 	} {

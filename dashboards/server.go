@@ -48,6 +48,8 @@ type Options struct {
 	// SetupTTL is how long a first-run setup link lives (default
 	// DefaultSetupTTL; see SetupLink).
 	SetupTTL time.Duration
+	// Privacy feeds the privacy console's report.
+	Privacy PrivacyOptions
 }
 
 // CookieName is the session cookie.
@@ -175,6 +177,7 @@ func (s *Server) newApp() *fiber.App {
 	app.Get("/api/v1/me", s.authenticate, s.me)
 	app.Get("/api/v1/sites", s.authenticate, s.sites)
 	s.api.Mount(app, s.authenticate)
+	s.mountPrivacy(app)
 	// Anything else under /app/ or /api/ is refused like the routes above
 	// (sign-in first), so probing tells a stranger nothing.
 	app.Use("/app", s.authenticate, notFound)

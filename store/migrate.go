@@ -19,6 +19,16 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
+// MigrationFiles returns the embedded migrations (NNN_name.sql at the
+// root), for readers of the schema such as the privacy report's inventory.
+func MigrationFiles() fs.FS {
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		panic(err) // cannot happen: the folder is embedded
+	}
+	return sub
+}
+
 // MigrateOptions configure a Migrator; the zero value migrates a single
 // node with the embedded migrations.
 type MigrateOptions struct {
@@ -195,6 +205,11 @@ func splitStatements(script string) []string {
 		if strings.HasPrefix(t, "--") {
 			continue
 		}
+		// A column's purpose is a trailing comment (the privacy report's
+		// schema inventory reads it): the server gets the SQL without it,
+		// and a ; before such a comment still ends the statement.
+		line = stripComment(line)
+		t = strings.TrimSpace(line)
 		if strings.HasSuffix(t, ";") {
 			cur.WriteString(strings.TrimSuffix(strings.TrimRight(line, " \t\r"), ";"))
 			flush()
@@ -205,6 +220,26 @@ func splitStatements(script string) []string {
 	}
 	flush()
 	return out
+}
+
+// stripComment cuts a line's "--" comment, one outside a quoted string.
+func stripComment(line string) string {
+	var quote byte
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case quote != 0 && c == '\\':
+			i++
+		case quote != 0 && c == quote:
+			quote = 0
+		case quote != 0:
+		case c == '\'' || c == '`' || c == '"':
+			quote = c
+		case c == '-' && i+1 < len(line) && line[i+1] == '-':
+			return strings.TrimRight(line[:i], " \t")
+		}
+	}
+	return line
 }
 
 // checkNames refuses database names that are not bare identifiers: they

@@ -21,7 +21,8 @@ func TestSplitStatements(t *testing.T) {
 	f("")
 	f("-- only a comment\n\n")
 	f("SELECT 1;\nSELECT 2;", "SELECT 1", "SELECT 2")
-	f("CREATE TABLE t (\n  a String -- keeps trailing comments\n);\n-- x;\nSELECT ';' ;  \nSELECT 3", "CREATE TABLE t (\n  a String -- keeps trailing comments\n)", "SELECT ';'", "SELECT 3")
+	f("CREATE TABLE t (\n  a String -- drops trailing comments\n);\n-- x;\nSELECT ';' ;  \nSELECT 3", "CREATE TABLE t (\n  a String\n)", "SELECT ';'", "SELECT 3")
+	f("SELECT '--', `a--b`, \"c--\", 'it\\'s -- x' -- why\nFROM t; -- after", "SELECT '--', `a--b`, \"c--\", 'it\\'s -- x'\nFROM t")
 	// A ; inside a line does not split.
 	f("SELECT 1; SELECT 2\n", "SELECT 1; SELECT 2")
 }

@@ -42,6 +42,7 @@
       statistics: 'Statistics', statistics_d: 'Count visits and page views to improve the site. Without this consent only anonymous totals are kept.',
       identified: 'Account statistics', identified_d: 'Link visit statistics to your account while you are signed in.',
       third_party: 'Third-party services', third_party_d: 'Analytics services of other companies. Data is transferred to the country shown, where personal data may be less protected than in Kazakhstan.',
+      receipt: 'Your consent receipt: ', receipt_d: '. Quote it in a request about your data.',
       RU: 'Russia', US: 'United States', KZ: 'Kazakhstan'
     },
     ru: {
@@ -55,6 +56,7 @@
       statistics: 'Статистика', statistics_d: 'Подсчёт посещений и просмотров страниц, чтобы улучшать сайт. Без этого согласия сохраняются только обезличенные итоговые данные.',
       identified: 'Статистика аккаунта', identified_d: 'Связывает статистику посещений с вашим аккаунтом, когда вы вошли в систему.',
       third_party: 'Сторонние сервисы', third_party_d: 'Сервисы аналитики других компаний. Данные передаются в указанную страну, где персональные данные могут быть защищены хуже, чем в Казахстане.',
+      receipt: 'Ваша квитанция о согласии: ', receipt_d: '. Укажите её в запросе о ваших данных.',
       RU: 'Россия', US: 'США', KZ: 'Казахстан'
     },
     kk: {
@@ -68,6 +70,7 @@
       statistics: 'Статистика', statistics_d: 'Сайтты жақсарту үшін кірулер мен бет қаралымдарын санайды. Бұл келісімсіз тек иесіздендірілген жиынтық деректер сақталады.',
       identified: 'Аккаунт статистикасы', identified_d: 'Жүйеге кірген кезіңізде кірулер статистикасын аккаунтыңызбен байланыстырады.',
       third_party: 'Үшінші тарап қызметтері', third_party_d: 'Басқа компаниялардың аналитика қызметтері. Деректер көрсетілген елге жіберіледі, онда дербес деректер Қазақстандағыдан нашар қорғалуы мүмкін.',
+      receipt: 'Келісіміңіздің түбіртегі: ', receipt_d: '. Деректеріңіз туралы сұрауда оны көрсетіңіз.',
       RU: 'Ресей', US: 'АҚШ', KZ: 'Қазақстан'
     }
   };
@@ -93,6 +96,7 @@
     'input{appearance:none;-webkit-appearance:none;flex:none;position:relative;width:44px;height:26px;margin:2px 0 0;border-radius:13px;background:#b9c1ca;cursor:pointer;transition:background .15s}' +
     'input:before{content:"";position:absolute;top:3px;left:3px;width:20px;height:20px;border-radius:50%;background:#fff;box-shadow:0 1px 3px rgba(0,0,0,.3);transition:transform .15s}' +
     'input:checked{background:var(--sezim-accent,#1c5d58)}input:checked:before{transform:translateX(18px)}input:disabled{opacity:.5;cursor:default}' +
+    '.rc{font-size:13.5px;color:#5a6472}.rc code{font-size:14px;color:var(--sezim-fg,#1d2530);user-select:all}' +
     '.on{display:block;color:var(--sezim-accent,#1c5d58);font-size:13px;font-weight:600}' +
     '@media (max-width:600px){.bd{padding:0}.dlg{max-width:none;max-height:92vh;border-radius:18px 18px 0 0;padding:22px 18px 18px}h2{font-size:18px;padding-right:28px}' +
     '.row{grid-template-columns:1fr 1fr}.row .sec{grid-column:1/-1}}' +
@@ -108,8 +112,8 @@
   var tx = T[lang];
 
   // The grants in force: necessary only until the collector says more.
-  var cur = { purposes: NONE.purposes, services: [], policy_version: '', decided: false };
-  var cfg, root, bd, dlg, l1, l2, xb, prev, isOpen;
+  var cur = { purposes: NONE.purposes, services: [], policy_version: '', decided: false, receipt: '' };
+  var cfg, root, bd, dlg, l1, l2, xb, rc, prev, isOpen;
   // What this page has let run, as [purpose, service] pairs.
   var ran = [];
 
@@ -191,7 +195,10 @@
       purposes: (g.purposes || []).concat(has(g.purposes || [], 'necessary') ? [] : ['necessary']),
       services: (g.services || []).slice(),
       policy_version: g.policy_version || (cfg && cfg.policy_version) || '',
-      decided: decided
+      decided: decided,
+      // The receipt the visitor may quote in a request about their data:
+      // from the decision just recorded, or from the cookie (state).
+      receipt: g.receipt || ''
     };
     w.gtag('consent', 'update', gmode(cur));
     var gone = ran.some(function (r) { return !granted(r[0], r[1]); });
@@ -217,8 +224,10 @@
 
   // The visible text of the dialog, one trimmed line per line, empty lines
   // dropped: what the visitor read, and what text_hash is the SHA-256 of.
+  // The receipt line is the visitor's own, not banner text: it is left out.
   var text = function () {
-    return dlg.innerText.split('\n').map(function (s) { return s.trim(); }).filter(Boolean).join('\n');
+    var own = rc.hidden ? '' : rc.innerText.trim();
+    return dlg.innerText.split('\n').map(function (s) { return s.trim(); }).filter(function (s) { return s && s != own; }).join('\n');
   };
   var sha = function (s) {
     try {
@@ -275,7 +284,8 @@
       row(btn('sec', 'settings', tx.settings))
     ]);
     xb = h('button', { type: 'button', 'class': 'x', 'data-a': 'close', 'aria-label': tx.close }, ['\u00d7']);
-    l2 = h('div', { 'class': 'ly' }, [h('h2', { id: 't2' }, [tx.title2]), xb, h('p', { id: 'b2' }, [tx.intro]), list, row(btn('sec', 'custom', tx.save))]);
+    rc = h('p', { 'class': 'rc', 'data-receipt': '', hidden: '' });
+    l2 = h('div', { 'class': 'ly' }, [h('h2', { id: 't2' }, [tx.title2]), xb, h('p', { id: 'b2' }, [tx.intro]), rc, list, row(btn('sec', 'custom', tx.save))]);
     dlg = h('div', { role: 'dialog', 'aria-modal': 'true', tabindex: '-1', lang: lang, 'class': 'dlg' }, [l1, l2]);
     bd = h('div', { 'class': 'bd', hidden: '' }, [dlg]);
     var st = h('style');
@@ -339,6 +349,8 @@
     root.querySelectorAll('input:not([disabled])').forEach(function (i) {
       i.checked = has(i.getAttribute('data-k') == 'p' ? cur.purposes : cur.services, i.value);
     });
+    rc.hidden = !cur.receipt;
+    rc.replaceChildren(tx.receipt, h('code', {}, [cur.receipt]), tx.receipt_d);
     if (!isOpen) prev = d.activeElement;
     bd.hidden = false;
     layer(n);

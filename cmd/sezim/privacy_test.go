@@ -3,10 +3,16 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sezim-analytics/sezim/privacy"
 	"github.com/sezim-analytics/sezim/store"
@@ -14,26 +20,34 @@ import (
 )
 
 // TestPrivacyReport runs `sezim privacy report` on a ClickHouse server: a
-// migrated stats database passes (exit 0, text and JSON); after an e-mail
-// address and an IP address are planted in aggregate rows, it exits 1 and
-// names the two failed checks, in both formats, without printing either value.
+// migrated store passes every check but the retention run's, which has no
+// history to read yet (exit 1, naming only it; text and JSON, the drops
+// read from a collector's metrics endpoint); after an e-mail address and an
+// IP address are planted in aggregate rows, it names those two checks too,
+// in both formats, without printing either value.
 func TestPrivacyReport(t *testing.T) {
 	st := storetest.Server(t)
 	names := st.DB()
+	reg := prometheus.NewRegistry()
+	promauto.With(reg).NewCounterVec(prometheus.CounterOpts{Name: "sezim_collector_rejected_total"}, []string{"route", "reason"}).WithLabelValues("beacon", "bad_json").Inc()
+	metrics := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer metrics.Close()
 	base := []string{"privacy", "report", "--store", os.Getenv(storetest.EnvServer),
-		"--stats-db", names.Stats, "--identified-db", names.Identified}
+		"--stats-db", names.Stats, "--identified-db", names.Identified, "--config", "../../config/example.yaml",
+		"--data", t.TempDir(), "--metrics", metrics.URL}
 	report := func(format string) (int, string, string) {
 		t.Helper()
 		var out, errOut bytes.Buffer
 		code := run(t.Context(), append(base, "--format", format), &out, &errOut)
 		return code, out.String(), errOut.String()
 	}
-	if code, out, errOut := report("text"); code != 0 || !strings.Contains(out, "every check passed") || strings.Contains(out, "FAIL") {
+	if code, out, errOut := report("text"); code != 1 || !strings.Contains(errOut, "privacy report failed: retention_run\n") || strings.Count(out, "FAIL") != 1 ||
+		!strings.Contains(out, "sezim_collector_rejected{reason=bad_json,route=beacon}: 1") {
 		t.Fatalf("clean store: exit %d\n%s%s", code, out, errOut)
 	}
 	code, out, _ := report("json")
-	var r privacy.Report
-	if err := json.Unmarshal([]byte(out), &r); err != nil || code != 0 || !r.OK || len(r.Checks) < 8 {
+	var r privacy.Result
+	if err := json.Unmarshal([]byte(out), &r); err != nil || code != 1 || r.OK || len(r.Checks) != 14 || !slices.Equal(r.Failed(), []string{privacy.CheckRetention}) {
 		t.Fatalf("clean store, json: exit %d, %v\n%s", code, err, out)
 	}
 
@@ -44,7 +58,7 @@ func TestPrivacyReport(t *testing.T) {
 	}
 	for _, format := range []string{"text", "json"} {
 		code, out, errOut := report(format)
-		if code != 1 || !strings.Contains(errOut, "privacy report failed: ip_address, email") {
+		if code != 1 || !strings.Contains(errOut, "privacy report failed: ip_address, email, retention_run") {
 			t.Fatalf("%s: exit %d, want 1 naming ip_address and email\n%s%s", format, code, out, errOut)
 		}
 		if format == "text" && testing.Verbose() {
@@ -64,8 +78,24 @@ func TestPrivacyReport(t *testing.T) {
 	}
 	// A database with no tables (a wrong --stats-db) is an error, not a pass.
 	var out2, errOut2 bytes.Buffer
-	args := []string{"privacy", "report", "--store", os.Getenv(storetest.EnvServer), "--stats-db", names.Stats + "_missing"}
+	args := []string{"privacy", "report", "--store", os.Getenv(storetest.EnvServer), "--stats-db", names.Stats + "_missing", "--config", "../../config/example.yaml"}
 	if code := run(t.Context(), args, &out2, &errOut2); code != 1 || !strings.Contains(errOut2.String(), "it has no tables") {
 		t.Fatalf("missing database: exit %d\n%s%s", code, out2.String(), errOut2.String())
+	}
+}
+
+// TestPrivacyInventory prints the schema inventory from the migrations.
+func TestPrivacyInventory(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run(t.Context(), []string{"privacy", "inventory", "--format", "json"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var inv []privacy.InventoryTable
+	if err := json.Unmarshal(out.Bytes(), &inv); err != nil || len(inv) < 10 {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	out.Reset()
+	if code := run(t.Context(), []string{"privacy", "inventory"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "identified.audit_log") {
+		t.Fatalf("exit %d: %s%s", code, out.String(), errOut.String())
 	}
 }

@@ -225,7 +225,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	started, rollupStall := time.Now(), max(30*time.Minute, 10*o.rollupEvery)
 	staff := dashboards.NewDirectory(dashboards.DirectoryOptions{Store: roles.dashboards})
 	dash := dashboards.New(dashboards.Options{Sites: cfg, Store: roles.dashboards, Logger: log, InsecureCookie: o.insecureCk, Updated: roll.LastRun,
-		Directory: staff})
+		Directory: staff, Privacy: privacyConsole(salts, reg, roles.privacy)})
 
 	// Listen first, so a busy port fails the start rather than later.
 	pubLn, err := net.Listen("tcp", o.addr)

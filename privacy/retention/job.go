@@ -73,6 +73,9 @@ func (j *Job) rules() []rule {
 	)
 }
 
+// RunRule marks the history row of a run of the job itself.
+const RunRule = "retention_run"
+
 // Apply deletes every row past its period at now, waits until it is gone,
 // and records each destruction in the history (one row per table and site
 // that lost rows). A rule that fails does not stop the others; the error
@@ -110,7 +113,10 @@ func (j *Job) Apply(ctx context.Context, now time.Time) ([]Destruction, error) {
 		j.o.Logger.Info("deleted identified rows past their retention", "site", siteID, "table", r.table,
 			"rows", n, "before", d.Cutoff, "rule", d.Rule)
 	}
-	if err := j.o.History.Record(ctx, done...); err != nil {
+	// The run itself is a row too (table "", rule RunRule), so that the
+	// privacy report can tell a run that destroyed nothing from no run.
+	run := Destruction{Time: now.UTC(), DB: db, Rule: RunRule}
+	if err := j.o.History.Record(ctx, append(done, run)...); err != nil {
 		errs = append(errs, err)
 	}
 	return done, errors.Join(errs...)

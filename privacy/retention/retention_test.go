@@ -99,10 +99,11 @@ sites:
 			}
 		}
 
-		// A second run destroys nothing and records nothing; one two days
-		// later finds four rows past their period (sez's 29-day-old event,
-		// other's 9-day-old one, the 99-day-old audit row and the
-		// 199-day-old request) and its records read first.
+		// A second run destroys nothing and records only that it ran; one
+		// two days later finds four rows past their period (sez's
+		// 29-day-old event, other's 9-day-old one, the 99-day-old audit
+		// row and the 199-day-old request) and its records read first.
+		// Each of the three runs has its own row (RunRule).
 		if again, err := job.Apply(ctx, now); err != nil || len(again) != 0 {
 			t.Fatalf("second run: %v, %+v", err, again)
 		}
@@ -114,16 +115,23 @@ sites:
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(recent) != len(want)+4 {
+		if len(recent) != len(want)+4+3 {
 			t.Fatalf("history %+v", recent)
 		}
+		runs := 0
 		for i, r := range recent {
-			if wantTime := map[bool]time.Time{true: later, false: now}[i < 4]; !r.Time.Equal(wantTime) {
+			if r.Rule == retention.RunRule {
+				runs++
+			}
+			if wantTime := map[bool]time.Time{true: later, false: now}[i < 5]; !r.Time.Equal(wantTime) {
 				t.Fatalf("history row %d at %v, want %v: %+v", i, r.Time, wantTime, recent)
 			}
 			if r.Rule == "" || r.Process != "test process" || r.DB != id {
 				t.Fatalf("history row %+v", r)
 			}
+		}
+		if runs != 3 {
+			t.Fatalf("%d run rows, want 3: %+v", runs, recent)
 		}
 	})
 }

@@ -5,14 +5,15 @@
 -- fixed reasons only. Nothing here identifies a visitor. Rows are kept for
 -- 7 days: the ledger drops whole days (partitions) itself.
 -- state: 1 claimed (processing), 2 done.
+-- Retention: 7 days (the ledger drops whole days)
 CREATE TABLE IF NOT EXISTS {{.Stats}}.ingest_batches{{.OnCluster}} (
-    day Date,
-    site String,
-    key String,
-    token String,
-    claimed_ns UInt64,
-    state UInt8,
-    summary String
+    day Date, -- day of the claim (the partition)
+    site String, -- site id
+    key String, -- SHA-256 of the site and the idempotency key or content
+    token String, -- random token of the claim
+    claimed_ns UInt64, -- claim time
+    state UInt8, -- 1 claimed, 2 done
+    summary String -- counts of lines by outcome
 ) ENGINE = {{engine "MergeTree" "ingest_batches"}}
 PARTITION BY day
 ORDER BY (site, key);

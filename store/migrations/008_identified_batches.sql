@@ -5,6 +5,7 @@
 -- counter, nothing about a visitor), so a replayed segment inserts only
 -- what is missing. Rows written before this migration have "".
 -- 18.16 has no ADD COLUMN IF NOT EXISTS: hasColumn keeps this idempotent.
+-- batch_id: the WAL insert the row came from, so a replay inserts only what is missing
 {{if not (hasColumn (printf "%s.events" .Identified) "batch_id")}}
 ALTER TABLE {{.Identified}}.events{{.OnCluster}} ADD COLUMN batch_id String;
 {{end}}

@@ -19,11 +19,12 @@ ALTER TABLE {{.Stats}}.events{{.OnCluster}} ADD COLUMN inserted DateTime('UTC') 
 -- still holds (nothing arrived below the cut since) and the version is its
 -- own (no other process rewrote the day in between); otherwise it
 -- recomputes the whole day. Nothing here is about a visitor.
+-- Retention: kept (a row per site and salt day, no visitor data)
 CREATE TABLE IF NOT EXISTS {{.Stats}}.rollup_state{{.OnCluster}} (
-    site String,
-    salt_day Date,
-    cut DateTime('UTC'),
-    events UInt64,
-    version UInt64
+    site String, -- site id
+    salt_day Date, -- the salt day rolled up
+    cut DateTime('UTC'), -- events inserted before this are counted
+    events UInt64, -- how many events that is
+    version UInt64 -- the run that wrote it
 ) ENGINE = {{engine "ReplacingMergeTree" "rollup_state" "version"}}
 ORDER BY (site, salt_day);

@@ -13,20 +13,21 @@
 -- conversion that stopped halfway starts again from the old table).
 {{if or (not (hasColumn (printf "%s.agg_pairs" .Stats) "fdim")) (hasColumn (printf "%s.agg_daily_pairs" .Stats) "fdim")}}
 DROP TABLE IF EXISTS {{.Stats}}.agg_pairs{{.OnCluster}};
+-- Retention: agg_daily_days of the site config (retention job)
 CREATE TABLE {{.Stats}}.agg_pairs{{.OnCluster}} (
-    site String,
-    day Date,
-    fdim String,
-    fvalue String,
-    dim String,
-    value String,
-    salt_day Date,
-    visitors Int64,
-    visits Int64,
-    pageviews Int64,
-    bounces Int64,
-    duration Int64,
-    events Int64
+    site String, -- site id from the site config
+    day Date, -- calendar day in the site time zone
+    fdim String, -- the filter dimension
+    fvalue String, -- the filter value (a top value of the day)
+    dim String, -- the breakdown dimension (page, country, ...); empty for the site total
+    value String, -- the breakdown value; empty for the remainder of cells below k
+    salt_day Date, -- the salt day the numbers were counted under
+    visitors Int64, -- count of visitors (plain number)
+    visits Int64, -- count of visits
+    pageviews Int64, -- count of pageviews
+    bounces Int64, -- count of single-page visits
+    duration Int64, -- total visit seconds
+    events Int64 -- count of custom events
 ) ENGINE = {{engine "SummingMergeTree" "agg_pairs"}}
 PARTITION BY toYYYYMM(day)
 ORDER BY (site, fdim, fvalue, dim, day, value, salt_day);

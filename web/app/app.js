@@ -353,6 +353,11 @@
     }
     sites = me.sites;
     $('who').textContent = `${me.user} · ${me.role}`;
+    // The privacy console is for the privacy and admin roles (the server
+    // refuses everyone else): others get no link to it at all.
+    if (me.role === 'privacy' || me.role === 'admin') {
+      $('who').before(el('a', { id: 'privacy-link', class: 'plink', href: '/app/privacy/', text: 'Privacy console' }));
+    }
     const sel = $('site');
     for (const s of sites) sel.append(el('option', { value: s.id, text: s.id }));
     if (!sites.length) {

@@ -1,0 +1,233 @@
+// The privacy console and consent receipts end to end: the real `sezim
+// serve` on a ClickHouse server, accounts made with `sezim user`, a site page
+// with the banner, and Chromium.
+//
+// 1. A visitor (a desktop Chrome user agent; the tracker allows automation)
+//    accepts; the banner's settings then show the receipt POST /consent
+//    returned, in en, ru and kk, also after a reload (from the cookie).
+// 2. A viewer signs in: no link to the console, and /app/privacy/ is 403.
+// 3. A privacy user follows the link, runs the report, looks the visitor's
+//    receipt up (its rows, chain and position, the chain verifies) and sees
+//    the look-up in the audit log.
+//
+// Needs SEZIM_TEST_CLICKHOUSE and SEZIM_TEST_CLICKHOUSE_HTTP (to drop its
+// databases); without them it skips, unless CI=true. Screenshots:
+// test-artifacts/receipt-{en,ru,kk}.png, privacy-report.png, privacy-receipt.png.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS, artifactsDir } from './lib.mjs';
+import { buildSezim, freePort, runSezimOK, startServe, waitFor } from './sezim-bin.mjs';
+
+const SITE_ID = 'e2e';
+const PAGE_HOST = 'www.site.test';
+const COLLECTOR_HOST = 'stats.site.test';
+const PASSWORD = 'a long and lovely passphrase';
+const UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/138.0.0.0 Safari/537.36';
+// The receipt line of the banner's settings, per language (web/banner.js).
+const RECEIPT = {
+  en: ['Your consent receipt: ', '. Quote it in a request about your data.'],
+  ru: ['Ваша квитанция о согласии: ', '. Укажите её в запросе о ваших данных.'],
+  kk: ['Келісіміңіздің түбіртегі: ', '. Деректеріңіз туралы сұрауда оны көрсетіңіз.'],
+};
+
+function pageHTML(lang, collector) {
+  return `<!doctype html>
+<html lang="${lang}">
+<head>
+<script src="${collector}/banner.js" data-site="${SITE_ID}"></script>
+<meta charset="utf-8">
+<title>Sezim privacy e2e</title>
+<script defer src="${collector}/s.js" data-site="${SITE_ID}" data-allow-automation></script>
+</head>
+<body>
+<main><h1>Find your psychologist</h1></main>
+<footer><a href="#" id="cookie-settings" data-sezim-consent-open>Cookie settings</a></footer>
+</body>
+</html>
+`;
+}
+
+test('privacy console: receipts in the banner, the console for the privacy role only', { timeout: 300_000 }, async (t) => {
+  const chHTTP = process.env.SEZIM_TEST_CLICKHOUSE_HTTP;
+  if (!process.env.SEZIM_TEST_CLICKHOUSE || !chHTTP) {
+    const msg = 'SEZIM_TEST_CLICKHOUSE and SEZIM_TEST_CLICKHOUSE_HTTP are not both set';
+    if (process.env.CI === 'true') throw new Error(msg);
+    t.skip(msg);
+    return;
+  }
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'sezim-privacy-e2e-'));
+  const run = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  const statsDB = `e2e_privacy_${run}_stats`;
+  const identDB = `e2e_privacy_${run}_identified`;
+  const chQuery = async (sql) => {
+    const res = await fetch(chHTTP, { method: 'POST', body: sql });
+    if (!res.ok) throw new Error(`ClickHouse HTTP ${res.status}: ${await res.text()}`);
+  };
+  const cleanups = [
+    () => rm(tmp, { recursive: true, force: true }),
+    () => chQuery(`DROP DATABASE IF EXISTS ${statsDB}`),
+    () => chQuery(`DROP DATABASE IF EXISTS ${identDB}`),
+  ];
+  let serve;
+  let failed = true;
+  try {
+    const bin = await buildSezim(tmp);
+    const [pubPort, apiPort, adminPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    const collector = `http://${COLLECTOR_HOST}:${pubPort}`;
+    const pages = createServer((req, res) => {
+      const url = new URL(req.url, 'http://x');
+      if (url.pathname === '/favicon.ico') {
+        res.writeHead(204);
+        return res.end();
+      }
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
+      res.end(pageHTML(url.searchParams.get('lang') || 'en', collector));
+    });
+    await new Promise((resolve, reject) => {
+      pages.once('error', reject);
+      pages.listen(0, '127.0.0.1', resolve);
+    });
+    cleanups.unshift(() => new Promise((r) => { pages.closeAllConnections(); pages.close(() => r()); }));
+    const pageOrigin = `http://${PAGE_HOST}:${pages.address().port}`;
+
+    const config = path.join(tmp, 'sites.yaml');
+    await writeFile(config, `trusted_proxies: []
+sites:
+  - id: ${SITE_ID}
+    domains: [site.test]
+    origins: ["${pageOrigin}"]
+    timezone: Asia/Almaty
+    consent:
+      purposes: [functional, statistics]
+      policy_version: "2026-11"
+      policy_text_hash: "${createHash('sha256').update('Sezim e2e privacy policy').digest('hex')}"
+      cookie_domain: site.test
+`);
+    const store = ['--store', process.env.SEZIM_TEST_CLICKHOUSE, '--stats-db', statsDB, '--identified-db', identDB, '--config', config];
+    await runSezimOK(bin, ['migrate', 'up', ...store]);
+    await runSezimOK(bin, ['user', 'add', ...store, '--role', 'viewer', '--sites', SITE_ID, 'vic'], { stdin: `${PASSWORD}\n` });
+    await runSezimOK(bin, ['user', 'add', ...store, '--role', 'privacy', '--sites', SITE_ID, 'pia'], { stdin: `${PASSWORD}\n` });
+    serve = await startServe(bin, [...store, '--data', path.join(tmp, 'data'),
+      '--addr', `127.0.0.1:${pubPort}`, '--api-addr', `127.0.0.1:${apiPort}`, '--admin-addr', `127.0.0.1:${adminPort}`,
+      '--consent-cookie-secure', 'never', '--insecure-cookie',
+      '--rollup-interval', '1s', '--flush-interval', '200ms'],
+    { adminOrigin: `http://127.0.0.1:${adminPort}`, env: { ...process.env, SEZIM_CONSENT_KEY: randomBytes(32).toString('hex') } });
+    const dash = `http://127.0.0.1:${apiPort}`;
+
+    const browser = await chromium.launch({
+      executablePath: process.env.SEZIM_CHROMIUM || '/usr/bin/chromium',
+      headless: true,
+      args: [...CHROMIUM_ARGS, `--host-resolver-rules=MAP ${PAGE_HOST} 127.0.0.1, MAP ${COLLECTOR_HOST} 127.0.0.1`,
+        `--unsafely-treat-insecure-origin-as-secure=${pageOrigin},${collector}`],
+    });
+    cleanups.unshift(() => browser.close());
+    await mkdir(artifactsDir, { recursive: true });
+    const errors = [];
+
+    // 1. The visitor accepts; the settings show the receipt.
+    const vctx = await browser.newContext({ userAgent: UA, viewport: { width: 1280, height: 800 } });
+    const vp = await vctx.newPage();
+    vp.on('pageerror', (e) => errors.push(e.message));
+    const replies = [];
+    vp.on('response', async (r) => {
+      if (r.request().method() === 'POST' && new URL(r.url()).pathname === '/consent') replies.push(await r.json().catch(() => null));
+    });
+    const banner = (sel) => vp.evaluate((s) => {
+      const h = document.querySelector('[data-sezim-consent]');
+      const e = h && h.shadowRoot.querySelector(s);
+      return e ? { hidden: e.hidden || !!e.closest('[hidden]'), text: e.textContent } : null;
+    }, sel);
+    await vp.goto(`${pageOrigin}/?lang=en`);
+    await vp.waitForFunction(() => {
+      const h = document.querySelector('[data-sezim-consent]');
+      return h && !h.shadowRoot.querySelector('.bd').hidden;
+    });
+    assert.equal((await banner('[data-receipt]')).hidden, true, 'no receipt before a decision');
+    await vp.evaluate(() => document.querySelector('[data-sezim-consent]').shadowRoot.querySelector('[data-a=accept_all]').click());
+    const accepted = await waitFor(() => replies.find((r) => r && r.purposes && r.purposes.includes('statistics')), { timeout: 10_000, interval: 50, describe: () => JSON.stringify(replies) });
+    const receipt = accepted.receipt;
+    assert.match(receipt, /^[A-Za-z0-9_-]{16}$/);
+    const settingsShow = async (lang) => {
+      await vp.click('#cookie-settings');
+      await vp.waitForFunction(() => {
+        const h = document.querySelector('[data-sezim-consent]');
+        return h && !h.shadowRoot.querySelector('.bd').hidden;
+      });
+      const rc = await banner('[data-receipt]');
+      assert.equal(rc.hidden, false, `${lang}: the receipt line is shown`);
+      assert.equal(rc.text, RECEIPT[lang][0] + receipt + RECEIPT[lang][1]);
+      await vp.screenshot({ path: path.join(artifactsDir, `receipt-${lang}.png`) });
+    };
+    await settingsShow('en');
+    // After a reload, from the cookie (GET /consent/state), in ru and kk.
+    for (const lang of ['ru', 'kk']) {
+      await vp.goto(`${pageOrigin}/?lang=${lang}`);
+      await vp.evaluate(() => window.Sezim.consent.ready);
+      await settingsShow(lang);
+    }
+
+    const signIn = async (user) => {
+      const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      const page = await ctx.newPage();
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`${dash}/app/login`);
+      await page.fill('#user', user);
+      await page.fill('#password', PASSWORD);
+      await Promise.all([page.waitForURL(/\/app\/\?/), page.click('button[type=submit]')]);
+      await page.waitForFunction(() => document.querySelector('#who').textContent.includes('·'));
+      return page;
+    };
+
+    // 2. A viewer: no link, and the console refuses.
+    const vic = await signIn('vic');
+    assert.equal(await vic.locator('#privacy-link').count(), 0, 'no link for a viewer');
+    const refused = await vic.goto(`${dash}/app/privacy/`);
+    assert.equal(refused.status(), 403);
+    assert.match(await vic.content(), /privacy role required/);
+    assert.equal((await vic.goto(`${dash}/app/privacy/receipts?receipt=${receipt}`)).status(), 403);
+
+    // 3. A privacy user: the link, the report, the receipt, the audit log.
+    const pia = await signIn('pia');
+    await Promise.all([pia.waitForURL(`${dash}/app/privacy/`), pia.click('#privacy-link')]);
+    await Promise.all([pia.waitForURL(/\/app\/privacy\/report\??$/), pia.click('#run-report')]);
+    assert.match(await pia.textContent('#verdict'), /PASS|FAIL/);
+    for (const check of ['email', 'ip_address', 'salt_age', 'salt_partitions', 'pair_k', 'consent_chains', 'retention_run', 'drops']) {
+      assert.equal(await pia.locator(`tr[data-check="${check}"]`).count(), 1, `the report has ${check}`);
+    }
+    assert.match(await pia.textContent('tr[data-check="consent_chains"]'), /PASS/, 'the chain of the decisions above verifies');
+    assert.match(await pia.textContent('tr[data-check="email"]'), /PASS/);
+    await pia.screenshot({ path: path.join(artifactsDir, 'privacy-report.png'), fullPage: true });
+
+    await pia.click('a[href="/app/privacy/receipts"]');
+    await pia.fill('#receipt', receipt);
+    await Promise.all([pia.waitForURL(/receipts\?receipt=/), pia.click('#receipts button[type=submit]')]);
+    const rows = await pia.locator('#receipt-rows tbody tr').allTextContents();
+    assert.equal(rows.length, 1, rows.join('\n'));
+    assert.match(rows[0], /accept_all/);
+    assert.match(await pia.textContent('#receipt-chains'), /VERIFIES/);
+    await pia.screenshot({ path: path.join(artifactsDir, 'privacy-receipt.png'), fullPage: true });
+
+    await pia.click('a[href="/app/privacy/audit"]');
+    const audit = await pia.locator('#audit tbody tr').allTextContents();
+    assert.match(audit[0], /audit_view/, 'newest first: this very view');
+    assert.ok(audit.some((r) => r.includes('receipt_lookup') && r.includes(receipt) && r.includes('pia')), audit.join('\n'));
+    assert.ok(audit.some((r) => r.includes('privacy_report')), audit.join('\n'));
+    assert.deepEqual(errors, []);
+    failed = false;
+  } finally {
+    if (serve) {
+      const code = await serve.stop(5000);
+      if (failed) console.error(`--- sezim serve stderr ---\n${serve.out.stderr}--- end ---`);
+      else assert.deepEqual(code, { code: 0, signal: null }, "sezim serve exits 0 on SIGTERM");
+    }
+    for (const c of cleanups) {
+      try { await c(); } catch (err) { console.error(`cleanup: ${err.message}`); }
+    }
+  }
+});
