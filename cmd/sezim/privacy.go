@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/sezim-analytics/sezim/dashboards"
 	"github.com/sezim-analytics/sezim/privacy"
 )
 
@@ -27,6 +28,9 @@ func privacyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var sf storeFlags
 	sf.register(fs)
 	format := fs.String("format", "text", "output: text or json")
+	dataDir := fs.String("data", "data", "folder for local state: the chain key and checkpoints of the audit log")
+	var cf chainFlags
+	cf.register(fs, dataDir)
 	if err := parseSubcommand(fs, args, "report"); err != nil {
 		return err
 	}
@@ -41,6 +45,18 @@ func privacyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	r, err := privacy.ScanStats(ctx, st)
 	if err != nil {
 		return err
+	}
+	if audit, closeAudit, err := cf.auditor(st); err == nil {
+		outcome := "pass"
+		if !r.OK {
+			outcome = "fail"
+		}
+		log, _ := newLogger(stderr, "info")
+		recordAudit(ctx, audit, log, dashboards.AuditEntry{Actor: cliActor(), Action: dashboards.AuditReport, Target: "privacy report",
+			Outcome: outcome, Detail: strings.Join(r.Failed(), ",")})
+		closeAudit()
+	} else {
+		fmt.Fprintf(stderr, "sezim: the report run is not in the audit log: %v\n", err)
 	}
 	if *format == "json" {
 		enc := json.NewEncoder(stdout)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/sezim-analytics/sezim/dashboards"
 	"github.com/sezim-analytics/sezim/pipeline/anon"
 	"github.com/sezim-analytics/sezim/pipeline/rollup"
 	"github.com/sezim-analytics/sezim/site"
@@ -18,7 +19,9 @@ func retention(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlagSet("retention", "Run the retention job once: destroy expired salts, make the last rollup of expired salt days and drop their raw events, delete aggregates past each site's retention, compact closed months.", stderr)
 	var sf storeFlags
 	sf.register(fs)
-	dataDir := fs.String("data", "data", "folder for local state (the salts file)")
+	dataDir := fs.String("data", "data", "folder for local state (the salts file, the chain key and checkpoints)")
+	var cf chainFlags
+	cf.register(fs, dataDir)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -36,8 +39,14 @@ func retention(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	audit, closeAudit, err := cf.auditor(st)
+	if err != nil {
+		return err
+	}
+	defer closeAudit()
 	r := rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log})
 	runRetention(ctx, r, salts, log)
+	recordAudit(ctx, audit, log, dashboards.AuditEntry{Actor: cliActor(), Action: dashboards.AuditRetention, Outcome: "ok"})
 	fmt.Fprintln(stdout, "retention done")
 	return nil
 }

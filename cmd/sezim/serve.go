@@ -101,6 +101,7 @@ type serveOptions struct {
 	slogMax     int
 	consent     consentFlags
 	consentRate int
+	chains      chainFlags
 }
 
 func (o *serveOptions) register(fs *flag.FlagSet) {
@@ -120,6 +121,7 @@ func (o *serveOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.IntVar(&o.slogMax, "sessionlog-max-bytes", collector.DefaultSessionLogMaxBytes, "largest POST /sessionlog body, as sent and after gunzip")
 	o.consent.register(fs)
+	o.chains.register(fs, &o.dataDir)
 	fs.IntVar(&o.consentRate, "consent-rate-limit", collector.DefaultConsentRateLimit, "POST /consent decisions one client network (IPv4 /24, IPv6 /48) may post per minute; past it: 429 with Retry-After")
 }
 
@@ -189,7 +191,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Closed on every return; the orderly shutdown below closes it
 	// first, with its deadline, and then this is a no-op.
 	defer wlog.Close(context.Background())
-	cons, err := o.consent.setup(cfg, st, o.dataDir, log, reg)
+	chainKey, checkpoints, err := o.chains.open()
+	if err != nil {
+		return err
+	}
+	defer checkpoints.Close()
+	audit := dashboards.NewAuditorOptions(dashboards.AuditorOptions{Store: st, Key: chainKey, Checkpoints: checkpoints})
+	recordAudit(ctx, audit, log, dashboards.AuditEntry{Actor: "system", Action: dashboards.AuditConfigLoaded, Target: o.sf.config,
+		Outcome: "ok", Detail: "sha256 " + fileSHA256(o.sf.config)})
+	cons, err := o.consent.setup(cfg, st, o.dataDir, chainKey, checkpoints, log, reg)
 	if err != nil {
 		return err
 	}
@@ -209,7 +219,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	roll := rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log, Reg: reg})
 	started, rollupStall := time.Now(), max(30*time.Minute, 10*o.rollupEvery)
-	dash := dashboards.New(dashboards.Options{Sites: cfg, Store: st, Logger: log, InsecureCookie: o.insecureCk, Updated: roll.LastRun})
+	dash := dashboards.New(dashboards.Options{Sites: cfg, Store: st, Audit: audit, Logger: log, InsecureCookie: o.insecureCk, Updated: roll.LastRun})
 
 	// Listen first, so a busy port fails the start rather than later.
 	pubLn, err := net.Listen("tcp", o.addr)
@@ -251,7 +261,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.rollupEvery > 0 {
 		go loop(runCtx, o.rollupEvery, func(ctx context.Context) { rollupRecent(ctx, roll, salts, log) })
 	}
-	go loop(runCtx, 10*time.Minute, func(ctx context.Context) { runRetention(ctx, roll, salts, log) })
+	go loop(runCtx, 10*time.Minute, func(ctx context.Context) {
+		runRetention(ctx, roll, salts, log)
+		recordAudit(ctx, audit, log, dashboards.AuditEntry{Actor: "system", Action: dashboards.AuditRetention, Outcome: "ok"})
+	})
 	go loop(runCtx, time.Minute, func(ctx context.Context) { _ = dash.FlushRateLimited(ctx, false) })
 
 	errc := make(chan error, 3)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/user"
 	"strings"
 	"text/tabwriter"
 
@@ -60,6 +59,9 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	sites := fs.String("sites", "", "comma-separated site ids the account may see (admins see all)")
 	pwFile := fs.String("password-file", "", "read the password from this file instead of standard input")
 	label := fs.String("label", "", "what an API token is for")
+	dataDir := fs.String("data", "data", "folder for local state: the chain key and checkpoints of the audit log")
+	var cf chainFlags
+	cf.register(fs, dataDir)
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -88,11 +90,12 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	defer st.Close()
 	dir := dashboards.NewDirectory(dashboards.DirectoryOptions{Store: st})
-	audit := dashboards.NewAuditor(st, nil)
-	actor := "cli"
-	if u, err := user.Current(); err == nil {
-		actor = "cli:" + u.Username
+	audit, closeAudit, err := cf.auditor(st)
+	if err != nil {
+		return err
 	}
+	defer closeAudit()
+	actor := cliActor()
 	record := func(action, target, detail string) error {
 		return audit.Record(ctx, dashboards.AuditEntry{Actor: actor, Action: action, Target: target, Outcome: "ok", Detail: detail})
 	}
