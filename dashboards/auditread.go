@@ -38,8 +38,9 @@ func scanAudit(r store.Row) AuditEntry {
 		Chain: r.String(8), Seq: r.Uint64(9), PrevHash: r.String(10), RowHash: r.String(11), Alg: r.String(12)}
 }
 
-// Query returns the audit rows f selects, newest first (rows of one second
-// in chain order, newest last written first).
+// Query returns the audit rows f selects, newest first. Times have second
+// precision: rows of one second are ordered by chain, and newest first
+// within a chain (processes writing at once have no order between them).
 func (a *Auditor) Query(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
 	var where []string
 	if f.Actor != "" {

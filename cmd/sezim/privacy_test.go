@@ -21,7 +21,7 @@ func TestPrivacyReport(t *testing.T) {
 	st := storetest.Server(t)
 	names := st.DB()
 	base := []string{"privacy", "report", "--store", os.Getenv(storetest.EnvServer),
-		"--stats-db", names.Stats, "--identified-db", names.Identified}
+		"--stats-db", names.Stats, "--identified-db", names.Identified, "--data", t.TempDir()}
 	report := func(format string) (int, string, string) {
 		t.Helper()
 		var out, errOut bytes.Buffer
@@ -61,6 +61,12 @@ func TestPrivacyReport(t *testing.T) {
 	}
 	if code, _, _ := report("xml"); code != 1 {
 		t.Fatalf("--format xml: exit %d", code)
+	}
+	// Every run is in the audit log, with its outcome.
+	var runs, failed uint64
+	if err := st.Query(t.Context(), "SELECT count(), countIf(outcome = 'fail') FROM "+names.Identified+".audit_log WHERE action = 'privacy_report'",
+		func(r store.Row) error { runs, failed = r.Uint64(0), r.Uint64(1); return nil }); err != nil || runs < 2 || failed == 0 {
+		t.Fatalf("report runs audited: %d (%d failed), %v", runs, failed, err)
 	}
 	// A database with no tables (a wrong --stats-db) is an error, not a pass.
 	var out2, errOut2 bytes.Buffer
