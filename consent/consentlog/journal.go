@@ -236,6 +236,13 @@ func openJournal(l *Log, path string) (*journal, error) {
 		if goodLineAfter(data[good:], l.opts.Key) {
 			return nil, fmt.Errorf("cannot use the consent journal %q: the line at byte %d is damaged and rows follow it; move the file aside to start a new journal, after shipping or keeping its rows", path, good)
 		}
+		if wholeKeyedLine(data[good:]) {
+			// A complete line that parses but does not verify is no
+			// torn write: most likely the key is not the one the
+			// journal was written with, and cutting would drop every
+			// answered decision from here on.
+			return nil, fmt.Errorf("cannot use the consent journal %q: the row at byte %d does not verify under the chain key; is the key (%s) the one it was written with?", path, good, hashchain.KeyFile)
+		}
 		l.opts.Logger.Warn("consent log: cutting the journal's torn tail, a group that was never answered", "bytes", len(data)-good)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
@@ -259,6 +266,17 @@ func openJournal(l *Log, path string) (*journal, error) {
 	j.f, j.size = f, int64(good)
 	j.metrics(l.opts.Reg)
 	return j, nil
+}
+
+// wholeKeyedLine tells whether b starts with a complete journal line that
+// parses and claims a keyed hash.
+func wholeKeyedLine(b []byte) bool {
+	n := bytes.IndexByte(b, '\n')
+	if n < 0 {
+		return false
+	}
+	var v line
+	return json.Unmarshal(b[:n], &v) == nil && v.Seq > 0 && hashchain.Keyed(v.HashAlg)
 }
 
 // goodLineAfter tells whether a complete, valid row follows the first

@@ -218,6 +218,16 @@ func TestJournalUpgradeAndRestart(t *testing.T) {
 			reports[0].Checkpoint == nil || reports[0].Checkpoint.Seq != 11 {
 			t.Fatalf("want one intact chain of 2 unkeyed and 9 keyed rows checkpointed at 11: %+v", reports)
 		}
+		// With another key the journal is refused, not cut as a torn
+		// tail: its rows were answered.
+		before, _ := os.ReadFile(filepath.Join(dir, consentlog.JournalFile))
+		if _, err := consentlog.OpenOptions(st, dir, consentlog.Options{Key: hashchain.RandomKey()}); err == nil || !strings.Contains(err.Error(), "does not verify under the chain key") {
+			t.Fatalf("journal opened with another key: %v", err)
+		}
+		if after, _ := os.ReadFile(filepath.Join(dir, consentlog.JournalFile)); len(before) == 0 || string(after) != string(before) {
+			t.Fatal("the journal changed when opened with another key")
+		}
+
 		// The newest row removed after all: the checkpoint tells.
 		Tamper(t, st, st.DB().Identified+".consent_log", "", "seq = 11")
 		if r := verifyWith(t, st, testKey, heads); r[0].Broken == nil || r[0].Broken.Reason != hashchain.ReasonTruncated {
@@ -225,4 +235,3 @@ func TestJournalUpgradeAndRestart(t *testing.T) {
 		}
 	})
 }
-
