@@ -26,19 +26,23 @@ const (
 // checkpointDomain starts every checkpoint's MAC.
 const checkpointDomain = "sezim log checkpoint v1"
 
-// Checkpoint is the head of one chain at a time: its last row stored.
+// Checkpoint is the head of one chain at a time: its last row stored. A
+// checkpoint with Pruned set is instead an anchor left by retention: rows
+// up to Seq were destroyed on purpose, and the chain goes on after Hash.
 type Checkpoint struct {
-	Log   string // LogConsent or LogAudit
-	Chain string
-	Seq   uint64
-	Hash  string // the row_hash of row Seq
-	Alg   string
-	Time  time.Time // when it was written, second precision
+	Pruned bool
+	Log    string // LogConsent or LogAudit
+	Chain  string
+	Seq    uint64
+	Hash   string // the row_hash of row Seq
+	Alg    string
+	Time   time.Time // when it was written, second precision
 }
 
 // mac is the checkpoint's HMAC under k, over every field.
 func (c *Checkpoint) mac(k *Key) string {
 	h := NewHasher(k, checkpointDomain)
+	h.Put(c.kind())
 	h.Put(c.Log)
 	h.Put(c.Chain)
 	h.Put(strconv.FormatUint(c.Seq, 10))
@@ -48,6 +52,13 @@ func (c *Checkpoint) mac(k *Key) string {
 	return h.Sum()
 }
 
+func (c *Checkpoint) kind() string {
+	if c.Pruned {
+		return "v1-pruned"
+	}
+	return "v1"
+}
+
 // line is c as one line of the file: space-separated fields, the MAC last.
 // Every field is a fixed name, hex or a number, so none holds a space.
 func (c *Checkpoint) line(k *Key) string {
@@ -55,12 +66,12 @@ func (c *Checkpoint) line(k *Key) string {
 	if alg == "" {
 		alg = "-"
 	}
-	return fmt.Sprintf("v1 %s %s %d %s %s %d %s\n", c.Log, c.Chain, c.Seq, c.Hash, alg, c.Time.Unix(), c.mac(k))
+	return fmt.Sprintf("%s %s %s %d %s %s %d %s\n", c.kind(), c.Log, c.Chain, c.Seq, c.Hash, alg, c.Time.Unix(), c.mac(k))
 }
 
 func parseCheckpoint(s string) (Checkpoint, string, bool) {
 	f := strings.Fields(s)
-	if len(f) != 8 || f[0] != "v1" {
+	if len(f) != 8 || f[0] != "v1" && f[0] != "v1-pruned" {
 		return Checkpoint{}, "", false
 	}
 	seq, err1 := strconv.ParseUint(f[3], 10, 64)
@@ -72,7 +83,7 @@ func parseCheckpoint(s string) (Checkpoint, string, bool) {
 	if alg == "-" {
 		alg = ""
 	}
-	return Checkpoint{Log: f[1], Chain: f[2], Seq: seq, Hash: f[4], Alg: alg, Time: time.Unix(ts, 0).UTC()}, f[7], true
+	return Checkpoint{Pruned: f[0] == "v1-pruned", Log: f[1], Chain: f[2], Seq: seq, Hash: f[4], Alg: alg, Time: time.Unix(ts, 0).UTC()}, f[7], true
 }
 
 // Checkpoints appends checkpoints to a file. It is safe for concurrent
@@ -158,6 +169,13 @@ type Heads struct {
 	// BadLine is the first bad line's file and number, for the report.
 	BadLine string
 	byChain map[string]Checkpoint // log + " " + chain
+	pruned  map[string]Checkpoint
+}
+
+// PrunedOf is the newest retention anchor of a chain of log.
+func (h *Heads) PrunedOf(log, chain string) (Checkpoint, bool) {
+	c, ok := h.pruned[log+" "+chain]
+	return c, ok
 }
 
 // Of is the newest checkpoint of a chain of log.
@@ -182,7 +200,7 @@ func (h *Heads) Chains(log string) []Checkpoint {
 // file is skipped (Files tells); a torn last line (a crash while
 // appending) is not counted as bad.
 func ReadHeads(k *Key, paths ...string) (*Heads, error) {
-	h := &Heads{byChain: map[string]Checkpoint{}}
+	h := &Heads{byChain: map[string]Checkpoint{}, pruned: map[string]Checkpoint{}}
 	for _, p := range paths {
 		data, err := os.ReadFile(p)
 		if errors.Is(err, os.ErrNotExist) {
@@ -211,9 +229,13 @@ func ReadHeads(k *Key, paths ...string) (*Heads, error) {
 				}
 				continue
 			}
+			m := h.byChain
+			if cp.Pruned {
+				m = h.pruned
+			}
 			id := cp.Log + " " + cp.Chain
-			if old, ok := h.byChain[id]; !ok || cp.Seq >= old.Seq {
-				h.byChain[id] = cp
+			if old, ok := m[id]; !ok || cp.Seq >= old.Seq {
+				m[id] = cp
 			}
 		}
 		if err := sc.Err(); err != nil {

@@ -120,6 +120,16 @@ func TestVerifier(t *testing.T) {
 	d.RowHash = d.sum(nil)
 	f("downgrade", append(down, d), k, nil, ReasonDowngrade, 6)
 
+	// Retention destroyed rows 1 to 3 after anchoring them.
+	anchor := head(good[:3])
+	anchor.Pruned = true
+	f("pruned after an anchor", good[3:], k, heads(t, k, head(good), anchor), "", 0)
+	f("pruned without an anchor", good[3:], k, heads(t, k, head(good)), ReasonMissing, 4)
+	f("pruned past the anchor", good[4:], k, heads(t, k, head(good), anchor), ReasonMissing, 5)
+	all := head(good)
+	all.Pruned = true
+	f("every row pruned after an anchor", nil, k, heads(t, k, head(good), all), "", 0)
+
 	unknown := chain("a", 2, nil)
 	unknown[1].Alg = "md5"
 	f("unknown alg", unknown, k, nil, ReasonUnknownAlg, 2)

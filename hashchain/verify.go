@@ -50,6 +50,9 @@ type Report struct {
 	Keyed, Unkeyed, Unchecked uint64
 	// Checkpoint is the chain's newest checkpoint, nil when it has none.
 	Checkpoint *Checkpoint
+	// Pruned is the seq up to which retention destroyed the chain's rows
+	// (by its anchor), 0 when none were; Last is the last seq read.
+	Pruned, Last uint64
 	// Broken is the first failure; nil when the chain verifies.
 	Broken *Broken
 }
@@ -73,7 +76,7 @@ type Verifier struct {
 // heads, nothing is compared with checkpoints.
 func NewVerifier(log string, k *Key, heads *Heads) *Verifier {
 	if heads == nil {
-		heads = &Heads{}
+		heads = &Heads{byChain: map[string]Checkpoint{}, pruned: map[string]Checkpoint{}}
 	}
 	return &Verifier{log: log, key: k, heads: heads}
 }
@@ -87,6 +90,12 @@ func (v *Verifier) Add(r Row, sum func(k *Key) string) {
 		v.prev, v.prevSeq = "", 0
 		if cp, ok := v.heads.Of(v.log, r.Chain); ok {
 			v.cur.Checkpoint = &cp
+		}
+		// Rows destroyed by retention: the chain goes on from the
+		// anchor, which only the key holder can write.
+		if a, ok := v.heads.PrunedOf(v.log, r.Chain); ok && r.Seq == a.Seq+1 && r.Seq > 1 {
+			v.prev, v.prevSeq = a.Hash, a.Seq
+			v.cur.Pruned = a.Seq
 		}
 	}
 	c := v.cur
@@ -129,6 +138,7 @@ func (v *Verifier) Add(r Row, sum func(k *Key) string) {
 		broken(ReasonRewritten, "row %d differs from the checkpoint of %s: the chain was rewritten", r.Seq, c.Checkpoint.Time.Format("2006-01-02 15:04:05Z"))
 	}
 	v.prev, v.prevSeq = r.RowHash, r.Seq
+	c.Last = r.Seq
 }
 
 // Reports ends the walk: it checks each chain's end against its checkpoint
@@ -140,7 +150,7 @@ func (v *Verifier) Reports() []Report {
 	for i := range v.out {
 		c := &v.out[i]
 		seen[c.Chain] = true
-		last := c.Rows // seqs are 1..Rows when unbroken
+		last := c.Last
 		if c.Broken == nil && c.Checkpoint != nil && last < c.Checkpoint.Seq {
 			c.Broken = &Broken{Seq: last + 1, Reason: ReasonTruncated,
 				Detail: fmt.Sprintf("the chain ends at row %d, but its checkpoint of %s names row %d: rows %d to %d were removed",
@@ -150,6 +160,9 @@ func (v *Verifier) Reports() []Report {
 	for _, cp := range v.heads.Chains(v.log) {
 		if seen[cp.Chain] {
 			continue
+		}
+		if a, ok := v.heads.PrunedOf(v.log, cp.Chain); ok && a.Seq >= cp.Seq {
+			continue // every row destroyed by retention, as recorded
 		}
 		cp := cp
 		v.out = append(v.out, Report{Chain: cp.Chain, Checkpoint: &cp, Broken: &Broken{Seq: 1, Reason: ReasonVanished,

@@ -77,7 +77,7 @@ func verify(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return err
 		}
 		for _, r := range reports {
-			c := hashchain.Report{Chain: r.Chain, Rows: r.Rows, Keyed: r.Keyed, Unkeyed: r.Unkeyed, Checkpoint: r.Checkpoint}
+			c := hashchain.Report{Chain: r.Chain, Rows: r.Rows, Keyed: r.Keyed, Unkeyed: r.Unkeyed, Checkpoint: r.Checkpoint, Pruned: r.Pruned}
 			if r.Broken != nil {
 				c.Broken = &hashchain.Broken{Seq: r.Broken.Seq, ID: "receipt " + r.Broken.Receipt, Reason: r.Broken.Reason, Detail: r.Broken.Detail}
 			}
@@ -147,6 +147,9 @@ func printChains(w io.Writer, chains []hashchain.Report, heads *hashchain.Heads)
 		cp := "no checkpoint here"
 		if c.Checkpoint != nil {
 			cp = fmt.Sprintf("checkpointed at seq %d", c.Checkpoint.Seq)
+		}
+		if c.Pruned > 0 {
+			cp += fmt.Sprintf(", rows up to %d destroyed by retention", c.Pruned)
 		}
 		if c.Broken == nil {
 			fmt.Fprintf(w, "chain %s: %d rows (%d keyed, %d unkeyed), %s: intact\n", c.Chain, c.Rows, c.Keyed, c.Unkeyed, cp)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sezim-analytics/sezim/consent/consentlog"
 	"github.com/sezim-analytics/sezim/hashchain"
@@ -232,6 +233,55 @@ func TestJournalUpgradeAndRestart(t *testing.T) {
 		Tamper(t, st, st.DB().Identified+".consent_log", "", "seq = 11")
 		if r := verifyWith(t, st, testKey, heads); r[0].Broken == nil || r[0].Broken.Reason != hashchain.ReasonTruncated {
 			t.Fatalf("truncation after a restart: %+v", r[0].Broken)
+		}
+	})
+}
+
+// TestRetentionAnchor destroys the oldest rows of a chain as retention
+// drops a month, after anchoring them: verify accepts the chain that
+// starts right after its anchor, and still names a gap after it. Without
+// the anchor the same drop is a gap.
+func TestRetentionAnchor(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, st store.Store) {
+		dir := t.TempDir()
+		l, err := consentlog.OpenOptions(st, dir, consentlog.Options{Key: testKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 6 {
+			r := record(i)
+			r.Time = time.Date(2026, time.Month(10+i/3), 20, 10, 0, i, 0, time.UTC) // three in October, three in November
+			if err := l.Append(t.Context(), r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, hashchain.CheckpointFile)
+		table := st.DB().Identified + ".consent_log"
+		without, _ := hashchain.ReadHeads(testKey, path)
+		cps, err := hashchain.OpenCheckpoints(path, testKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := hashchain.Anchor(t.Context(), st, table, hashchain.LogConsent, cps, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
+		cps.Close()
+		if err != nil || n != 1 {
+			t.Fatalf("anchored %d chains: %v", n, err)
+		}
+		with, _ := hashchain.ReadHeads(testKey, path)
+		Tamper(t, st, table, "", "toYYYYMM(ts) = 202610")
+
+		if r := verifyWith(t, st, testKey, without); len(r) != 1 || r[0].Broken == nil || r[0].Broken.Reason != hashchain.ReasonMissing {
+			t.Fatalf("rows destroyed without an anchor: %+v", r)
+		}
+		if r := verifyWith(t, st, testKey, with); len(r) != 1 || r[0].Broken != nil || r[0].Pruned != 3 || r[0].Rows != 3 {
+			t.Fatalf("rows destroyed after an anchor: %+v", r)
+		}
+		Tamper(t, st, table, "", "seq = 5")
+		if r := verifyWith(t, st, testKey, with); r[0].Broken == nil || r[0].Broken.Reason != hashchain.ReasonMissing || r[0].Broken.Seq != 6 {
+			t.Fatalf("a gap after the anchor: %+v", r[0].Broken)
 		}
 	})
 }

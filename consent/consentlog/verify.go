@@ -18,6 +18,9 @@ type ChainReport struct {
 	Keyed, Unkeyed, Unchecked uint64
 	// Checkpoint is the chain's newest checkpoint; nil when it has none.
 	Checkpoint *hashchain.Checkpoint
+	// Pruned is the seq up to which retention destroyed rows, by the
+	// chain's anchor (hashchain.Anchor); 0 when none.
+	Pruned uint64
 	// Broken is the first row that does not verify; nil when the chain is
 	// intact.
 	Broken *Broken
@@ -67,7 +70,7 @@ func VerifyWith(ctx context.Context, st store.Store, o VerifyOptions) ([]ChainRe
 	}
 	var out []ChainReport
 	for _, r := range v.Reports() {
-		c := ChainReport{Chain: r.Chain, Rows: r.Rows, Keyed: r.Keyed, Unkeyed: r.Unkeyed, Unchecked: r.Unchecked, Checkpoint: r.Checkpoint}
+		c := ChainReport{Chain: r.Chain, Rows: r.Rows, Keyed: r.Keyed, Unkeyed: r.Unkeyed, Unchecked: r.Unchecked, Checkpoint: r.Checkpoint, Pruned: r.Pruned}
 		if b := r.Broken; b != nil {
 			c.Broken = &Broken{Seq: b.Seq, Receipt: b.ID, Reason: b.Reason, Detail: b.Detail}
 		}
