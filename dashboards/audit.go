@@ -2,13 +2,19 @@ package dashboards
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"strconv"
+	"sync"
 	"time"
 
+	"github.com/sezim-analytics/sezim/hashchain"
 	"github.com/sezim-analytics/sezim/store"
 )
 
-// Audit actions. The names are stored: never rename.
+// Audit actions: every staff action on personal data or on the system
+// that guards it. The names are stored: never rename.
 const (
 	AuditSignIn       = "sign_in"
 	AuditSignInFailed = "sign_in_failed"
@@ -16,7 +22,36 @@ const (
 	AuditUserChanged  = "user_changed"
 	AuditTokenAdded   = "token_added"
 	AuditTokenRevoked = "token_revoked"
+
+	// AuditViewIdentified is any read of identified data: a page or API
+	// answer of the privacy console, a receipt lookup. Target names what
+	// was read (a receipt, a visitor id's hash, a table).
+	AuditViewIdentified = "view_identified"
+	// AuditExport is a data-subject export; AuditBlock, AuditUnblock and
+	// AuditErase the other data-subject requests. Detail holds the legal
+	// reason.
+	AuditExport  = "subject_export"
+	AuditBlock   = "subject_block"
+	AuditUnblock = "subject_unblock"
+	AuditErase   = "subject_erase"
+	// AuditRetention is a run of the retention job (Actor "system" inside
+	// serve), Detail what it destroyed.
+	AuditRetention = "retention_run"
+	// AuditReport is a run of the privacy report, Outcome pass or fail.
+	AuditReport = "privacy_report"
+	// AuditVerify is a verification of the consent or audit log, Target
+	// which, Outcome ok or broken.
+	AuditVerify = "verify"
+	// AuditConfigLoaded is a start with a site configuration, Detail its
+	// SHA-256; AuditConfigChanged a change of it while running.
+	AuditConfigLoaded  = "config_loaded"
+	AuditConfigChanged = "config_changed"
+	// AuditLogExport is an export of the audit log itself.
+	AuditLogExport = "audit_export"
 )
+
+// auditDomain starts every audit row hash.
+const auditDomain = "sezim audit log v1"
 
 // AuditEntry is one row of the append-only audit log.
 type AuditEntry struct {
@@ -31,21 +66,83 @@ type AuditEntry struct {
 	// left 0), or the count of sign-ins a rate limit refused from one
 	// network in one window, which are written as one row.
 	Attempts uint32
+
+	// The chain fields, filled by RecordAll and read back by the reader.
+	Chain    string
+	Seq      uint64
+	PrevHash string
+	RowHash  string
+	Alg      string
 }
 
-// Auditor appends to sezim_identified.audit_log.
+// sum is e's row hash under k (nil: plain SHA-256): every field but
+// row_hash and hash_alg, length-prefixed.
+func (e *AuditEntry) sum(k *hashchain.Key) string {
+	h := hashchain.NewHasher(k, auditDomain)
+	h.Put(e.Chain)
+	h.Put(strconv.FormatUint(e.Seq, 10))
+	h.Put(strconv.FormatInt(e.Time.Unix(), 10))
+	h.Put(e.Actor)
+	h.Put(e.Action)
+	h.Put(e.Target)
+	h.Put(e.Outcome)
+	h.Put(e.Client)
+	h.Put(e.Detail)
+	h.Put(strconv.FormatUint(uint64(max(e.Attempts, 1)), 10))
+	h.Put(e.PrevHash)
+	return h.Sum()
+}
+
+// Auditor appends to sezim_identified.audit_log. Each Auditor writes its
+// own hash chain, with a random id: several processes (every serve, every
+// command) write the log at once, and one chain per writer needs no
+// coordination between them. Rows are keyed with AuditorOptions.Key and
+// each chain's head is checkpointed after every insert.
 type Auditor struct {
 	st  store.Store
 	now func() time.Time
+	key *hashchain.Key
+	cps *hashchain.Checkpoints
+
+	mu    sync.Mutex // held across an insert, so the chain is stored in order
+	chain string
+	seq   uint64
+	head  string
+	// unsure is set after a failed insert, which may have landed: the
+	// head is read back from the store before the next one.
+	unsure bool
 }
 
-// NewAuditor returns an Auditor writing to st.
-func NewAuditor(st store.Store, now func() time.Time) *Auditor {
-	if now == nil {
-		now = time.Now
-	}
-	return &Auditor{st: st, now: now}
+// AuditorOptions configure an Auditor.
+type AuditorOptions struct {
+	Store store.Store
+	Now   func() time.Time
+	// Key keys the chain (HMAC-SHA-256); nil writes plain SHA-256 rows,
+	// which verify reports as unkeyed.
+	Key *hashchain.Key
+	// Checkpoints receives the chain's head after each insert; nil
+	// writes none.
+	Checkpoints *hashchain.Checkpoints
 }
+
+// NewAuditor returns an Auditor writing to st, unkeyed and without
+// checkpoints; serve and the commands use NewAuditorOptions with the key.
+func NewAuditor(st store.Store, now func() time.Time) *Auditor {
+	return NewAuditorOptions(AuditorOptions{Store: st, Now: now})
+}
+
+// NewAuditorOptions returns an Auditor with its own new chain.
+func NewAuditorOptions(o AuditorOptions) *Auditor {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return &Auditor{st: o.Store, now: o.Now, key: o.Key, cps: o.Checkpoints, chain: hex.EncodeToString(b[:])}
+}
+
+// Chain is the id of the Auditor's chain.
+func (a *Auditor) Chain() string { return a.chain }
 
 // Record appends e, stamping the time when it has none.
 func (a *Auditor) Record(ctx context.Context, e AuditEntry) error {
@@ -61,17 +158,63 @@ func (a *Auditor) RecordAll(ctx context.Context, entries []AuditEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	cols := []string{"ts", "actor", "action", "target", "outcome", "client", "detail", "attempts"}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.unsure {
+		if err := a.readHead(ctx); err != nil {
+			return err
+		}
+	}
+	alg := hashchain.AlgSHA256
+	if a.key != nil {
+		alg = hashchain.AlgHMAC
+	}
+	seq, head := a.seq, a.head
 	rows := make([][]any, 0, len(entries))
 	for _, e := range entries {
 		if e.Time.IsZero() {
 			e.Time = a.now()
 		}
-		rows = append(rows, []any{e.Time.UTC(), e.Actor, e.Action, e.Target, e.Outcome, e.Client, e.Detail, max(e.Attempts, 1)})
+		seq++
+		e.Time = e.Time.UTC().Truncate(time.Second)
+		e.Attempts = max(e.Attempts, 1)
+		e.Chain, e.Seq, e.PrevHash, e.Alg = a.chain, seq, head, alg
+		e.RowHash = e.sum(a.key)
+		head = e.RowHash
+		rows = append(rows, []any{e.Time, e.Actor, e.Action, e.Target, e.Outcome, e.Client, e.Detail, e.Attempts,
+			e.Chain, e.Seq, e.PrevHash, e.RowHash, e.Alg})
 	}
-	if err := a.st.Insert(ctx, a.st.DB().Identified+".audit_log", cols, rows); err != nil {
+	if err := a.st.Insert(ctx, a.st.DB().Identified+".audit_log", auditColumns, rows); err != nil {
+		a.unsure = true
 		return fmt.Errorf("cannot write the audit log (%d rows): %w", len(rows), err)
 	}
+	a.seq, a.head = seq, head
+	if a.cps != nil {
+		cp := hashchain.Checkpoint{Log: hashchain.LogAudit, Chain: a.chain, Seq: seq, Hash: head, Alg: alg}
+		if err := a.cps.Write(cp); err != nil {
+			return fmt.Errorf("cannot checkpoint the audit log (rows written): %w", err)
+		}
+	}
+	return nil
+}
+
+// auditColumns are the audit_log columns RecordAll writes.
+var auditColumns = []string{"ts", "actor", "action", "target", "outcome", "client", "detail", "attempts",
+	"chain", "seq", "prev_hash", "row_hash", "hash_alg"}
+
+// readHead reads the chain's last stored row after an insert that may or
+// may not have landed, so the next row neither reuses nor skips a seq.
+func (a *Auditor) readHead(ctx context.Context) error {
+	q := fmt.Sprintf("SELECT seq, row_hash FROM %s.audit_log WHERE chain = %s ORDER BY seq DESC LIMIT 1",
+		a.st.DB().Identified, store.Quote(a.chain))
+	seq, head := uint64(0), ""
+	if err := a.st.Query(ctx, q, func(r store.Row) error {
+		seq, head = r.Uint64(0), r.String(1)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("cannot read the audit chain's head: %w", err)
+	}
+	a.seq, a.head, a.unsure = seq, head, false
 	return nil
 }
 
@@ -89,22 +232,6 @@ func (a *Auditor) KnownNetworks(ctx context.Context, since time.Time) (map[[2]st
 		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("cannot read the networks staff signed in from: %w", err)
-	}
-	return out, nil
-}
-
-// Entries returns the newest audit rows, at most limit, newest first.
-func (a *Auditor) Entries(ctx context.Context, limit int) ([]AuditEntry, error) {
-	q := fmt.Sprintf("SELECT toUInt32(ts), actor, action, target, outcome, client, detail, attempts FROM %s.audit_log ORDER BY ts DESC LIMIT %d",
-		a.st.DB().Identified, limit)
-	var out []AuditEntry
-	err := a.st.Query(ctx, q, func(r store.Row) error {
-		out = append(out, AuditEntry{Time: time.Unix(int64(r.Uint64(0)), 0).UTC(), Actor: r.String(1), Action: r.String(2),
-			Target: r.String(3), Outcome: r.String(4), Client: r.String(5), Detail: r.String(6), Attempts: uint32(r.Uint64(7))})
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("cannot read the audit log: %w", err)
 	}
 	return out, nil
 }

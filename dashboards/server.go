@@ -25,6 +25,8 @@ type Options struct {
 	Directory *Directory
 	// Sessions holds the signed-in browsers; nil makes an empty table.
 	Sessions *Sessions
+	// Audit writes the audit log; nil makes an unkeyed one over Store.
+	Audit *Auditor
 	// InsecureCookie leaves Secure off the session cookie, for plain http
 	// on loopback (browsers drop Secure cookies sent over http elsewhere).
 	InsecureCookie bool
@@ -121,7 +123,10 @@ func New(o Options) *Server {
 	if o.SetupTTL == 0 {
 		o.SetupTTL = DefaultSetupTTL
 	}
-	audit := NewAuditor(o.Store, o.Now)
+	audit := o.Audit
+	if audit == nil {
+		audit = NewAuditor(o.Store, o.Now)
+	}
 	s := &Server{
 		o:        o,
 		api:      NewAPI(APIOptions{Sites: o.Sites, Store: o.Store, Now: o.Now, Updated: o.Updated}),

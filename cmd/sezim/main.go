@@ -30,7 +30,8 @@ Commands:
   serve       run the collector, the dashboards and stats API, and the operator endpoints
   migrate     apply or show database migrations (migrate up | migrate status)
   retention   run the retention job once: final rollups, salt-day and aggregate expiry
-  verify      verify stored evidence: verify consent-log checks the consent log's hash chains
+  verify      verify stored evidence: verify consent-log | verify audit-log check the logs' keyed chains
+  audit       audit export: the audit log of staff actions as CSV or JSON
   privacy     privacy report: scan the stats database for anything personal (exit 1 on a finding)
   subject     data-subject requests: subject export|block|unblock|erase --visitor|--receipt|--user --reason
   user        staff accounts and API tokens of the dashboards (user --help)
@@ -68,6 +69,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = retention(ctx, args[1:], stdout, stderr)
 	case "verify":
 		err = verify(ctx, args[1:], stdout, stderr)
+	case "audit":
+		err = auditCmd(ctx, args[1:], stdout, stderr)
 	case "privacy":
 		err = privacyCmd(ctx, args[1:], stdout, stderr)
 	case "user":

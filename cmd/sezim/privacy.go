@@ -77,8 +77,10 @@ func privacyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var sf storeFlags
 	sf.register(fs)
 	format := fs.String("format", "text", "output: text or json")
-	dataDir := fs.String("data", "data", "the collector's folder for local state: its salts file is checked")
+	dataDir := fs.String("data", "data", "the collector's folder for local state: its salts file is checked, and the audit log's chain key and checkpoints")
 	metrics := fs.String("metrics", "", "a running collector's metrics URL (http://127.0.0.1:9090/metrics) for the drops by reason; they are counted in the process, not stored")
+	var cf chainFlags
+	cf.register(fs, dataDir)
 	if err := parseSubcommand(fs, args, "report"); err != nil {
 		return err
 	}
@@ -105,6 +107,18 @@ func privacyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	r, err := privacy.Run(ctx, o)
 	if err != nil {
 		return err
+	}
+	if audit, closeAudit, err := cf.auditor(st); err == nil {
+		outcome := "pass"
+		if !r.OK {
+			outcome = "fail"
+		}
+		log, _ := newLogger(stderr, "info")
+		recordAudit(ctx, audit, log, dashboards.AuditEntry{Actor: cliActor(), Action: dashboards.AuditReport, Target: "privacy report",
+			Outcome: outcome, Detail: strings.Join(r.Failed(), ",")})
+		closeAudit()
+	} else {
+		fmt.Fprintf(stderr, "sezim: the report run is not in the audit log: %v\n", err)
 	}
 	if *format == "json" {
 		if err := writeJSON(stdout, r); err != nil {

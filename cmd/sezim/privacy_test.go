@@ -76,6 +76,12 @@ func TestPrivacyReport(t *testing.T) {
 	if code, _, _ := report("xml"); code != 1 {
 		t.Fatalf("--format xml: exit %d", code)
 	}
+	// Every run is in the audit log, with its outcome.
+	var runs, failed uint64
+	if err := st.Query(t.Context(), "SELECT count(), countIf(outcome = 'fail') FROM "+names.Identified+".audit_log WHERE action = 'privacy_report'",
+		func(r store.Row) error { runs, failed = r.Uint64(0), r.Uint64(1); return nil }); err != nil || runs < 2 || failed == 0 {
+		t.Fatalf("report runs audited: %d (%d failed), %v", runs, failed, err)
+	}
 	// A database with no tables (a wrong --stats-db) is an error, not a pass.
 	var out2, errOut2 bytes.Buffer
 	args := []string{"privacy", "report", "--store", os.Getenv(storetest.EnvServer), "--stats-db", names.Stats + "_missing", "--config", "../../config/example.yaml"}

@@ -3,13 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/sezim-analytics/sezim/hashchain"
 	"io"
 	"log/slog"
 	"os"
-	"os/user"
 	"path/filepath"
 	"time"
 
+	"github.com/sezim-analytics/sezim/dashboards"
 	"github.com/sezim-analytics/sezim/pipeline/anon"
 	"github.com/sezim-analytics/sezim/pipeline/rollup"
 	idret "github.com/sezim-analytics/sezim/privacy/retention"
@@ -23,7 +24,9 @@ func retention(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlagSet("retention", "Run the retention job once: destroy expired salts, make the last rollup of expired salt days and drop their raw events, delete aggregates and identified rows past each site's retention, compact closed months; every destruction goes to the retention history.", stderr)
 	var sf storeFlags
 	sf.register(fs)
-	dataDir := fs.String("data", "data", "folder for local state (the salts file)")
+	dataDir := fs.String("data", "data", "folder for local state (the salts file, the chain key and checkpoints)")
+	var cf chainFlags
+	cf.register(fs, dataDir)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -41,21 +44,25 @@ func retention(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	rp := newRetentionParts(st, cfg, "sezim retention ("+cliActor()+")", log)
+	key, cps, err := cf.open()
+	if err != nil {
+		return err
+	}
+	defer cps.Close()
+	audit := dashboards.NewAuditorOptions(dashboards.AuditorOptions{Store: st, Key: key, Checkpoints: cps})
+	rp := newRetentionParts(st, cfg, "sezim retention ("+cliActor()+")", cps, log)
 	r := rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log, Destroyed: rp.statsDestroyed})
-	if !runRetention(ctx, r, salts, rp, log) {
+	ok := runRetention(ctx, r, salts, rp, log)
+	outcome := "ok"
+	if !ok {
+		outcome = "incomplete"
+	}
+	recordAudit(ctx, audit, log, dashboards.AuditEntry{Actor: cliActor(), Action: dashboards.AuditRetention, Outcome: outcome})
+	if !ok {
 		return fmt.Errorf("the retention job did not finish every step (see the lines above); what it destroyed is in the retention history")
 	}
 	fmt.Fprintln(stdout, "retention done")
 	return nil
-}
-
-// cliActor names the operator running a command: "cli:<os user>".
-func cliActor() string {
-	if u, err := user.Current(); err == nil {
-		return "cli:" + u.Username
-	}
-	return "cli"
 }
 
 // serveProcess names a serving process in the retention history.
@@ -73,9 +80,9 @@ type retentionParts struct {
 	st      store.Store
 }
 
-func newRetentionParts(st store.Store, cfg *site.Config, process string, log *slog.Logger) *retentionParts {
+func newRetentionParts(st store.Store, cfg *site.Config, process string, cps *hashchain.Checkpoints, log *slog.Logger) *retentionParts {
 	h := idret.NewHistory(st, process, nil)
-	return &retentionParts{history: h, job: idret.NewJob(idret.Options{Store: st, Sites: cfg, History: h, Logger: log}), log: log, st: st}
+	return &retentionParts{history: h, job: idret.NewJob(idret.Options{Store: st, Sites: cfg, History: h, Logger: log, Checkpoints: cps}), log: log, st: st}
 }
 
 // statsDestroyed is the rollup's Destroyed hook: salt-day drops and

@@ -90,6 +90,7 @@ type serveOptions struct {
 	consent     consentFlags
 	consentRate int
 	roles       []roleStoreFlags
+	chains      chainFlags
 }
 
 func (o *serveOptions) register(fs *flag.FlagSet) {
@@ -115,6 +116,7 @@ func (o *serveOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.IntVar(&o.slogMax, "sessionlog-max-bytes", collector.DefaultSessionLogMaxBytes, "largest POST /sessionlog body, as sent and after gunzip")
 	o.consent.register(fs)
+	o.chains.register(fs, &o.dataDir)
 	fs.IntVar(&o.consentRate, "consent-rate-limit", collector.DefaultConsentRateLimit, "POST /consent decisions one client network (IPv4 /24, IPv6 /48) may post per minute; past it: 429 with Retry-After")
 }
 
@@ -192,7 +194,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Closed on every return; the orderly shutdown below closes it
 	// first, with its deadline, and then this is a no-op.
 	defer wlog.Close(context.Background())
-	cons, err := o.consent.setup(cfg, roles.collector, o.dataDir, log, reg)
+	chainKey, checkpoints, err := o.chains.open()
+	if err != nil {
+		return err
+	}
+	defer checkpoints.Close()
+	audit := dashboards.NewAuditorOptions(dashboards.AuditorOptions{Store: st, Key: chainKey, Checkpoints: checkpoints})
+	recordAudit(ctx, audit, log, dashboards.AuditEntry{Actor: "system", Action: dashboards.AuditConfigLoaded, Target: o.sf.config,
+		Outcome: "ok", Detail: "sha256 " + fileSHA256(o.sf.config)})
+	cons, err := o.consent.setup(cfg, roles.collector, o.dataDir, chainKey, checkpoints, log, reg)
 	if err != nil {
 		return err
 	}
@@ -220,12 +230,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.insecureCk && !loopbackAddr(o.apiAddr) {
 		return fmt.Errorf("--insecure-cookie needs a loopback --api-addr, not %q: serve the dashboards over https", o.apiAddr)
 	}
-	rp := newRetentionParts(st, cfg, serveProcess(), log)
+	rp := newRetentionParts(st, cfg, serveProcess(), checkpoints, log)
 	roll := rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log, Reg: reg, Destroyed: rp.statsDestroyed})
 	started, rollupStall := time.Now(), max(30*time.Minute, 10*o.rollupEvery)
 	staff := dashboards.NewDirectory(dashboards.DirectoryOptions{Store: roles.dashboards})
-	dash := dashboards.New(dashboards.Options{Sites: cfg, Store: roles.dashboards, Logger: log, InsecureCookie: o.insecureCk, Updated: roll.LastRun,
-		Directory: staff, Privacy: privacyConsole(salts, reg, roles.privacy)})
+	dash := dashboards.New(dashboards.Options{Sites: cfg, Store: roles.dashboards, Audit: audit, Logger: log, InsecureCookie: o.insecureCk,
+		Updated: roll.LastRun, Directory: staff, Privacy: privacyConsole(salts, reg, roles.privacy)})
 
 	// Listen first, so a busy port fails the start rather than later.
 	pubLn, err := net.Listen("tcp", o.addr)
@@ -268,7 +278,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.rollupEvery > 0 {
 		go loop(runCtx, o.rollupEvery, func(ctx context.Context) { rollupRecent(ctx, roll, salts, log) })
 	}
-	go loop(runCtx, 10*time.Minute, func(ctx context.Context) { runRetention(ctx, roll, salts, rp, log) })
+	go loop(runCtx, 10*time.Minute, func(ctx context.Context) {
+		outcome := "ok"
+		if !runRetention(ctx, roll, salts, rp, log) {
+			outcome = "incomplete"
+		}
+		recordAudit(ctx, audit, log, dashboards.AuditEntry{Actor: "system", Action: dashboards.AuditRetention, Outcome: outcome})
+	})
 	go blocks.Run(runCtx, subject.DefaultRefresh)
 	go loop(runCtx, time.Second, func(ctx context.Context) {
 		if err := links.Flush(ctx); err != nil {
@@ -308,7 +324,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if folder, ok := strings.CutPrefix(o.sf.url, "chdb://"); ok {
 		// `sezim user` reaches the store through this process while it
 		// holds the folder.
-		stopControl, err := serveControl(runCtx, folder, userEnv{st: st, dir: staff, cfg: cfg}, log)
+		stopControl, err := serveControl(runCtx, folder, userEnv{st: st, dir: staff, cfg: cfg, audit: audit}, log)
 		if err != nil {
 			return err
 		}

@@ -62,6 +62,9 @@ func subjectCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	siteID := fs.String("site", "", "only this site's rows (default: every site)")
 	reason := fs.String("reason", "", "the legal reason, recorded as given: the request and its date, a court decision, a confirmed breach (required)")
 	actor := fs.String("actor", cliActor(), "who makes the request, recorded with it")
+	dataDir := fs.String("data", "data", "folder for local state: the chain key and checkpoints of the audit log")
+	var cf chainFlags
+	cf.register(fs, dataDir)
 	outPath := ""
 	if kind == "export" {
 		fs.StringVar(&outPath, "out", "", "write the export to this file (mode 0600) instead of stdout")
@@ -93,7 +96,11 @@ func subjectCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer st.Close()
-	audit := dashboards.NewAuditor(st, nil)
+	audit, closeAudit, err := cf.auditor(st)
+	if err != nil {
+		return err
+	}
+	defer closeAudit()
 	svc := subject.New(subject.Options{Store: st, Sites: cfg, Audit: func(ctx context.Context, e subject.AuditEvent) error {
 		return audit.Record(ctx, dashboards.AuditEntry{Time: e.Time, Actor: e.Actor, Action: e.Action, Target: e.Target, Outcome: e.Outcome, Detail: e.Detail})
 	}})

@@ -43,9 +43,10 @@ func TestSubjectCommand(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte("sites:\n  - id: sez\n    domains: [sez.im]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	data := t.TempDir()
 	sezim := func(args ...string) (int, string, string) {
 		t.Helper()
-		args = append(args, "--store", os.Getenv(storetest.EnvServer), "--stats-db", names.Stats, "--identified-db", names.Identified, "--config", cfg)
+		args = append(args, "--store", os.Getenv(storetest.EnvServer), "--stats-db", names.Stats, "--identified-db", names.Identified, "--config", cfg, "--data", data)
 		var out, errOut bytes.Buffer
 		code := run(t.Context(), args, &out, &errOut)
 		return code, out.String(), errOut.String()
@@ -112,7 +113,7 @@ func TestRetentionRunIsRecorded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rp := newRetentionParts(st, cfg, "sezim retention (test)", log)
+		rp := newRetentionParts(st, cfg, "sezim retention (test)", nil, log)
 		r := rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log, Settle: -1, Destroyed: rp.statsDestroyed})
 		if !runRetention(ctx, r, salts, rp, log) {
 			t.Fatal("a retention step failed")

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/user"
 	"strings"
 	"text/tabwriter"
 
@@ -49,6 +48,7 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 type userEnv struct {
 	st      store.Store           // serve's open store; nil: open --store
 	dir     *dashboards.Directory // serve's directory, so that changes show at once
+	audit   *dashboards.Auditor   // serve's keyed audit log; nil: open one from --data
 	cfg     *site.Config          // serve's sites; nil: load --config
 	actor   string                // who asked, as the audit log names them
 	forward func(ctx context.Context, dir string, args []string, password *string, stdout, stderr io.Writer) error
@@ -77,6 +77,9 @@ func userCmdIn(ctx context.Context, env userEnv, args []string, stdin io.Reader,
 	sites := fs.String("sites", "", "comma-separated site ids the account may see (admins see all)")
 	pwFile := fs.String("password-file", "", "read the password from this file instead of standard input")
 	label := fs.String("label", "", "what an API token is for")
+	dataDir := fs.String("data", "data", "folder for local state: the chain key and checkpoints of the audit log")
+	var cf chainFlags
+	cf.register(fs, dataDir)
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -125,17 +128,22 @@ func userCmdIn(ctx context.Context, env userEnv, args []string, stdin io.Reader,
 			return err
 		}
 		defer st.Close()
-		actor = "cli"
-		if u, err := user.Current(); err == nil {
-			actor = "cli:" + u.Username
-		}
+		actor = cliActor()
 	} else {
 		*pwFile = "" // the password came with the request, as stdin
 	}
 	if dir == nil {
 		dir = dashboards.NewDirectory(dashboards.DirectoryOptions{Store: st})
 	}
-	audit := dashboards.NewAuditor(st, nil)
+	audit := env.audit
+	if audit == nil {
+		a, closeAudit, err := cf.auditor(st)
+		if err != nil {
+			return err
+		}
+		defer closeAudit()
+		audit = a
+	}
 	record := func(action, target, detail string) error {
 		return audit.Record(ctx, dashboards.AuditEntry{Actor: actor, Action: action, Target: target, Outcome: "ok", Detail: detail})
 	}

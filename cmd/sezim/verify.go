@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,19 +19,49 @@ import (
 	"github.com/sezim-analytics/sezim/collector"
 	"github.com/sezim-analytics/sezim/consent"
 	"github.com/sezim-analytics/sezim/consent/consentlog"
+	"github.com/sezim-analytics/sezim/dashboards"
 	"github.com/sezim-analytics/sezim/event"
+	"github.com/sezim-analytics/sezim/hashchain"
 	"github.com/sezim-analytics/sezim/pipeline"
 	"github.com/sezim-analytics/sezim/site"
 	"github.com/sezim-analytics/sezim/store"
 )
 
-// verify runs `sezim verify consent-log`: it checks every chain of the
-// consent log and returns an error (exit 1) when one does not verify.
+// verify runs `sezim verify consent-log|audit-log`: it checks every chain
+// of the log against the chain key and the checkpoints, and returns an
+// error (exit 1) when one does not verify.
 func verify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("verify", "Verify stored evidence.\n\n  sezim verify consent-log  check every hash chain of the consent log; exit 1 and name the first broken row of each broken chain", stderr)
+	fs := newFlagSet("verify", "Verify stored evidence.\n\n"+
+		"  sezim verify consent-log  check every chain of the consent log\n"+
+		"  sezim verify audit-log    check every chain of the audit log\n\n"+
+		"Each chain is checked row by row under the chain key (--log-key) and against the\n"+
+		"checkpoints of its head (--checkpoints): an altered, removed or inserted row, removed\n"+
+		"newest rows, a removed chain and a chain rewritten without the key are named; exit 1.", stderr)
 	var sf storeFlags
 	sf.register(fs)
-	if err := parseSubcommand(fs, args, "consent-log"); err != nil {
+	dataDir := fs.String("data", "data", "folder for local state: the chain key and checkpoints")
+	var cf chainFlags
+	cf.register(fs, dataDir)
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fs.Usage()
+		if len(args) == 0 {
+			return errors.New("missing the command: consent-log or audit-log")
+		}
+		return flag.ErrHelp
+	}
+	what := args[0]
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if what != "consent-log" && what != "audit-log" {
+		return fmt.Errorf("unknown command %q: use consent-log or audit-log", what)
+	}
+	k, err := hashchain.LoadKey(cf.keyPath())
+	if err != nil {
+		return err
+	}
+	heads, err := hashchain.ReadHeads(k, cf.checkpointPaths()...)
+	if err != nil {
 		return err
 	}
 	st, err := sf.open(ctx)
@@ -38,26 +69,108 @@ func verify(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer st.Close()
-	reports, err := consentlog.Verify(ctx, st)
-	if err != nil {
-		return err
+	var chains []hashchain.Report
+	var unchained uint64
+	if what == "consent-log" {
+		reports, err := consentlog.VerifyWith(ctx, st, consentlog.VerifyOptions{Key: k, Heads: heads})
+		if err != nil {
+			return err
+		}
+		for _, r := range reports {
+			c := hashchain.Report{Chain: r.Chain, Rows: r.Rows, Keyed: r.Keyed, Unkeyed: r.Unkeyed, Checkpoint: r.Checkpoint, Pruned: r.Pruned}
+			if r.Broken != nil {
+				c.Broken = &hashchain.Broken{Seq: r.Broken.Seq, ID: "receipt " + r.Broken.Receipt, Reason: r.Broken.Reason, Detail: r.Broken.Detail}
+			}
+			chains = append(chains, c)
+		}
+	} else {
+		v, err := dashboards.VerifyAudit(ctx, st, k, heads)
+		if err != nil {
+			return err
+		}
+		for _, c := range v.Chains {
+			if c.Broken != nil && c.Broken.ID != "" {
+				c.Broken.ID = "action " + c.Broken.ID
+			}
+			chains = append(chains, c)
+		}
+		unchained = v.Unchained
 	}
-	broken := 0
+	failures := printChains(stdout, chains, heads)
+	if unchained > 0 {
+		fmt.Fprintf(stdout, "%d row(s) written before the audit log had chains: not verifiable\n", unchained)
+	}
+	name := strings.Replace(what, "-", " ", 1)
+	outcome := "ok"
+	if len(failures) > 0 {
+		outcome = "broken"
+	}
+	// A wrong key must not start a chain of its own in the audit log:
+	// record the verification only when the key is the checkpoints' key.
+	if heads.Bad == 0 {
+		if a, closeAudit, err := cf.auditor(st); err == nil {
+			log, _ := newLogger(stderr, "info")
+			recordAudit(ctx, a, log, dashboards.AuditEntry{Actor: cliActor(), Action: dashboards.AuditVerify, Target: what,
+				Outcome: outcome, Detail: strings.Join(failures, "; ")})
+			closeAudit()
+		}
+	}
+	if len(failures) > 0 {
+		return fmt.Errorf("%s: %s: %w", name, strings.Join(failures, "; "), errLogBroken(what))
+	}
 	var rows uint64
-	for _, r := range reports {
-		rows += r.Rows
-		if r.Broken == nil {
-			fmt.Fprintf(stdout, "chain %s: %d rows, intact\n", r.Chain, r.Rows)
+	for _, c := range chains {
+		rows += c.Rows
+	}
+	fmt.Fprintf(stdout, "%s verified: %d chain(s), %d rows\n", name, len(chains), rows)
+	return nil
+}
+
+// errLogBroken is the sentinel of a log that does not verify.
+func errLogBroken(what string) error {
+	if what == "consent-log" {
+		return consentlog.ErrBroken
+	}
+	return errAuditBroken
+}
+
+var errAuditBroken = errors.New("the audit log does not verify")
+
+// printChains prints one line per chain and returns the failures, each a
+// short phrase: broken chains, checkpoints that do not verify under the
+// key, a missing checkpoint file.
+func printChains(w io.Writer, chains []hashchain.Report, heads *hashchain.Heads) []string {
+	var failures []string
+	keyed := false
+	for _, c := range chains {
+		keyed = keyed || c.Keyed > 0
+		cp := "no checkpoint here"
+		if c.Checkpoint != nil {
+			cp = fmt.Sprintf("checkpointed at seq %d", c.Checkpoint.Seq)
+		}
+		if c.Pruned > 0 {
+			cp += fmt.Sprintf(", rows up to %d destroyed by retention", c.Pruned)
+		}
+		if c.Broken == nil {
+			fmt.Fprintf(w, "chain %s: %d rows (%d keyed, %d unkeyed), %s: intact\n", c.Chain, c.Rows, c.Keyed, c.Unkeyed, cp)
 			continue
 		}
-		broken++
-		fmt.Fprintf(stdout, "chain %s: BROKEN at seq %d (receipt %s): %s\n", r.Chain, r.Broken.Seq, r.Broken.Receipt, r.Broken.Reason)
+		id := ""
+		if c.Broken.ID != "" {
+			id = " (" + c.Broken.ID + ")"
+		}
+		fmt.Fprintf(w, "chain %s: BROKEN at seq %d%s: %s: %s\n", c.Chain, c.Broken.Seq, id, c.Broken.Reason, c.Broken.Detail)
+		failures = append(failures, fmt.Sprintf("chain %s: %s", c.Chain, c.Broken.Reason))
 	}
-	if broken > 0 {
-		return fmt.Errorf("%d of %d chain(s) broken: %w", broken, len(reports), consentlog.ErrBroken)
+	if heads.Bad > 0 {
+		fmt.Fprintf(w, "CHECKPOINTS: %d of %d do not verify under this key (first at %s): the wrong key, or the file was altered\n", heads.Bad, heads.Lines, heads.BadLine)
+		failures = append(failures, fmt.Sprintf("%d checkpoint(s) do not verify under this key", heads.Bad))
 	}
-	fmt.Fprintf(stdout, "consent log verified: %d chain(s), %d rows\n", len(reports), rows)
-	return nil
+	if heads.Files == 0 && keyed {
+		fmt.Fprintln(w, "CHECKPOINTS: no checkpoint file: removed newest rows and removed chains cannot be ruled out")
+		failures = append(failures, "no checkpoint file")
+	}
+	return failures
 }
 
 // consentFlags are serve's consent flags.
@@ -109,7 +222,7 @@ type consentParts struct {
 // setup checks the keys and opens the consent log. Consented rows need no
 // writer of their own: they go through the write-ahead log with their
 // events. Key errors name the flag, never the key.
-func (f *consentFlags) setup(cfg *site.Config, st store.Store, dataDir string, log *slog.Logger, reg prometheus.Registerer) (*consentParts, error) {
+func (f *consentFlags) setup(cfg *site.Config, st store.Store, dataDir string, key *hashchain.Key, cps *hashchain.Checkpoints, log *slog.Logger, reg prometheus.Registerer) (*consentParts, error) {
 	p := &consentParts{}
 	if f.key == "" {
 		if cfg.ConsentConfigured() {
@@ -136,7 +249,7 @@ func (f *consentFlags) setup(cfg *site.Config, st store.Store, dataDir string, l
 		return nil, fmt.Errorf("invalid --consent-cookie-secure %q: use auto, always or never", f.secure)
 	}
 	p.logger = log
-	if p.log, err = consentlog.OpenOptions(st, dataDir, consentlog.Options{Logger: log, Reg: reg}); err != nil {
+	if p.log, err = consentlog.OpenOptions(st, dataDir, consentlog.Options{Key: key, Checkpoints: cps, Logger: log, Reg: reg}); err != nil {
 		return nil, err
 	}
 	p.state = pipeline.ConsentFromCookie(keys)

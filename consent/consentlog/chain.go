@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sezim-analytics/sezim/hashchain"
 	"github.com/sezim-analytics/sezim/store"
 )
 
@@ -40,6 +41,9 @@ type Log struct {
 	chain string
 	lock  *os.File
 	opts  Options
+	// ownCps is set when Open opened the checkpoint file itself, and
+	// Close closes it.
+	ownCps bool
 
 	qmu     sync.Mutex
 	queue   []*pending
@@ -85,6 +89,10 @@ type pending struct {
 // folder fails here instead of forking the chain. It then opens the
 // journal in dir, cutting a torn tail, and starts the writer and the
 // shipper. Close ships what it can and releases the lock.
+//
+// Rows are chained with HMAC-SHA-256 under Options.Key, by default the key
+// file dir/log-chain.key (created on first use); the chain's head is
+// checkpointed to Options.Checkpoints, by default dir/log-chain.checkpoints.
 func Open(st store.Store, dir string) (*Log, error) {
 	return OpenOptions(st, dir, Options{})
 }
@@ -95,6 +103,33 @@ func OpenOptions(st store.Store, dir string, o Options) (*Log, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("cannot create data folder %q: %w", dir, err)
 	}
+	ownCps := false
+	if o.Key == nil {
+		k, err := hashchain.LoadOrCreateKey(filepath.Join(dir, hashchain.KeyFile))
+		if err != nil {
+			return nil, err
+		}
+		o.Key = k
+	}
+	if o.Checkpoints == nil {
+		cps, err := hashchain.OpenCheckpoints(filepath.Join(dir, hashchain.CheckpointFile), o.Key)
+		if err != nil {
+			return nil, err
+		}
+		o.Checkpoints, ownCps = cps, true
+	}
+	l, err := openLog(st, dir, o)
+	if err != nil {
+		if ownCps {
+			o.Checkpoints.Close()
+		}
+		return nil, err
+	}
+	l.ownCps = ownCps
+	return l, nil
+}
+
+func openLog(st store.Store, dir string, o Options) (*Log, error) {
 	path := filepath.Join(dir, StateFile)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -159,6 +194,11 @@ func (l *Log) Close() error {
 	err := l.j.close(true)
 	if cerr := l.lock.Close(); err == nil {
 		err = cerr
+	}
+	if l.ownCps {
+		if cerr := l.opts.Checkpoints.Close(); err == nil {
+			err = cerr
+		}
 	}
 	return err
 }
@@ -284,7 +324,8 @@ func (l *Log) commit(batch []*pending) error {
 		seq++
 		r.Chain, r.Seq, r.PrevHash = l.chain, seq, head
 		r.Time = r.Time.UTC().Truncate(time.Second)
-		r.RowHash = r.Hash()
+		r.Alg = hashchain.AlgHMAC
+		r.RowHash = r.KeyedHash(l.opts.Key)
 		head = r.RowHash
 		// The journal keeps a copy: r belongs to the caller once
 		// Append returns.

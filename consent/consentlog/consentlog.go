@@ -15,14 +15,12 @@
 package consentlog
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sezim-analytics/sezim/consent"
+	"github.com/sezim-analytics/sezim/hashchain"
 )
 
 // Actions a decision can be (the consent package owns them). They are
@@ -55,6 +53,9 @@ type Record struct {
 	Browser         string // family only
 	PrevHash        string
 	RowHash         string
+	// Alg is how RowHash was made: hashchain.AlgHMAC for rows written by
+	// this version, AlgLegacy ("") for plain SHA-256 rows written before.
+	Alg string
 }
 
 // NewRecord is the log row of decision d on a site whose consent settings
@@ -83,13 +84,13 @@ func NewRecord(cs *consent.Settings, d *consent.Decision) *Record {
 // Columns are the consent_log columns in the order Values gives them.
 var Columns = []string{"chain", "seq", "receipt", "site", "ts", "action", "policy_version", "policy_hash",
 	"text_hash", "lang", "purposes_granted", "purposes_denied", "services", "gpc", "dnt", "ip", "browser",
-	"prev_hash", "row_hash"}
+	"prev_hash", "row_hash", "hash_alg"}
 
 // Values gives r's values in Columns order.
 func (r *Record) Values() []any {
 	return []any{r.Chain, r.Seq, r.Receipt, r.Site, r.Time.UTC(), r.Action, r.PolicyVersion, r.PolicyHash,
 		r.TextHash, r.Lang, r.PurposesGranted, r.PurposesDenied, r.Services, b2u(r.GPC), b2u(r.DNT), r.IP, r.Browser,
-		r.PrevHash, r.RowHash}
+		r.PrevHash, r.RowHash, r.Alg}
 }
 
 func b2u(b bool) uint8 {
@@ -103,36 +104,51 @@ func b2u(b bool) uint8 {
 // mistaken for a hash of anything else.
 const hashDomain = "sezim consent log v1"
 
-// Hash is the row hash of r: SHA-256, hex, over every column but row_hash
-// (prev_hash included), each as a length-prefixed byte string in Columns
-// order; numbers and times as decimal text, booleans as "0"/"1". The
-// length prefixes make the encoding unambiguous: no two different rows
-// encode the same.
-func (r *Record) Hash() string {
-	h := sha256.New()
-	var lb [binary.MaxVarintLen64]byte
-	put := func(s string) {
-		h.Write(lb[:binary.PutUvarint(lb[:], uint64(len(s)))])
-		h.Write([]byte(s))
+// Hash is the unkeyed row hash of r, as rows were chained before keyed
+// chains (hash_alg ""): SHA-256, hex, over every column but row_hash and
+// hash_alg (prev_hash included), each as a length-prefixed byte string in
+// Columns order; numbers and times as decimal text, booleans as "0"/"1".
+// The length prefixes make the encoding unambiguous: no two different rows
+// encode the same. Anyone can recompute it, so it shows damage, not
+// tampering: new rows use KeyedHash.
+func (r *Record) Hash() string { return r.sum(nil) }
+
+// KeyedHash is the row hash of rows written with hash_alg hmac-sha256: the
+// encoding of Hash under HMAC-SHA-256 with k.
+func (r *Record) KeyedHash(k *hashchain.Key) string { return r.sum(k) }
+
+// sum is the encoding of Hash, under k (nil: plain SHA-256).
+func (r *Record) sum(k *hashchain.Key) string {
+	h := hashchain.NewHasher(k, hashDomain)
+	h.Put(r.Chain)
+	h.Put(strconv.FormatUint(r.Seq, 10))
+	h.Put(r.Receipt)
+	h.Put(r.Site)
+	h.Put(strconv.FormatInt(r.Time.Unix(), 10))
+	h.Put(r.Action)
+	h.Put(r.PolicyVersion)
+	h.Put(r.PolicyHash)
+	h.Put(r.TextHash)
+	h.Put(r.Lang)
+	h.Put(r.PurposesGranted)
+	h.Put(r.PurposesDenied)
+	h.Put(r.Services)
+	h.Put(strconv.Itoa(int(b2u(r.GPC))))
+	h.Put(strconv.Itoa(int(b2u(r.DNT))))
+	h.Put(r.IP)
+	h.Put(r.Browser)
+	h.Put(r.PrevHash)
+	return h.Sum()
+}
+
+// sumAs is the row hash r should have by its own hash_alg: keyed under k,
+// or plain for legacy rows ("" when r claims a keyed hash and k is nil).
+func (r *Record) sumAs(k *hashchain.Key) string {
+	if !hashchain.Keyed(r.Alg) {
+		return r.sum(nil)
 	}
-	put(hashDomain)
-	put(r.Chain)
-	put(strconv.FormatUint(r.Seq, 10))
-	put(r.Receipt)
-	put(r.Site)
-	put(strconv.FormatInt(r.Time.Unix(), 10))
-	put(r.Action)
-	put(r.PolicyVersion)
-	put(r.PolicyHash)
-	put(r.TextHash)
-	put(r.Lang)
-	put(r.PurposesGranted)
-	put(r.PurposesDenied)
-	put(r.Services)
-	put(strconv.Itoa(int(b2u(r.GPC))))
-	put(strconv.Itoa(int(b2u(r.DNT))))
-	put(r.IP)
-	put(r.Browser)
-	put(r.PrevHash)
-	return hex.EncodeToString(h.Sum(nil))
+	if k == nil {
+		return ""
+	}
+	return r.sum(k)
 }

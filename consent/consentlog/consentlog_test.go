@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sezim-analytics/sezim/consent/consentlog"
+	"github.com/sezim-analytics/sezim/hashchain"
 	"github.com/sezim-analytics/sezim/store"
 	"github.com/sezim-analytics/sezim/store/storetest"
 )
@@ -22,12 +23,30 @@ func record(i int) *consentlog.Record {
 	}
 }
 
+// testKey keys every chain of these tests, so one Verify checks them all,
+// as one key shared by every collector of a deployment does.
+var testKey = hashchain.RandomKey()
+
+// TestHashCoversEveryColumn changes each column of a row in turn and checks
+// that the row's hash changes: the unkeyed hash of old rows and the keyed
+// one of new rows alike (hash_alg by switching between them).
 func TestHashCoversEveryColumn(t *testing.T) {
-	base := record(1)
-	h := base.Hash()
-	if len(h) != 64 {
-		t.Fatalf("hash %q", h)
+	for _, alg := range []string{hashchain.AlgLegacy, hashchain.AlgHMAC} {
+		base := record(1)
+		base.Alg = alg
+		h := base.SumAs(testKey)
+		if len(h) != 64 {
+			t.Fatalf("hash %q", h)
+		}
+		if (h == base.Hash()) == hashchain.Keyed(alg) {
+			t.Fatalf("alg %q: the keyed hash is the plain one, or the plain one is not", alg)
+		}
+		hashCoversEveryColumn(t, base, h)
 	}
+}
+
+func hashCoversEveryColumn(t *testing.T, base *consentlog.Record, h string) {
+	t.Helper()
 	changes := []func(r *consentlog.Record){
 		func(r *consentlog.Record) { r.Chain = "x" },
 		func(r *consentlog.Record) { r.Seq++ },
@@ -47,6 +66,13 @@ func TestHashCoversEveryColumn(t *testing.T) {
 		func(r *consentlog.Record) { r.IP = "203.0.114.0" },
 		func(r *consentlog.Record) { r.Browser = "Firefox" },
 		func(r *consentlog.Record) { r.PrevHash = "x" },
+		func(r *consentlog.Record) {
+			if r.Alg == hashchain.AlgHMAC {
+				r.Alg = hashchain.AlgLegacy
+			} else {
+				r.Alg = hashchain.AlgHMAC
+			}
+		},
 		// Moving a byte from one field to the next must change the hash.
 		func(r *consentlog.Record) { r.PurposesGranted, r.PurposesDenied = "necessary,statistics,", "unctional" },
 	}
@@ -56,15 +82,15 @@ func TestHashCoversEveryColumn(t *testing.T) {
 	for i, change := range changes {
 		r := *base
 		change(&r)
-		if r.Hash() == h {
-			t.Errorf("change %d does not change the hash", i)
+		if r.SumAs(testKey) == h {
+			t.Errorf("alg %q: change %d does not change the hash", base.Alg, i)
 		}
 	}
 }
 
 func verify(t *testing.T, st store.Store) []consentlog.ChainReport {
 	t.Helper()
-	reports, err := consentlog.Verify(t.Context(), st)
+	reports, err := consentlog.VerifyWith(t.Context(), st, consentlog.VerifyOptions{Key: testKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +105,7 @@ func TestChainsVerifyAfterConcurrentWrites(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, st store.Store) {
 		logs := make([]*consentlog.Log, 2)
 		for i := range logs {
-			l, err := consentlog.Open(st, t.TempDir())
+			l, err := consentlog.OpenOptions(st, t.TempDir(), consentlog.Options{Key: testKey})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -124,18 +150,18 @@ func TestChainsVerifyAfterConcurrentWrites(t *testing.T) {
 
 		// A restarted instance (same data folder) continues its chain.
 		dir := t.TempDir()
-		l, err := consentlog.Open(st, dir)
+		l, err := consentlog.OpenOptions(st, dir, consentlog.Options{Key: testKey})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := l.Append(t.Context(), record(1)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := consentlog.Open(st, dir); err == nil {
+		if _, err := consentlog.OpenOptions(st, dir, consentlog.Options{Key: testKey}); err == nil {
 			t.Fatal("a second process could open a locked data folder")
 		}
 		l.Close()
-		l, err = consentlog.Open(st, dir)
+		l, err = consentlog.OpenOptions(st, dir, consentlog.Options{Key: testKey})
 		if err != nil {
 			t.Fatal(err)
 		}

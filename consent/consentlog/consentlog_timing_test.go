@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/sezim-analytics/sezim/consent/consentlog"
+	"github.com/sezim-analytics/sezim/hashchain"
 	"github.com/sezim-analytics/sezim/store/storetest"
 )
 
@@ -25,6 +26,23 @@ func BenchmarkAppendParallel(b *testing.B) {
 				b.Error(err)
 				return
 			}
+		}
+	})
+}
+
+// BenchmarkRowHash is the cost of one row hash: plain SHA-256 (rows
+// before keyed chains) and HMAC-SHA-256 (rows now).
+func BenchmarkRowHash(b *testing.B) {
+	r := record(1)
+	b.Run("sha256", func(b *testing.B) {
+		for b.Loop() {
+			_ = r.Hash()
+		}
+	})
+	k := hashchain.RandomKey()
+	b.Run("hmac", func(b *testing.B) {
+		for b.Loop() {
+			_ = r.KeyedHash(k)
 		}
 	})
 }

@@ -1,5 +1,7 @@
 package consentlog
 
+import "github.com/sezim-analytics/sezim/hashchain"
+
 // Queued reports how many decisions wait for the writer, so tests can
 // line up a group without guessing at timing.
 func (l *Log) Queued() int {
@@ -22,4 +24,10 @@ func (l *Log) Crash() {
 	}
 	_ = l.j.close(false)
 	_ = l.lock.Close()
+	if l.ownCps {
+		_ = l.opts.Checkpoints.Close()
+	}
 }
+
+// SumAs is the row hash r should have by its hash_alg, keyed under k.
+func (r *Record) SumAs(k *hashchain.Key) string { return r.sumAs(k) }

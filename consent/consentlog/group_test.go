@@ -22,7 +22,7 @@ import (
 // one chain that verifies.
 func TestGroupCommitManyConcurrentAppends(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, st store.Store) {
-		l, err := consentlog.Open(st, t.TempDir())
+		l, err := consentlog.OpenOptions(st, t.TempDir(), consentlog.Options{Key: testKey})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,7 +77,7 @@ func TestGroupCommitManyConcurrentAppends(t *testing.T) {
 // reports each group's size on sizes.
 func held(t *testing.T, fs store.Store, dir string) (l *consentlog.Log, release chan struct{}, sizes chan int) {
 	t.Helper()
-	l, err := consentlog.OpenOptions(fs, dir, consentlog.Options{ShipInterval: time.Hour})
+	l, err := consentlog.OpenOptions(fs, dir, consentlog.Options{Key: testKey, ShipInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestShipFailsThenSucceeds(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, st store.Store) {
 		fs := &faultyStore{Store: st, entered: make(chan int, 16)}
 		reg := prometheus.NewRegistry()
-		l, err := consentlog.OpenOptions(fs, t.TempDir(), consentlog.Options{ShipInterval: time.Hour, Reg: reg})
+		l, err := consentlog.OpenOptions(fs, t.TempDir(), consentlog.Options{Key: testKey, ShipInterval: time.Hour, Reg: reg})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -300,7 +300,7 @@ func countRows(t *testing.T, st store.Store, expr string) uint64 {
 func TestShipStaysInOneMonth(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, st store.Store) {
 		fs := &faultyStore{Store: st, entered: make(chan int, 16)}
-		l, err := consentlog.OpenOptions(fs, t.TempDir(), consentlog.Options{ShipInterval: time.Hour})
+		l, err := consentlog.OpenOptions(fs, t.TempDir(), consentlog.Options{Key: testKey, ShipInterval: time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}

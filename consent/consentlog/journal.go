@@ -33,6 +33,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/sezim-analytics/sezim/hashchain"
 )
 
 // JournalFile is the journal's name in the data folder.
@@ -46,6 +48,9 @@ const (
 	DefaultRotateBytes   = 4 << 20
 	DefaultInsertTimeout = 30 * time.Second
 	DefaultCloseTimeout  = 10 * time.Second
+	// DefaultCheckpointInterval is the longest time between two
+	// checkpoints of the chain's head while rows are being shipped.
+	DefaultCheckpointInterval = 10 * time.Second
 )
 
 // Options tune the journal and its shipper; zero values take the defaults.
@@ -65,7 +70,15 @@ type Options struct {
 	InsertTimeout time.Duration
 	// CloseTimeout bounds Close's last shipping.
 	CloseTimeout time.Duration
-	Logger       *slog.Logger
+	// Key keys the row hashes; nil loads (or creates) the key file in the
+	// data folder.
+	Key *hashchain.Key
+	// Checkpoints receives the chain's head after shipped rows reach the
+	// store, at most every CheckpointInterval and at Close; nil opens the
+	// checkpoint file in the data folder.
+	Checkpoints        *hashchain.Checkpoints
+	CheckpointInterval time.Duration
+	Logger             *slog.Logger
 	// Reg registers the journal's metrics; nil registers nothing.
 	Reg prometheus.Registerer
 }
@@ -88,6 +101,9 @@ func (o *Options) defaults() {
 	}
 	if o.CloseTimeout <= 0 {
 		o.CloseTimeout = DefaultCloseTimeout
+	}
+	if o.CheckpointInterval <= 0 {
+		o.CheckpointInterval = DefaultCheckpointInterval
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -115,17 +131,19 @@ type line struct {
 	Browser         string `json:"browser"`
 	PrevHash        string `json:"prev_hash"`
 	RowHash         string `json:"row_hash"`
+	HashAlg         string `json:"hash_alg,omitempty"`
 }
 
 func encodeLine(r *Record) []byte {
 	b, _ := json.Marshal(line{r.Chain, r.Seq, r.Receipt, r.Site, r.Time.Unix(), r.Action, r.PolicyVersion, r.PolicyHash,
-		r.TextHash, r.Lang, r.PurposesGranted, r.PurposesDenied, r.Services, r.GPC, r.DNT, r.IP, r.Browser, r.PrevHash, r.RowHash})
+		r.TextHash, r.Lang, r.PurposesGranted, r.PurposesDenied, r.Services, r.GPC, r.DNT, r.IP, r.Browser, r.PrevHash, r.RowHash, r.Alg})
 	return append(b, '\n')
 }
 
 // decodeLine parses one line (without its newline) and checks its row
-// hash, so a line half overwritten is not taken for a row.
-func decodeLine(b []byte) (*Record, bool) {
+// hash (keyed under k, or plain for lines journaled before keyed chains),
+// so a line half overwritten is not taken for a row.
+func decodeLine(b []byte, k *hashchain.Key) (*Record, bool) {
 	var v line
 	if err := json.Unmarshal(b, &v); err != nil {
 		return nil, false
@@ -133,8 +151,8 @@ func decodeLine(b []byte) (*Record, bool) {
 	r := &Record{Chain: v.Chain, Seq: v.Seq, Receipt: v.Receipt, Site: v.Site, Time: time.Unix(v.TS, 0).UTC(),
 		Action: v.Action, PolicyVersion: v.PolicyVersion, PolicyHash: v.PolicyHash, TextHash: v.TextHash, Lang: v.Lang,
 		PurposesGranted: v.PurposesGranted, PurposesDenied: v.PurposesDenied, Services: v.Services, GPC: v.GPC, DNT: v.DNT,
-		IP: v.IP, Browser: v.Browser, PrevHash: v.PrevHash, RowHash: v.RowHash}
-	return r, r.Seq > 0 && r.RowHash == r.Hash()
+		IP: v.IP, Browser: v.Browser, PrevHash: v.PrevHash, RowHash: v.RowHash, Alg: v.HashAlg}
+	return r, r.Seq > 0 && hashchain.Known(r.Alg) && r.RowHash == r.sumAs(k)
 }
 
 // jrow is a row in the journal file.
@@ -156,6 +174,9 @@ type journal struct {
 
 	shipMu     sync.Mutex // one shipping pass at a time
 	storeKnown bool       // shipped was read from the store; guarded by shipMu
+	// The last checkpoint written, and when; guarded by shipMu.
+	checkpointed   uint64
+	checkpointedAt time.Time
 
 	kick chan struct{}
 	stop chan struct{}
@@ -199,7 +220,7 @@ func openJournal(l *Log, path string) (*journal, error) {
 		if n < 0 {
 			break
 		}
-		r, ok := decodeLine(data[good : good+n])
+		r, ok := decodeLine(data[good:good+n], l.opts.Key)
 		if !ok {
 			break
 		}
@@ -212,8 +233,15 @@ func openJournal(l *Log, path string) (*journal, error) {
 		good += n + 1
 	}
 	if good < len(data) {
-		if goodLineAfter(data[good:]) {
+		if goodLineAfter(data[good:], l.opts.Key) {
 			return nil, fmt.Errorf("cannot use the consent journal %q: the line at byte %d is damaged and rows follow it; move the file aside to start a new journal, after shipping or keeping its rows", path, good)
+		}
+		if wholeKeyedLine(data[good:]) {
+			// A complete line that parses but does not verify is no
+			// torn write: most likely the key is not the one the
+			// journal was written with, and cutting would drop every
+			// answered decision from here on.
+			return nil, fmt.Errorf("cannot use the consent journal %q: the row at byte %d does not verify under the chain key; is the key (%s) the one it was written with?", path, good, hashchain.KeyFile)
 		}
 		l.opts.Logger.Warn("consent log: cutting the journal's torn tail, a group that was never answered", "bytes", len(data)-good)
 	}
@@ -240,16 +268,27 @@ func openJournal(l *Log, path string) (*journal, error) {
 	return j, nil
 }
 
+// wholeKeyedLine tells whether b starts with a complete journal line that
+// parses and claims a keyed hash.
+func wholeKeyedLine(b []byte) bool {
+	n := bytes.IndexByte(b, '\n')
+	if n < 0 {
+		return false
+	}
+	var v line
+	return json.Unmarshal(b[:n], &v) == nil && v.Seq > 0 && hashchain.Keyed(v.HashAlg)
+}
+
 // goodLineAfter tells whether a complete, valid row follows the first
 // line of b.
-func goodLineAfter(b []byte) bool {
+func goodLineAfter(b []byte, k *hashchain.Key) bool {
 	off := bytes.IndexByte(b, '\n') + 1
 	for off > 0 && off < len(b) {
 		n := bytes.IndexByte(b[off:], '\n')
 		if n < 0 {
 			return false
 		}
-		if _, ok := decodeLine(b[off : off+n]); ok {
+		if _, ok := decodeLine(b[off:off+n], k); ok {
 			return true
 		}
 		off += n + 1
@@ -381,7 +420,37 @@ func (j *journal) flush(ctx context.Context) error {
 		j.shipped = rows[len(rows)-1].r.Seq
 		j.mu.Unlock()
 	}
+	if err := j.checkpoint(false); err != nil {
+		return err
+	}
 	return j.rotate(false)
+}
+
+// checkpoint writes the head of what is in the store to the checkpoint
+// file, when it moved and CheckpointInterval has passed since the last one
+// (or whenever it moved, with force). Only shipped rows are checkpointed:
+// a checkpoint names a row the store must hold, so verify can call a
+// store that ends before it truncated. shipMu must be held.
+func (j *journal) checkpoint(force bool) error {
+	j.mu.Lock()
+	var head *Record
+	if i := j.firstAbove(j.shipped) - 1; i >= 0 && j.rows[i].r.Seq == j.shipped {
+		head = j.rows[i].r
+	}
+	j.mu.Unlock()
+	if head == nil || head.Seq == j.checkpointed {
+		return nil
+	}
+	now := time.Now()
+	if !force && now.Sub(j.checkpointedAt) < j.l.opts.CheckpointInterval {
+		return nil
+	}
+	cp := hashchain.Checkpoint{Log: hashchain.LogConsent, Chain: head.Chain, Seq: head.Seq, Hash: head.RowHash, Alg: head.Alg}
+	if err := j.l.opts.Checkpoints.Write(cp); err != nil {
+		return fmt.Errorf("cannot checkpoint the consent log: %w", err)
+	}
+	j.checkpointed, j.checkpointedAt = head.Seq, now
+	return nil
 }
 
 // nextInsertLocked returns the next rows to insert: the first unshipped
@@ -455,6 +524,11 @@ func (j *journal) close(ship bool) error {
 	if ship {
 		ctx, cancel := context.WithTimeout(context.Background(), j.l.opts.CloseTimeout)
 		if err = j.flush(ctx); err == nil {
+			j.shipMu.Lock()
+			err = j.checkpoint(true)
+			j.shipMu.Unlock()
+		}
+		if err == nil {
 			err = j.rotate(true)
 		}
 		cancel()

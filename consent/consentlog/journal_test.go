@@ -17,7 +17,7 @@ import (
 // unshipped opens a log that ships only when flushed or closed.
 func unshipped(t *testing.T, st store.Store, dir string) *consentlog.Log {
 	t.Helper()
-	l, err := consentlog.OpenOptions(st, dir, consentlog.Options{ShipInterval: time.Hour})
+	l, err := consentlog.OpenOptions(st, dir, consentlog.Options{Key: testKey, ShipInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestTornTail(t *testing.T) {
 		if err := os.WriteFile(path, []byte(damaged), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if l, err := consentlog.Open(st, dir); err == nil || !strings.Contains(err.Error(), "damaged") {
+		if l, err := consentlog.OpenOptions(st, dir, consentlog.Options{Key: testKey}); err == nil || !strings.Contains(err.Error(), "damaged") {
 			if l != nil {
 				l.Close()
 			}
@@ -191,7 +191,7 @@ func TestTornTail(t *testing.T) {
 		if err := os.Remove(filepath.Join(dir, consentlog.StateFile)); err != nil {
 			t.Fatal(err)
 		}
-		if l, err := consentlog.Open(st, dir); err == nil || !strings.Contains(err.Error(), "rows of chain") {
+		if l, err := consentlog.OpenOptions(st, dir, consentlog.Options{Key: testKey}); err == nil || !strings.Contains(err.Error(), "rows of chain") {
 			if l != nil {
 				l.Close()
 			}

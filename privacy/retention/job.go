@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/sezim-analytics/sezim/hashchain"
 	"github.com/sezim-analytics/sezim/site"
 	"github.com/sezim-analytics/sezim/store"
 )
@@ -18,6 +19,10 @@ type Options struct {
 	Sites   *site.Config
 	History *History
 	Logger  *slog.Logger
+	// Checkpoints, when set, receive the anchor of every chain of the
+	// consent log and the audit log before their old rows go, so that
+	// verify accepts a chain that now starts later (hashchain.Anchor).
+	Checkpoints *hashchain.Checkpoints
 	// Wait bounds how long one rule waits for ClickHouse to finish its
 	// delete (default 5 minutes); past it the rule fails and the next run
 	// finds the rows again.
@@ -62,8 +67,17 @@ func (j *Job) rules() []rule {
 		out = append(out,
 			rule{"events", "ts", s, "identified_days", r.IdentifiedDays},
 			rule{"consent_visitors", "ts", s, "identified_days", r.IdentifiedDays},
-			rule{"consent_log", "ts", s, "consent_log_days", r.ConsentLogDays},
 		)
+	}
+	// The consent log is one chain per collector across every site, and a
+	// chain can lose only its oldest rows (an anchor marks where it goes
+	// on): its rows go by the longest consent_log_days of any site.
+	longest := 0
+	for _, s := range j.o.Sites.Sites {
+		longest = max(longest, s.Retention.ConsentLogDays)
+	}
+	if longest > 0 {
+		out = append(out, rule{"consent_log", "ts", nil, "consent_log_days", longest})
 	}
 	g := j.o.Sites.Retention
 	return append(out,
@@ -72,6 +86,9 @@ func (j *Job) rules() []rule {
 		rule{"retention_history", "ts", nil, "retention_history_days", g.RetentionHistoryDays},
 	)
 }
+
+// chainedLogs are the tables kept as hash chains, by their checkpoint log.
+var chainedLogs = map[string]string{"consent_log": hashchain.LogConsent, "audit_log": hashchain.LogAudit}
 
 // RunRule marks the history row of a run of the job itself.
 const RunRule = "retention_run"
@@ -96,6 +113,12 @@ func (j *Job) Apply(ctx context.Context, now time.Time) ([]Destruction, error) {
 		where := fmt.Sprintf("%s < toDateTime(%d)", r.col, cut.Unix())
 		if r.site != nil {
 			where = "site = " + store.Quote(siteID) + " AND " + where
+		}
+		if log, chained := chainedLogs[r.table]; chained && j.o.Checkpoints != nil {
+			if _, err := hashchain.Anchor(ctx, j.o.Store, db+"."+r.table, log, j.o.Checkpoints, cut); err != nil {
+				errs = append(errs, fmt.Errorf("cannot anchor the chains of %s before its retention: %w", r.table, err))
+				continue
+			}
 		}
 		rctx, cancel := context.WithTimeout(ctx, j.o.Wait)
 		n, err := store.DeleteWhere(rctx, j.o.Store, db+"."+r.table, where)
