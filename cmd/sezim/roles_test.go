@@ -273,6 +273,12 @@ func TestServerUsersSeparateTheRoles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if resp.StatusCode == http.StatusUnauthorized {
+			// A running serve sees a token made elsewhere within its
+			// directory's refresh (15 s).
+			resp.Body.Close()
+			continue
+		}
 		err = json.NewDecoder(resp.Body).Decode(&got)
 		resp.Body.Close()
 		if resp.StatusCode != 200 || err != nil {
