@@ -106,36 +106,6 @@ func TestTrackerParses(t *testing.T) {
 	}
 }
 
-func TestMinifyJS(t *testing.T) {
-	f := func(src, want string) {
-		t.Helper()
-		got, err := minifyJS([]byte(src))
-		if err != nil {
-			t.Fatalf("minifyJS(%q): %v", src, err)
-		}
-		if string(got) != want {
-			t.Fatalf("minifyJS(%q) = %q, want %q", src, got, want)
-		}
-	}
-	f("", "")
-	f("a();\n", "a();\n")
-	f("  // why\n  a();\n\n\tb();", "a();\nb();\n")
-	f("/* one line */\na();\n", "a();\n")
-	f("/* many\n   lines\n*/\na();\n", "a();\n")
-	f("var u = 'https://x/' + /\\/+$/.source;\n", "var u = 'https://x/' + /\\/+$/.source;\n")
-
-	bad := func(src string) {
-		t.Helper()
-		if got, err := minifyJS([]byte(src)); err == nil {
-			t.Fatalf("minifyJS(%q) = %q, want an error", src, got)
-		}
-	}
-	bad("a(); // trailing\n")
-	bad("a(); /* inline */\n")
-	bad("/* open\n")
-	bad("/* a\n*/ b();\n")
-}
-
 func TestEmbedSnippet(t *testing.T) {
 	got := EmbedSnippet("https://collector.example/", "SITE_ID")
 	want := `<script defer src="https://collector.example/s.js" data-site="SITE_ID"></script>` + "\n" +
