@@ -50,6 +50,7 @@ type Collector struct {
 	pixelOK  prometheus.Counter
 	beaconOK prometheus.Counter
 	sl       *sessionLog
+	di       *dropin // the Plausible and Umami APIs (dropin.go)
 }
 
 // work is the per-request scratch, pooled so the hot path does not allocate.
@@ -106,6 +107,7 @@ func New(o Options) *Collector {
 	c.routeConsent(o.Reg)
 	c.app.Get("/banner.js", c.bannerScript)
 	c.routeSessionLog(o.Reg)
+	c.routeDropin(o.Reg)
 	return c
 }
 

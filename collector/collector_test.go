@@ -57,7 +57,7 @@ var testNow = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	cfg, err := site.Parse([]byte(`
+	return newFixtureFrom(t, `
 trusted_proxies: [10.0.0.1]
 sites:
   - id: sez
@@ -68,7 +68,13 @@ sites:
     domains: [strict.kz]
     on_gpc: drop
     on_dnt: drop
-`))
+`)
+}
+
+// newFixtureFrom builds the collector over the site configuration yaml.
+func newFixtureFrom(t testing.TB, yaml string) *fixture {
+	t.Helper()
+	cfg, err := site.Parse([]byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,12 +35,19 @@ func TestConcurrentRequestsKeepTheirOwnValues(t *testing.T) {
 			for i := range perWorker {
 				path := fmt.Sprintf("/w%d/page-%d", w, i)
 				var req *http.Request
-				if i%2 == 0 {
-					req, _ = http.NewRequest("GET", base+"/p.gif?s=sez&u="+url.QueryEscape("https://sez.im"+path)+"&n="+fmt.Sprintf("ev-%d-%d", w, i), nil)
-				} else {
-					body := fmt.Sprintf(`{"s":"sez","u":"https://sez.im%s","n":"ev-%d-%d"}`, path, w, i)
-					req, _ = http.NewRequest("POST", base+"/e", strings.NewReader(body))
+				post := func(route, body string) {
+					req, _ = http.NewRequest("POST", base+route, strings.NewReader(body))
 					req.Header.Set("Content-Type", "text/plain")
+				}
+				switch i % 4 {
+				case 0:
+					req, _ = http.NewRequest("GET", base+"/p.gif?s=sez&u="+url.QueryEscape("https://sez.im"+path)+"&n="+fmt.Sprintf("ev-%d-%d", w, i), nil)
+				case 1:
+					post("/e", fmt.Sprintf(`{"s":"sez","u":"https://sez.im%s","n":"ev-%d-%d"}`, path, w, i))
+				case 2: // Plausible's drop-in API
+					post("/api/event", fmt.Sprintf(`{"d":"sez.im","u":"https://sez.im%s","n":"ev-%d-%d"}`, path, w, i))
+				case 3: // Umami's
+					post("/api/send", fmt.Sprintf(`{"type":"event","payload":{"hostname":"sez.im","url":"%s","name":"ev-%d-%d"}}`, path, w, i))
 				}
 				req.Header.Set("User-Agent", chromeUA)
 				req.Header.Set("Accept", "*/*")

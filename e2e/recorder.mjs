@@ -25,6 +25,8 @@ const attrEscape = (s) => String(s).replace(/&/g, '&amp;').replace(/"/g, '&quot;
 //   strict=1     leave out data-allow-localhost
 //   hash=1       data-hash="true"
 //   api=1        load s.js from the page's own origin, point data-api at the collector
+//   outbound=1   data-outbound, and the links below
+//   downloads=X  data-downloads="X" (X=true: the default list), and the links below
 // The navigation buttons keep location.search, so every hit of one test
 // carries that test's token (utm_content=..., a parameter the tracker sends)
 // and tests never see each other's hits.
@@ -33,6 +35,21 @@ function pageHTML(q, collectorOrigin, pageOrigin, defaultSite) {
   if (q.get('auto') !== '0') attrs.push('data-allow-automation');
   if (q.get('strict') !== '1') attrs.push('data-allow-localhost');
   if (q.get('hash') === '1') attrs.push('data-hash="true"');
+  if (q.get('outbound') === '1') attrs.push('data-outbound');
+  if (q.has('downloads')) attrs.push(`data-downloads="${attrEscape(q.get('downloads'))}"`);
+  // Links of every kind the tracker tells apart; the page stays put when
+  // one is clicked, so a test can click them all.
+  const links = !q.has('downloads') && q.get('outbound') !== '1' ? '' : `<p>
+<a id="out" href="http://elsewhere.example:8080/landing/page?token=secret-token#frag">outbound</a>
+<a id="out-file" href="https://files.example/get/Guide.DOCX?sig=secret-token">outbound file</a>
+<a id="file" href="/files/annual%20report.pdf?sig=secret-token">pdf</a>
+<a id="marked" href="/export?format=csv&amp;token=secret-token" download>download attribute</a>
+<a id="song" href="/media/song.mp3">mp3</a>
+<a id="inside" href="/about?token=secret-token">same host</a>
+<a id="mail" href="mailto:anna@mail.kz">mail</a>
+<a id="nested" href="http://nested.example/"><span id="nested-child">nested</span></a>
+</p>
+<script>['click', 'auxclick'].forEach(function (t) { document.addEventListener(t, function (e) { if (e.target.closest('a')) e.preventDefault(); }); });</script>`;
   let src = `${collectorOrigin}/s.js`;
   if (q.get('api') === '1') {
     src = `${pageOrigin}/s.js`;
@@ -57,6 +74,7 @@ button { font: inherit; margin-right: .5rem; padding: .4rem .9rem; }
 <body>
 <h1>Sezim tracker test page</h1>
 <p id="where"></p>
+${links}
 <p>
 <button id="to-a" onclick="history.pushState(null, '', '/a' + location.search)">pushState /a</button>
 <button id="to-b" onclick="history.pushState(null, '', '/b' + location.search)">pushState /b</button>

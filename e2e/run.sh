@@ -18,7 +18,8 @@ if [ ! -x /usr/bin/chromium ]; then
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
 fi
-if [ ! -d e2e/node_modules ]; then
+# Also when a package was added to the lockfile since the last install.
+if [ ! -d e2e/node_modules ] || ! npm ls --prefix e2e --all >/dev/null 2>&1; then
 	npm ci --prefix e2e --no-audit --no-fund
 fi
 

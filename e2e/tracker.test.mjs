@@ -292,3 +292,43 @@ test('leaves no cookie and no storage behind, and the page renders', async (t) =
   const file = await screenshot(p.page, 'tracker-page');
   t.diagnostic(`screenshot: ${file}`);
 });
+
+const clickEvent = (h) => typeof h.ev.n === 'string' && /^(Outbound link|File download): /.test(h.ev.n);
+
+test('data-outbound and data-downloads send the host or the file path, nothing else of the link', async (t) => {
+  const p = await open(t, { query: { outbound: '1', downloads: 'true' } });
+  if (!p) return;
+  await p.wait(1, isPageview);
+  for (const id of ['#out', '#out-file', '#file', '#marked', '#song', '#inside', '#mail', '#nested-child']) await p.page.click(id);
+  await p.page.click('#out', { button: 'middle' });
+  const want = [
+    'File download: /export', // the download attribute, whatever the extension
+    'File download: /files/annual%20report.pdf',
+    'File download: /get/Guide.DOCX', // a file on another host is a download
+    'File download: /media/song.mp3',
+    'Outbound link: elsewhere.example',
+    'Outbound link: elsewhere.example', // the middle click
+    'Outbound link: nested.example', // a click inside the link
+  ];
+  await p.wait(want.length, clickEvent);
+  await sleep(300); // time for a stray event to arrive
+  const got = (await p.all()).filter(clickEvent);
+  assert.deepEqual(got.map((h) => h.ev.n).sort(), want);
+  for (const h of got) {
+    assert.equal(h.via, 'beacon');
+    assert.equal(h.ev.u, p.sent, 'the page the click happened on');
+    assert.deepEqual(h.fields, ['l', 'n', 'r', 's', 'u', 'w'], 'no props, no link URL');
+    for (const s of ['secret-token', 'token', 'sig=', 'frag', '8080', 'landing', 'anna']) assert.ok(!h.body.includes(s), `sent ${s}: ${h.body}`);
+  }
+});
+
+test('data-downloads with a list counts those extensions only; without data-outbound no link is outbound', async (t) => {
+  const p = await open(t, { query: { downloads: 'MP3, csv' } });
+  if (!p) return;
+  await p.wait(1, isPageview);
+  for (const id of ['#out', '#out-file', '#file', '#marked', '#song', '#inside', '#nested-child']) await p.page.click(id);
+  await p.wait(2, clickEvent);
+  await sleep(300);
+  const got = (await p.all()).filter(clickEvent);
+  assert.deepEqual(got.map((h) => h.ev.n).sort(), ['File download: /export', 'File download: /media/song.mp3']);
+});

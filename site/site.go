@@ -80,6 +80,10 @@ type Site struct {
 	// applied before the built-in ones so that ids the built-in rules
 	// leave alone (short numbers, names) are not stored (pipeline/scrub).
 	PathPatterns []string `yaml:"path_patterns"`
+	// UmamiWebsiteID is the website id an Umami tracker already on the
+	// site's pages sends (data-website-id), so that POST /api/send finds
+	// the site by it; without one the page's host decides (dropin.go).
+	UmamiWebsiteID string `yaml:"umami_website_id"`
 
 	// Location is TimeZone loaded.
 	Location *time.Location `yaml:"-"`
@@ -101,6 +105,7 @@ type Config struct {
 
 	proxies []netip.Prefix
 	byID    map[string]*Site
+	byUmami map[string]*Site
 	dir     string // the file's folder: relative paths in it start there
 }
 
@@ -198,6 +203,7 @@ func (c *Config) validate() error {
 		if s.Consent != nil {
 			s.Consent.Validate(key+".consent", c.dir, s.Domains, bad)
 		}
+		c.addUmami(key, s, bad)
 	}
 	return errors.Join(errs...)
 }

@@ -1,6 +1,7 @@
 /* Sezim tracker. No cookie, no storage, no identifier: the collector derives
-   everything else from the request. Served as is; keep it small (a Go test
-   caps it at 1536 bytes gzipped) and never let it throw into the page. */
+   everything else from the request. Served minified (go generate ./web);
+   keep it small (a Go test caps it at 1,472 bytes gzipped) and never let
+   it throw into the page. */
 (function (w, d, nav, loc) {
   'use strict';
   try {
@@ -107,6 +108,39 @@
     wrap('replaceState');
     w.addEventListener('popstate', changed);
     if (hash) w.addEventListener('hashchange', changed);
+
+    // data-outbound: a click on a link to another host is an event named
+    // after that host. data-downloads (optionally a list of extensions): a
+    // click on a file link, or one marked download, is an event named after
+    // the file's path. Only the host or the path leaves the page, never
+    // the rest of the address (a query may hold a token), and the event
+    // goes the way every event goes: the collector applies the visitor's
+    // stored choice to it.
+    var outbound = attr('outbound') != null && attr('outbound') != 'false';
+    var files = attr('downloads');
+    files = files != null && files != 'false' &&
+      (files && files != 'true' ? files : 'pdf,doc,docx,xls,xlsx,ppt,pptx,odt,ods,csv,txt,rtf,epub,zip,rar,7z,gz,dmg,exe,apk,mp3,wav,mp4,mov,avi')
+        .toLowerCase().split(/[\s,.]+/);
+    var clicked = function (e) {
+      try {
+        var a = e.target.closest && e.target.closest('a[href]'), u, ext;
+        if (!a || e.type == 'auxclick' && e.button != 1) return;
+        u = new URL(a.href, loc.href);
+        if (!/^https?:$/.test(u.protocol)) return;
+        ext = /\.([^./]+)$/.exec(u.pathname);
+        if (files && (a.hasAttribute('download') || ext && files.indexOf(ext[1].toLowerCase()) >= 0)) {
+          // A name is at most 200 bytes at the collector: a long path is
+          // sent as its file name.
+          track('File download: ' + (u.pathname.length > 160 ? u.pathname.replace(/^.*\//, '') : u.pathname));
+        } else if (outbound && u.host != loc.host) {
+          track('Outbound link: ' + u.hostname);
+        }
+      } catch (err) {}
+    };
+    if (outbound || files) {
+      d.addEventListener('click', clicked, true);
+      d.addEventListener('auxclick', clicked, true);
+    }
 
     var start = function () {
       ready = 1;
