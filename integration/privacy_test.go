@@ -2,12 +2,9 @@ package integration
 
 import (
 	"encoding/binary"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -129,22 +126,9 @@ func TestNothingIdentifyingReachesTheStatsDatabase(t *testing.T) {
 // the two decimal 64-bit halves a column could hold.
 func saltSecrets(t *testing.T, path string) []string {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st struct {
-		Salts []struct{ Key string } `json:"salts"`
-	}
-	if err := json.Unmarshal(data, &st); err != nil || len(st.Salts) == 0 {
-		t.Fatalf("salt state %s: %v", data, err)
-	}
-	var out []string
-	for _, s := range st.Salts {
-		k, _ := hex.DecodeString(s.Key)
-		out = append(out, s.Key,
-			strconv.FormatUint(binary.LittleEndian.Uint64(k[:8]), 10),
-			strconv.FormatUint(binary.LittleEndian.Uint64(k[8:]), 10))
+	out, err := anon.StateSecrets(path, time.Now().Add(48*time.Hour))
+	if err != nil || len(out) == 0 {
+		t.Fatalf("salt state %s: %v", path, err)
 	}
 	return out
 }

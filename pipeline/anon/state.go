@@ -1,7 +1,10 @@
 package anon
 
 import (
+	"encoding/binary"
+	"encoding/hex"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -32,4 +35,32 @@ func StateDays(path string, now time.Time) ([]time.Time, error) {
 	}
 	slices.SortFunc(days, func(a, b time.Time) int { return a.Compare(b) })
 	return days, nil
+}
+
+// StateSecrets lists what the state file at path holds that must never
+// appear in stored data, as a scanner would look for it: the ratchet's seed
+// and each salt it gives up to now's day (hex, and each salt's two 64-bit
+// halves in decimal), and the earlier format's keys likewise.
+func StateSecrets(path string, now time.Time) ([]string, error) {
+	s := &Salts{path: path}
+	if err := s.load(); err != nil {
+		return nil, err
+	}
+	var out []string
+	add := func(x salt) {
+		var k [16]byte
+		binary.LittleEndian.PutUint64(k[:8], x.k0)
+		binary.LittleEndian.PutUint64(k[8:], x.k1)
+		out = append(out, hex.EncodeToString(k[:]), strconv.FormatUint(x.k0, 10), strconv.FormatUint(x.k1, 10))
+	}
+	for _, x := range s.legacy {
+		add(x)
+	}
+	if r := s.ratchet; r != nil {
+		out = append(out, hex.EncodeToString(r.seed[:]))
+		for c := *r; !c.day.After(dayOf(now)); c.next() {
+			add(c.salt())
+		}
+	}
+	return out, nil
 }
