@@ -3,9 +3,11 @@ package retention_test
 import (
 	"context"
 	"log/slog"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/sezim-analytics/sezim/hashchain"
 	"github.com/sezim-analytics/sezim/pipeline"
 	"github.com/sezim-analytics/sezim/privacy/retention"
 	"github.com/sezim-analytics/sezim/site"
@@ -51,7 +53,7 @@ sites:
 			ev("other", ago(12)), ev("other", ago(9))})
 		insert("consent_visitors", []string{"site", "receipt", "visitor_id", "ts"}, [][]any{{"sez", "r1", "v", ago(40)}, {"sez", "r2", "v", ago(3)}})
 		insert("consent_log", []string{"chain", "seq", "receipt", "site", "ts"}, [][]any{{"c", uint64(1), "r1", "sez", ago(70)}, {"c", uint64(2), "r2", "sez", ago(50)},
-			{"c", uint64(3), "r3", "other", ago(70)}}) // other keeps 5 years
+			{"c", uint64(3), "r3", "other", ago(70)}}) // other keeps 5 years, so the one chain does
 		insert("audit_log", []string{"ts", "actor", "action"}, [][]any{{ago(101), "a", "sign_in"}, {ago(99), "a", "sign_in"}})
 		insert("subject_requests", []string{"id", "ts", "kind"}, [][]any{{"q1", ago(201), "export"}, {"q2", ago(199), "erase"}})
 
@@ -77,7 +79,9 @@ sites:
 			{"events", "site = 'sez' AND ts < toDateTime(" + store.Quote(itoa(ago(30).Unix())) + ", 'UTC')", 0},
 			{"events", "site = 'other'", 1},
 			{"consent_visitors", "1", 1},
-			{"consent_log", "site = 'sez'", 1},
+			// One chain spans both sites: it loses only its oldest rows,
+			// by the longest period (other's 5 years), so all stay.
+			{"consent_log", "site = 'sez'", 2},
 			{"consent_log", "site = 'other'", 1},
 			{"audit_log", "1", 1},
 			{"subject_requests", "1", 1},
@@ -88,7 +92,7 @@ sites:
 		}
 		want := map[[2]string]uint64{
 			{"events", "sez"}: 2, {"events", "other"}: 1, {"consent_visitors", "sez"}: 1,
-			{"consent_log", "sez"}: 1, {"audit_log", ""}: 1, {"subject_requests", ""}: 1,
+			{"audit_log", ""}: 1, {"subject_requests", ""}: 1,
 		}
 		if len(done) != len(want) {
 			t.Fatalf("destructions %+v", done)
@@ -137,3 +141,57 @@ sites:
 }
 
 func itoa(n int64) string { return time.Unix(n, 0).UTC().Format("2006-01-02 15:04:05") }
+
+// TestRetentionAnchorsChainsBeforeItDeletes: when the consent log's and the
+// audit log's oldest rows go, the job first writes each chain's anchor (its
+// newest row before the cut) to the checkpoints, so that verify accepts
+// the chains as starting there.
+func TestRetentionAnchorsChainsBeforeItDeletes(t *testing.T) {
+	cfg, err := site.Parse([]byte(`retention: {audit_log_days: 100}
+sites:
+  - id: sez
+    domains: [sez.im]
+    retention: {consent_log_days: 60}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	ago := func(days int) time.Time { return now.AddDate(0, 0, -days) }
+	storetest.ForEach(t, func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		id := s.DB().Identified
+		if err := s.Insert(ctx, id+".consent_log", []string{"chain", "seq", "receipt", "site", "ts", "row_hash"}, [][]any{
+			{"c", uint64(1), "r1", "sez", ago(90), "h1"}, {"c", uint64(2), "r2", "sez", ago(70), "h2"}, {"c", uint64(3), "r3", "sez", ago(10), "h3"}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Insert(ctx, id+".audit_log", []string{"ts", "actor", "action", "chain", "seq", "row_hash"}, [][]any{
+			{ago(120), "a", "sign_in", "a1", uint64(1), "x1"}, {ago(5), "a", "sign_in", "a1", uint64(2), "x2"}}); err != nil {
+			t.Fatal(err)
+		}
+		key := hashchain.RandomKey()
+		path := filepath.Join(t.TempDir(), "checkpoints")
+		cps, err := hashchain.OpenCheckpoints(path, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cps.Close()
+		job := retention.NewJob(retention.Options{Store: s, Sites: cfg, History: retention.NewHistory(s, "test", nil), Checkpoints: cps})
+		if _, err := job.Apply(ctx, now); err != nil {
+			t.Fatal(err)
+		}
+		heads, err := hashchain.ReadHeads(key, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a, ok := heads.PrunedOf(hashchain.LogConsent, "c"); !ok || a.Seq != 2 || a.Hash != "h2" {
+			t.Fatalf("consent chain anchor %+v %v, want seq 2 (its newest row before the cut)", a, ok)
+		}
+		if a, ok := heads.PrunedOf(hashchain.LogAudit, "a1"); !ok || a.Seq != 1 {
+			t.Fatalf("audit chain anchor %+v %v, want seq 1", a, ok)
+		}
+		if n, _ := store.CountWhere(ctx, s, id+".consent_log", "1"); n != 1 {
+			t.Fatalf("%d consent rows left, want 1", n)
+		}
+	})
+}
