@@ -229,6 +229,7 @@ var privacyTmpl = template.Must(template.New("privacy").Funcs(template.FuncMap{
 table.pt { border-collapse: collapse; width: 100%; font-size: .9rem; }
 .pt th, .pt td { text-align: left; vertical-align: top; padding: .35rem .5rem; border-top: 1px solid var(--line); }
 .pt th { color: var(--muted); font-weight: 600; }
+.pt td:first-child { white-space: nowrap; }
 .ev { margin: .2rem 0 0; padding-left: 1.1rem; color: var(--muted); font-size: .85rem; }
 .verdict { font-size: 1.1rem; font-weight: 700; }
 .perr { background: #fff0f0; color: #a61e1e; border-radius: 8px; padding: .5rem .75rem; }
