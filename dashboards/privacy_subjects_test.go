@@ -3,10 +3,12 @@ package dashboards
 import (
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -216,6 +218,30 @@ func TestPrivacySubjectTools(t *testing.T) {
 		}
 		if n := countWhere(t, st, "audit_log", "position(detail, "+store.Quote(subjectVisitor)+") > 0 OR position(target, "+store.Quote(subjectVisitor)+") > 0"); n != 0 {
 			t.Errorf("the visitor id is in %d audit rows", n)
+		}
+
+		// Concurrent requests each keep their own values (Fiber reuses
+		// the request's buffers once a handler returns).
+		var wg sync.WaitGroup
+		for i := range 6 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				form := url.Values{"kind": {"visitor"}, "value": {otherVisitor}, "reason": {fmt.Sprintf("concurrent request %d", i)}}
+				if code, _, body := postForm(t, pia, base, "/app/privacy/subjects/export", "", form); code != 200 {
+					t.Errorf("concurrent export %d: %d %s", i, code, body)
+				}
+				who := fmt.Sprintf("actor-%d", i)
+				if code, _, body := fetchPage(t, pia, base+"/app/privacy/audit?actor="+who); code != 200 || !strings.Contains(body, `value="`+who+`"`) {
+					t.Errorf("concurrent audit view %d: %d", i, code)
+				}
+			}()
+		}
+		wg.Wait()
+		for i := range 6 {
+			if n := countWhere(t, st, "subject_requests", fmt.Sprintf("reason = 'concurrent request %d'", i)); n != 1 {
+				t.Errorf("request %d recorded %d times", i, n)
+			}
 		}
 	})
 }
