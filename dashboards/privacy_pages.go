@@ -191,6 +191,11 @@ func (s *Server) receiptLookup(c *fiber.Ctx) error {
 func (s *Server) auditView(c *fiber.Ctx) error {
 	form, f, err := auditFilter(c)
 	if err != nil {
+		// A filter typed wrong is answered on the page, with the form.
+		var fe *fiber.Error
+		if errors.As(err, &fe) {
+			return s.renderPrivacy(c, fe.Code, privacyPage{Tab: "audit", Error: fe.Message, AuditForm: form})
+		}
 		return err
 	}
 	if err := s.audited(c, AuditAuditView, "", "ok"); err != nil {
