@@ -3,7 +3,6 @@ package dashboards
 import (
 	"bytes"
 	"errors"
-	"github.com/sezim-analytics/sezim/store"
 	"html/template"
 	"strings"
 	"time"
@@ -12,6 +11,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sezim-analytics/sezim/privacy"
+	"github.com/sezim-analytics/sezim/privacy/retention"
+	"github.com/sezim-analytics/sezim/privacy/subject"
+	"github.com/sezim-analytics/sezim/store"
 )
 
 // Audit actions of the privacy console: each view of identified data, and
@@ -35,6 +37,14 @@ type PrivacyOptions struct {
 	// Store is the privacy tools' connection (a ClickHouse user that may
 	// read identified data); nil: the dashboards' own Store.
 	Store store.Store
+	// Subjects answers the data-subject requests of the console (serve:
+	// over the privacy store, audited to the keyed audit log, refreshing
+	// the collector's blocks); nil: one over the privacy store, audited
+	// to this server's audit log.
+	Subjects *subject.Service
+	// Retention is the retention history the console lists; nil: the
+	// privacy store's.
+	Retention *retention.History
 }
 
 // privacyStore is the store the console reads identified data with.
@@ -57,6 +67,9 @@ func (s *Server) mountPrivacy(app *fiber.App) {
 	g.Get("/inventory", s.privacyInventory)
 	g.Get("/receipts", s.receiptLookup)
 	g.Get("/audit", s.auditView)
+	g.Get("/audit/export", s.auditExport)
+	g.Get("/retention", s.retentionPage)
+	s.mountSubjects(g)
 }
 
 func requirePrivacyRole(c *fiber.Ctx) error {
@@ -75,6 +88,9 @@ type privacyPage struct {
 	Receipt         string
 	Lookup          *privacy.ReceiptLookup
 	Audit           []AuditEntry
+	AuditForm       auditForm
+	Subjects        *subjectsView
+	Retention       *retentionView
 }
 
 func (s *Server) renderPrivacy(c *fiber.Ctx, status int, p privacyPage) error {
@@ -170,13 +186,23 @@ func (s *Server) receiptLookup(c *fiber.Ctx) error {
 	return s.renderPrivacy(c, fiber.StatusOK, privacyPage{Tab: "receipts", Receipt: id, Lookup: l})
 }
 
-// auditView shows the newest rows of the audit log; the view is audited
-// first, so it shows itself.
+// auditView shows the newest rows of the audit log the filter selects;
+// the view is audited first, so it shows itself.
 func (s *Server) auditView(c *fiber.Ctx) error {
+	form, f, err := auditFilter(c)
+	if err != nil {
+		// A filter typed wrong is answered on the page, with the form.
+		var fe *fiber.Error
+		if errors.As(err, &fe) {
+			return s.renderPrivacy(c, fe.Code, privacyPage{Tab: "audit", Error: fe.Message, AuditForm: form})
+		}
+		return err
+	}
 	if err := s.audited(c, AuditAuditView, "", "ok"); err != nil {
 		return err
 	}
-	rows, err := s.audit.Entries(c.UserContext(), auditViewRows)
+	f.Limit = auditViewRows
+	rows, err := s.audit.Query(c.UserContext(), f)
 	if err != nil {
 		s.o.Logger.Error("cannot read the audit log", "err", err)
 		return fiber.NewError(fiber.StatusServiceUnavailable, "the audit log could not be read, try again")
@@ -184,7 +210,7 @@ func (s *Server) auditView(c *fiber.Ctx) error {
 	if c.Query("format") == "json" {
 		return c.JSON(rows)
 	}
-	return s.renderPrivacy(c, fiber.StatusOK, privacyPage{Tab: "audit", Audit: rows})
+	return s.renderPrivacy(c, fiber.StatusOK, privacyPage{Tab: "audit", Audit: rows, AuditForm: form})
 }
 
 var privacyTmpl = template.Must(template.New("privacy").Funcs(template.FuncMap{
@@ -208,6 +234,7 @@ var privacyTmpl = template.Must(template.New("privacy").Funcs(template.FuncMap{
 table.pt { border-collapse: collapse; width: 100%; font-size: .9rem; }
 .pt th, .pt td { text-align: left; vertical-align: top; padding: .35rem .5rem; border-top: 1px solid var(--line); }
 .pt th { color: var(--muted); font-weight: 600; }
+.pt td:first-child { white-space: nowrap; }
 .ev { margin: .2rem 0 0; padding-left: 1.1rem; color: var(--muted); font-size: .85rem; }
 .verdict { font-size: 1.1rem; font-weight: 700; }
 .perr { background: #fff0f0; color: #a61e1e; border-radius: 8px; padding: .5rem .75rem; }
@@ -229,7 +256,8 @@ code { font-size: .85rem; }
   <a href="/app/privacy/inventory" {{if eq .Tab "inventory"}}aria-current="page"{{end}}>Schema inventory</a>
   <a href="/app/privacy/receipts" {{if eq .Tab "receipts"}}aria-current="page"{{end}}>Consent receipts</a>
   <a href="/app/privacy/audit" {{if eq .Tab "audit"}}aria-current="page"{{end}}>Audit log</a>
-  {{/* Data-subject requests and the retention history get their tabs here. */}}
+  <a href="/app/privacy/subjects" {{if eq .Tab "subjects"}}aria-current="page"{{end}}>Subject requests</a>
+  <a href="/app/privacy/retention" {{if eq .Tab "retention"}}aria-current="page"{{end}}>Retention history</a>
   <a href="/app/">Dashboards</a>
 </nav>
 {{if .Error}}<p class="perr" role="alert">{{.Error}}</p>{{end}}
@@ -240,7 +268,9 @@ code { font-size: .85rem; }
   <p>The <a href="/app/privacy/report">report</a> runs every check on the live stores now (the same checks as <code>sezim privacy report</code>): nothing personal in the statistics database, the salts' ages, the small cells against k, the consent chains, the last retention run and the drops by reason.
   The <a href="/app/privacy/inventory">schema inventory</a> lists every column with its tier, purpose and retention, read from the migrations.
   A <a href="/app/privacy/receipts">receipt</a> a visitor quotes shows their consent decisions and whether their chain verifies.
-  Looking up a receipt, opening the audit log and running the report are themselves written to the audit log.</p>
+  <a href="/app/privacy/subjects">Subject requests</a> export, block, unblock or erase what is held about one person, each with its legal reason.
+  The <a href="/app/privacy/retention">retention history</a> lists what the retention job destroyed, when and under which rule.
+  Looking up a receipt, every subject request, opening or exporting the audit log and running the report are themselves written to the audit log.</p>
   <form method="get" action="/app/privacy/report"><button type="submit" id="run-report">Run the report</button></form>
 </section>
 {{end}}
@@ -302,9 +332,21 @@ code { font-size: .85rem; }
 </section>
 {{end}}
 
+{{template "subjects" .}}
+{{template "retention" .}}
+
 {{if eq .Tab "audit"}}
 <section class="pcard" id="audit">
   <h2>Audit log, newest first</h2>
+  <form method="get" action="/app/privacy/audit" id="audit-filter">
+    <label for="f-actor">Who</label> <input id="f-actor" name="actor" value="{{.AuditForm.Actor}}" size="12" maxlength="256">
+    <label for="f-action">Action</label> <input id="f-action" name="action" value="{{.AuditForm.Action}}" size="16" maxlength="256">
+    <label for="f-since">From</label> <input id="f-since" name="since" value="{{.AuditForm.Since}}" size="16" placeholder="YYYY-MM-DD">
+    <label for="f-until">until</label> <input id="f-until" name="until" value="{{.AuditForm.Until}}" size="16" placeholder="YYYY-MM-DD"> (UTC)
+    <button type="submit">Filter</button>
+  </form>
+  <p>Export these rows: <a id="export-csv" href="/app/privacy/audit/export?format=csv&actor={{.AuditForm.Actor}}&action={{.AuditForm.Action}}&since={{.AuditForm.Since}}&until={{.AuditForm.Until}}">CSV</a>
+  · <a id="export-json" href="/app/privacy/audit/export?format=json&actor={{.AuditForm.Actor}}&action={{.AuditForm.Action}}&since={{.AuditForm.Since}}&until={{.AuditForm.Until}}">JSON</a> (each export is audited)</p>
   <table class="pt">
     <thead><tr><th>Time (UTC)</th><th>Who</th><th>Action</th><th>Target</th><th>Outcome</th><th>Network</th><th>Attempts</th></tr></thead>
     <tbody>

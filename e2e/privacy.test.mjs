@@ -9,10 +9,17 @@
 // 3. A privacy user follows the link, runs the report, looks the visitor's
 //    receipt up (its rows, chain and position, the chain verifies) and sees
 //    the look-up in the audit log.
+// 4. The privacy user erases the visitor by the receipt (a legal reason,
+//    the receipt typed again), sees "erased, 0 rows left" and the request
+//    in the list, and ClickHouse holds none of the visitor's identified
+//    rows; the erasure is in the audit log, filtered by action.
+// 5. After a run of `sezim retention`, the retention history page shows the
+//    run and its last run time.
 //
 // Needs SEZIM_TEST_CLICKHOUSE and SEZIM_TEST_CLICKHOUSE_HTTP (to drop its
 // databases); without them it skips, unless CI=true. Screenshots:
-// test-artifacts/receipt-{en,ru,kk}.png, privacy-report.png, privacy-receipt.png.
+// test-artifacts/receipt-{en,ru,kk}.png, privacy-report.png, privacy-receipt.png,
+// privacy-erase.png, privacy-retention.png.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -68,7 +75,9 @@ test('privacy console: receipts in the banner, the console for the privacy role 
   const chQuery = async (sql) => {
     const res = await fetch(chHTTP, { method: 'POST', body: sql });
     if (!res.ok) throw new Error(`ClickHouse HTTP ${res.status}: ${await res.text()}`);
+    return res.text();
   };
+  const chCount = async (table, where) => Number((await chQuery(`SELECT count() FROM ${identDB}.${table} WHERE ${where} FORMAT TabSeparated`)).trim());
   const cleanups = [
     () => rm(tmp, { recursive: true, force: true }),
     () => chQuery(`DROP DATABASE IF EXISTS ${statsDB}`),
@@ -104,7 +113,7 @@ sites:
     origins: ["${pageOrigin}"]
     timezone: Asia/Almaty
     consent:
-      purposes: [functional, statistics]
+      purposes: [functional, statistics, identified]
       policy_version: "2026-11"
       policy_text_hash: "${createHash('sha256').update('Sezim e2e privacy policy').digest('hex')}"
       cookie_domain: site.test
@@ -218,6 +227,47 @@ sites:
     assert.match(audit[0], /audit_view/, 'newest first: this very view');
     assert.ok(audit.some((r) => r.includes('receipt_lookup') && r.includes(receipt) && r.includes('pia')), audit.join('\n'));
     assert.ok(audit.some((r) => r.includes('privacy_report')), audit.join('\n'));
+
+    // 4. Erase the visitor by the receipt. The visitor leaves first, and
+    // their consented rows and the receipt's link are stored before.
+    const vid = (await vctx.cookies()).find((c) => c.name === 'sezim_vid');
+    assert.ok(vid, 'accepting "identified" set the visitor id cookie');
+    await vctx.close();
+    const held = await waitFor(async () => {
+      const [events, links] = await Promise.all([chCount('events', `visitor_id = '${vid.value}'`), chCount('consent_visitors', `receipt = '${receipt}'`)]);
+      return events > 0 && links > 0 && { events, links };
+    }, { timeout: 15_000, interval: 250, describe: () => 'the visitor\'s identified rows and receipt link' });
+    t.diagnostic(`held before the erasure: ${JSON.stringify(held)}`);
+    await pia.click('a[href="/app/privacy/subjects"]');
+    await pia.selectOption('#kind', 'receipt');
+    await pia.fill('#value', receipt);
+    await pia.fill('#reason', 'the subject\'s request of 2026-11-29, by e-mail');
+    await Promise.all([pia.waitForURL(/\/subjects\/erase$/), pia.click('#do-erase')]);
+    assert.match(await pia.textContent('#erase-confirm'), /cannot be undone/);
+    assert.equal(await chCount('events', `visitor_id = '${vid.value}'`), held.events, 'nothing erased before the confirmation');
+    await pia.fill('#confirm', receipt);
+    await pia.click('#erase-now');
+    await pia.waitForSelector('#subject-result');
+    assert.equal(await pia.textContent('#subject-result'), 'erased, 0 rows left');
+    const reqs = await pia.locator('#subject-requests tbody tr').allTextContents();
+    assert.match(reqs[0], /pia\s*erase\s*receipt:[0-9a-f]{16}.*by e-mail.*erased, 0 rows left/s, reqs.join('\n'));
+    assert.equal(await chCount('events', `visitor_id = '${vid.value}'`), 0, 'no identified event of the visitor is left');
+    assert.equal(await chCount('consent_visitors', `receipt = '${receipt}'`), 0, 'the receipt leads to no visitor');
+    await pia.screenshot({ path: path.join(artifactsDir, 'privacy-erase.png'), fullPage: true });
+    await pia.goto(`${dash}/app/privacy/audit?action=subject_erase`);
+    const erasures = await pia.locator('#audit tbody tr').allTextContents();
+    assert.equal(erasures.length, 1, erasures.join('\n'));
+    assert.match(erasures[0], /pia\s*subject_erase\s*receipt:[0-9a-f]{16}\s*ok/);
+
+    // 5. The retention history, after a run of the job.
+    // Its own data folder: serve keeps the salts and the checkpoints.
+    await mkdir(path.join(tmp, 'retention-data'), { recursive: true });
+    await runSezimOK(bin, ['retention', ...store, '--data', path.join(tmp, 'retention-data')]);
+    await pia.click('a[href="/app/privacy/retention"]');
+    assert.match(await pia.textContent('#retention-last'), /^Last run: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\.$/);
+    const history = await pia.locator('#retention tbody tr').allTextContents();
+    assert.ok(history.length >= 1 && /run of the job.*sezim retention \(cli:/s.test(history[0]), history.join('\n'));
+    await pia.screenshot({ path: path.join(artifactsDir, 'privacy-retention.png'), fullPage: true });
     assert.deepEqual(errors, []);
     failed = false;
   } finally {

@@ -234,8 +234,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	roll := rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log, Reg: reg, Destroyed: rp.statsDestroyed})
 	started, rollupStall := time.Now(), max(30*time.Minute, 10*o.rollupEvery)
 	staff := dashboards.NewDirectory(dashboards.DirectoryOptions{Store: roles.dashboards})
+	console := privacyConsole(salts, reg, roles.privacy)
+	// The console's subject requests read and erase with the privacy
+	// role's user, are audited on serve's keyed chain, and a block reaches
+	// this process's ingest at once.
+	console.Subjects = subject.New(subject.Options{Store: roles.privacy, Sites: cfg, Audit: dashboards.SubjectAudit(audit), Blocks: blocks, Logger: log})
 	dash := dashboards.New(dashboards.Options{Sites: cfg, Store: roles.dashboards, Audit: audit, Logger: log, InsecureCookie: o.insecureCk,
-		Updated: roll.LastRun, Directory: staff, Privacy: privacyConsole(salts, reg, roles.privacy)})
+		Updated: roll.LastRun, Directory: staff, Privacy: console})
 
 	// Listen first, so a busy port fails the start rather than later.
 	pubLn, err := net.Listen("tcp", o.addr)

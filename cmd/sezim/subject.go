@@ -101,9 +101,7 @@ func subjectCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer closeAudit()
-	svc := subject.New(subject.Options{Store: st, Sites: cfg, Audit: func(ctx context.Context, e subject.AuditEvent) error {
-		return audit.Record(ctx, dashboards.AuditEntry{Time: e.Time, Actor: e.Actor, Action: e.Action, Target: e.Target, Outcome: e.Outcome, Detail: e.Detail})
-	}})
+	svc := subject.New(subject.Options{Store: st, Sites: cfg, Audit: dashboards.SubjectAudit(audit)})
 
 	if kind == "export" {
 		ex, err := svc.Export(ctx, req)
