@@ -40,6 +40,9 @@ func retention(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer st.Close()
+	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+		return fmt.Errorf("cannot create the data folder (%s): %w", *dataDir, err)
+	}
 	salts, err := anon.NewSalts(filepath.Join(*dataDir, "salts.json"), time.Now())
 	if err != nil {
 		return err
