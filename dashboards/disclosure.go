@@ -13,9 +13,9 @@ import (
 // Disclosure control at read time.
 //
 // In a site's protective mode (site.Site.Perturbed) every read of an
-// aggregate table goes through published: each stored cell (one key and
-// salt day, the unit the rollup writes) is replaced by its published
-// numbers, the counts plus the noise its cell key fixes
+// aggregate table goes through published: each cell (one key: a site-local
+// hour or day, a dimension and value, and a filter for pairs) is replaced
+// by its published numbers, the counts plus the noise its cell key fixes
 // (pipeline/rollup/perturb.go), before any sum. So every answer (a range,
 // a filter, a breakdown, its total, an hour, CSV or JSON, asked once or a
 // hundred times) is a sum of the same published cells, and a difference of
@@ -29,11 +29,11 @@ import (
 // same key and count and are published with the same numbers, so the two
 // grains add no second noisy copy of a small count.
 //
-// What stays suppressed: a cell published with 0 visitors reads as absent,
-// and nothing else. Noise replaces k: the threshold that suppression and
-// the "other" fold apply is 1 (kOf), so a row is shown whenever its
-// published visitors are, and no large row is ever hidden to protect a
-// small remainder.
+// What stays hidden: a row whose visitors are published as 0 is not
+// listed (its other numbers still count in the totals), and nothing else.
+// Noise replaces k: the threshold that suppression and the "other" fold
+// apply is 1 (kOf), so a row is shown whenever its published visitors
+// are, and no large row is ever hidden to protect a small remainder.
 
 // kOf is the suppression threshold of a site's answers: its k in the exact
 // mode, 1 (only what is published as 0 is hidden) in the protective one.
@@ -44,40 +44,62 @@ func kOf(s *site.Site) int {
 	return s.KThreshold
 }
 
-// cellKeys are the key columns of each aggregate table's stored cells.
+// cellKeys are the key columns of each aggregate table's published cells:
+// a site-local hour or day, without the salt day. A day holds two salt days
+// where the site is not on UTC; their rows are one cell (their visitors
+// are distinct, so counts and keys add up), so that a day is one draw of
+// noise and not two.
 var cellKeys = map[string]string{
-	"agg_hourly": "site, hour, dim, value, salt_day",
-	"agg_daily":  "site, day, dim, value, salt_day",
-	"agg_pairs":  "site, day, fdim, fvalue, dim, value, salt_day",
+	"agg_hourly": "site, hour, dim, value",
+	"agg_daily":  "site, day, dim, value",
+	"agg_pairs":  "site, day, fdim, fvalue, dim, value",
 }
 
-// published returns src, a FROM of table's stored cells (one row per cell,
-// with its ckey: Querier.from, Querier.pairCells), as the site publishes
-// them: unchanged in the exact mode, else one row per cell with the
-// perturbed numbers under the same names. A cell without a key (stored
-// before migration 016, whose events are gone) is keyed by a hash of its
-// coordinates instead: a key of 0 would move every such cell by the same
-// −2 or −1. That key is not secret, so such cells are protected in name
-// only, and CheckDisclosure reports them.
+// published returns src, a FROM of table's stored rows (one row per key
+// and salt day, with its ckey: Querier.from, Querier.pairCells), as the
+// site publishes them: unchanged in the exact mode, else one row per cell
+// with the perturbed numbers under the same names, and no salt_day. A cell
+// without a key (stored before migration 016, whose events are gone) is
+// keyed by a hash of its coordinates instead: a key of 0 would move every
+// such cell by the same −2 or −1. That key is not secret, so such cells
+// are protected in name only, and CheckDisclosure reports them.
+//
+// Each number gets its own noise from the one key, without zeroing the
+// others when visitors are published as 0: zeroing would take the
+// pageviews of every hidden one-visitor cell out of every sum, a bias that
+// grows with the range (measured: a week's pageviews of a small country at
+// a fifth of the truth).
 func published(s *site.Site, table, src string) string {
 	if !s.Perturbed() {
 		return src
 	}
-	keys, ok := cellKeys[table]
-	if !ok {
-		panic("dashboards: no cell keys for " + table)
+	return publishBy(cellKeys[table], src)
+}
+
+// publishedRows is published with the salt day kept: one cell per stored
+// row, for the read that asks which salt days have numbers (coverPart).
+func publishedRows(s *site.Site, table, src string) string {
+	if !s.Perturbed() {
+		return src
+	}
+	return publishBy(cellKeys[table]+", salt_day", src)
+}
+
+// publishBy publishes the rows of src as cells of the key columns keys.
+func publishBy(keys, src string) string {
+	if keys == "" {
+		panic("dashboards: a read of a table without cell keys")
 	}
 	p := rollup.Perturbation
 	pub := func(c string) string { return p.PublishSQL(c, "u") }
-	// A cell published with no visitors is published as absent; bounces
-	// never exceed visits, so a bounce rate stays a rate.
-	return fmt.Sprintf(`(SELECT %[1]s, v0 AS visitors, if(v0 = 0, 0, v1) AS visits, if(v0 = 0, 0, v2) AS pageviews,
-  if(v0 = 0, 0, least(v3, v1)) AS bounces, if(v0 = 0, 0, v4) AS duration, if(v0 = 0, 0, v5) AS events
- FROM (SELECT %[1]s, %[2]s AS v0, %[3]s AS v1, %[4]s AS v2, %[5]s AS v3, %[6]s AS v4, %[7]s AS v5
-  FROM (SELECT %[1]s, visitors, visits, pageviews, bounces, duration, events, if(ckey = 0, %[8]s, %[9]s) AS u FROM %[10]s)))`,
-		keys, pub("visitors"), pub("visits"), pub("pageviews"), pub("bounces"),
-		p.PublishDurationSQL("duration", "visits", "u"), pub("events"),
-		rollup.ReduceKeySQL("cityHash64("+keys+")"), rollup.ReduceKeySQL("ckey"), src)
+	// Bounces never exceed visits, so that a bounce rate stays a rate.
+	return fmt.Sprintf(`(SELECT %[1]s, %[2]s AS visitors, %[3]s AS visits, %[4]s AS pageviews,
+  least(%[5]s, visits) AS bounces, %[6]s AS duration, %[7]s AS events
+ FROM (SELECT %[1]s, c0, c1, c2, c3, c4, c5, if(ck = 0, %[8]s, %[9]s) AS u
+  FROM (SELECT %[1]s, sum(visitors) AS c0, sum(visits) AS c1, sum(pageviews) AS c2, sum(bounces) AS c3, sum(duration) AS c4,
+    sum(events) AS c5, sum(ckey) AS ck FROM %[10]s GROUP BY %[1]s)))`,
+		keys, pub("c0"), pub("c1"), pub("c2"), pub("c3"), p.PublishDurationSQL("c4", "c1", "u"), pub("c5"),
+		rollup.ReduceKeySQL("cityHash64("+keys+")"), rollup.ReduceKeySQL("ck"), src)
 }
 
 // realtimeKeySQL is the reduced cell key of the distinct visitors of a
@@ -170,28 +192,48 @@ func (q *Querier) checkSite(ctx context.Context, s *site.Site, now time.Time, ds
 		exact, published uint64
 		unkeyed          bool // its published value is not computed here
 	}
-	days, pages := map[string]*sums{}, map[string]*sums{}
-	sql := fmt.Sprintf(`SELECT toString(day), dim, value, visitors, %s, toUInt64(ckey = 0 AND visitors > 0) FROM %s.agg_daily FINAL
+	// A cell is a day, dimension and value, its salt days added up.
+	type cellKey struct{ day, dim, value string }
+	type cell struct {
+		count, key uint64
+		unkeyed    bool
+	}
+	cells := map[cellKey]*cell{}
+	sql := fmt.Sprintf(`SELECT toString(day), dim, value, visitors, ckey FROM %s.agg_daily FINAL
  WHERE site = %s AND day >= %s AND day <= %s AND (dim = '' OR dim = %s)`,
-		rollup.ReduceKeySQL("ckey"), q.st.DB().Stats, store.Quote(s.ID), store.Quote(r.From.String()), store.Quote(r.To.String()), store.Quote(rollup.DimPage))
+		q.st.DB().Stats, store.Quote(s.ID), store.Quote(r.From.String()), store.Quote(r.To.String()), store.Quote(rollup.DimPage))
 	err := q.st.Query(ctx, sql, func(row store.Row) error {
-		m, key := days, row.String(0)
-		if row.String(1) != "" {
-			m, key = pages, row.String(2)
-		}
-		c := m[key]
+		k := cellKey{row.String(0), row.String(1), row.String(2)}
+		c := cells[k]
 		if c == nil {
-			c = &sums{}
-			m[key] = c
+			c = &cell{}
+			cells[k] = c
 		}
-		c.exact += row.Uint64(3)
-		c.published += rollup.Perturbation.Publish(row.Uint64(3), uint32(row.Uint64(4)))
-		ds.Unkeyed += row.Uint64(5)
-		c.unkeyed = c.unkeyed || row.Uint64(5) > 0
+		c.count += row.Uint64(3)
+		c.key += row.Uint64(4)
+		if row.Uint64(4) == 0 && row.Uint64(3) > 0 {
+			c.unkeyed = true
+			ds.Unkeyed++
+		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("cannot read the stored cells of site %q: %w", s.ID, err)
+	}
+	days, pages := map[string]*sums{}, map[string]*sums{}
+	for k, c := range cells {
+		m, key := days, k.day
+		if k.dim != "" {
+			m, key = pages, k.value
+		}
+		sm := m[key]
+		if sm == nil {
+			sm = &sums{}
+			m[key] = sm
+		}
+		sm.exact += c.count
+		sm.published += rollup.Perturbation.Publish(c.count, uint32(c.key))
+		sm.unkeyed = sm.unkeyed || c.unkeyed
 	}
 	compare := func(got uint64, want *sums) {
 		if want != nil && want.unkeyed {

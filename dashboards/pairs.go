@@ -95,7 +95,7 @@ func (q *Querier) pairCells(where string) string {
 func (q *Querier) coverPart(s *site.Site, r Range, id, days string, f Filter, pairTotals string) string {
 	key := "concat(toString(day), ' ', toString(salt_day))"
 	counted := "(visitors + visits + pageviews + events) > 0"
-	need := published(s, "agg_daily", q.from("agg_daily", r, fmt.Sprintf("site = %s AND %s AND dim = %s AND value = %s", id, days, store.Quote(f.Dim), store.Quote(f.Value))))
+	need := publishedRows(s, "agg_daily", q.from("agg_daily", r, fmt.Sprintf("site = %s AND %s AND dim = %s AND value = %s", id, days, store.Quote(f.Dim), store.Quote(f.Value))))
 	return fmt.Sprintf(`SELECT toUInt8(%d) AS part, toString('') AS val, toUInt64(uniqExact(day)) AS v, toUInt64(0) AS n, toUInt64(0) AS p, toUInt64(0) AS b, toUInt64(0) AS d, toUInt64(0) AS e
  FROM %s WHERE %s AND %s NOT IN (SELECT %s FROM %s WHERE %s)`, partMissing, need, counted, key, key, pairTotals, counted)
 }
