@@ -29,8 +29,8 @@ package rollup
 // pageviews, bounces, events, and duration in steps of DurationStep): a
 // cell whose numbers are equal is published with equal numbers, so the
 // metrics of one cell are not independent noisy copies that could be
-// averaged. A cell published with 0 visitors is published as all zeros:
-// it reads as absent.
+// averaged. Each number is looked up by its own count, and none is zeroed
+// when another is published as 0: every sum stays unbiased.
 
 import (
 	"fmt"
