@@ -153,7 +153,7 @@ func (a *API) aggregate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := fiber.Map{"site": s.ID, "range": rangeOut(r), "k": s.KThreshold, "filter": filterOut(f), "results": ms[0]}
+	out := fiber.Map{"site": s.ID, "range": rangeOut(r), "k": kOf(s), "filter": filterOut(f), "results": ms[0]}
 	if len(ranges) > 1 {
 		out["previous"] = fiber.Map{"range": rangeOut(ranges[1]), "results": ms[1]}
 	}
@@ -182,7 +182,7 @@ func (a *API) timeseries(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"site": s.ID, "range": rangeOut(r), "k": s.KThreshold, "filter": filterOut(f), "interval": interval, "results": pts})
+	return c.JSON(fiber.Map{"site": s.ID, "range": rangeOut(r), "k": kOf(s), "filter": filterOut(f), "interval": interval, "results": pts})
 }
 
 func (a *API) breakdown(c *fiber.Ctx) error {
@@ -227,7 +227,7 @@ func (a *API) breakdown(c *fiber.Ctx) error {
 	default:
 		return badRequest("format must be json or csv")
 	}
-	return c.JSON(fiber.Map{"site": s.ID, "range": rangeOut(r), "k": s.KThreshold, "filter": filterOut(f),
+	return c.JSON(fiber.Map{"site": s.ID, "range": rangeOut(r), "k": kOf(s), "filter": filterOut(f),
 		"property": dim, "results": b.Rows, "other": b.Other, "total": b.Total})
 }
 

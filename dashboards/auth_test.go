@@ -28,10 +28,12 @@ sites:
   - id: alpha
     domains: [alpha.example]
     timezone: UTC
+    disclosure: exact
   - id: beta
     domains: [beta.example]
     timezone: UTC
     k_threshold: 3
+    disclosure: exact
 `))
 	if err != nil {
 		t.Fatal(err)

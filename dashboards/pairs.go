@@ -48,20 +48,20 @@ func (q *Querier) FilteredBreakdown(ctx context.Context, s *site.Site, r Range, 
 		return Breakdown{}, fmt.Errorf("%w: other breakdowns can be filtered by %s only", ErrFilterUnavailable, strings.Join(rollup.PairFilterDims, ", "))
 	}
 	q.prepare(ctx)
-	k := s.KThreshold
+	k := kOf(s)
 	id, days := store.Quote(s.ID), fmt.Sprintf("day >= %s AND day <= %s", store.Quote(r.From.String()), store.Quote(r.To.String()))
 	pairsOf := func(dim string) string {
 		return q.pairCells(fmt.Sprintf("site = %s AND fdim = %s AND fvalue = %s AND dim = %s AND %s",
 			id, store.Quote(f.Dim), store.Quote(f.Value), store.Quote(dim), days))
 	}
-	src := pairsOf(dim)
+	src := published(s, "agg_pairs", pairsOf(dim))
 	// While a salt day is open its pair cells are stored unfolded (the
 	// rollup folds them when it finishes the day), so the fold of cells
 	// below k into the remainder '' is made here, per stored cell (one
 	// salt day and day), exactly as pipeline/rollup/pairs.go makes it;
 	// folding a finished day's cells again changes nothing.
 	parts := breakdownParts(src, src, fmt.Sprintf("if(visitors < %d, '', value)", k), dim, k, limit)
-	parts = append(parts, q.coverPart(r, id, days, f, pairsOf(rollup.DimTotal)))
+	parts = append(parts, q.coverPart(s, r, id, days, f, pairsOf(rollup.DimTotal)))
 	p, err := q.panel(ctx, parts)
 	if err != nil {
 		return Breakdown{}, fmt.Errorf("cannot query the %s breakdown of site %q under %s: %w", dim, s.ID, f.Dim, err)
@@ -79,8 +79,8 @@ func (q *Querier) FilteredBreakdown(ctx context.Context, s *site.Site, r Range, 
 // whether its month is compacted or not.
 func (q *Querier) pairCells(where string) string {
 	return fmt.Sprintf(`(SELECT site, day, fdim, fvalue, dim, value, salt_day, toUInt64(sum(c0)) AS visitors, toUInt64(sum(c1)) AS visits,
-  toUInt64(sum(c2)) AS pageviews, toUInt64(sum(c3)) AS bounces, toUInt64(sum(c4)) AS duration, toUInt64(sum(c5)) AS events
- FROM (SELECT site, day, fdim, fvalue, dim, value, salt_day, visitors AS c0, visits AS c1, pageviews AS c2, bounces AS c3, duration AS c4, events AS c5
+  toUInt64(sum(c2)) AS pageviews, toUInt64(sum(c3)) AS bounces, toUInt64(sum(c4)) AS duration, toUInt64(sum(c5)) AS events, sum(c6) AS ckey
+ FROM (SELECT site, day, fdim, fvalue, dim, value, salt_day, visitors AS c0, visits AS c1, pageviews AS c2, bounces AS c3, duration AS c4, events AS c5, ckey AS c6
   FROM %s.agg_pairs WHERE %s)
  GROUP BY site, day, fdim, fvalue, dim, value, salt_day)`, q.st.DB().Stats, where)
 }
@@ -88,11 +88,14 @@ func (q *Querier) pairCells(where string) string {
 // coverPart is the panel part that counts the days of the range on which
 // f's value has numbers in agg_daily for a salt day whose pair rows
 // (totals in pairTotals) it lacks: a filtered breakdown over such a day
-// would silently miss those visits.
-func (q *Querier) coverPart(r Range, id, days string, f Filter, pairTotals string) string {
+// would silently miss those visits. The days with numbers are the days
+// whose published numbers are not 0 (published), so the count reveals no
+// cell that the site's mode hides; the pair totals are read as stored, as
+// whether they exist is the rollup's choice, not a count.
+func (q *Querier) coverPart(s *site.Site, r Range, id, days string, f Filter, pairTotals string) string {
 	key := "concat(toString(day), ' ', toString(salt_day))"
 	counted := "(visitors + visits + pageviews + events) > 0"
-	need := q.from("agg_daily", r, fmt.Sprintf("site = %s AND %s AND dim = %s AND value = %s", id, days, store.Quote(f.Dim), store.Quote(f.Value)))
+	need := publishedRows(s, "agg_daily", q.from("agg_daily", r, fmt.Sprintf("site = %s AND %s AND dim = %s AND value = %s", id, days, store.Quote(f.Dim), store.Quote(f.Value))))
 	return fmt.Sprintf(`SELECT toUInt8(%d) AS part, toString('') AS val, toUInt64(uniqExact(day)) AS v, toUInt64(0) AS n, toUInt64(0) AS p, toUInt64(0) AS b, toUInt64(0) AS d, toUInt64(0) AS e
  FROM %s WHERE %s AND %s NOT IN (SELECT %s FROM %s WHERE %s)`, partMissing, need, counted, key, key, pairTotals, counted)
 }

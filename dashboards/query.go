@@ -165,7 +165,7 @@ func (q *Querier) Aggregates(ctx context.Context, s *site.Site, rs []Range, f Fi
 	for i, r := range rs {
 		where := fmt.Sprintf("site = %s AND day >= %s AND day <= %s AND %s",
 			store.Quote(s.ID), store.Quote(r.From.String()), store.Quote(r.To.String()), dimWhere(f))
-		parts[i] = fmt.Sprintf("SELECT toUInt8(%d) AS part, %s FROM %s", i, sums, q.from("agg_daily", r, where))
+		parts[i] = fmt.Sprintf("SELECT toUInt8(%d) AS part, %s FROM %s", i, sums, published(s, "agg_daily", q.from("agg_daily", r, where)))
 	}
 	out := make([]Metrics, len(rs))
 	err := q.st.Query(ctx, strings.Join(parts, " UNION ALL "), func(row store.Row) error {
@@ -179,7 +179,7 @@ func (q *Querier) Aggregates(ctx context.Context, s *site.Site, rs []Range, f Fi
 	}
 	if f.Dim != "" {
 		for i := range out {
-			out[i].suppressUnder(s.KThreshold)
+			out[i].suppressUnder(kOf(s))
 		}
 	}
 	return out, nil
@@ -202,11 +202,11 @@ func (q *Querier) Timeseries(ctx context.Context, s *site.Site, r Range, hourly 
 	from := time.Date(r.From.Year, r.From.Month, r.From.Day, 0, 0, 0, 0, s.Location)
 	to := time.Date(r.To.Year, r.To.Month, r.To.Day+1, 0, 0, 0, 0, s.Location)
 	if hourly {
-		sql = fmt.Sprintf("SELECT toUInt32(hour) AS t, %s FROM %s GROUP BY t ORDER BY t", sums, q.from("agg_hourly", r,
-			fmt.Sprintf("site = %s AND hour >= toDateTime(%d) AND hour < toDateTime(%d) AND %s", id, from.Unix(), to.Unix(), dimWhere(f))))
+		sql = fmt.Sprintf("SELECT toUInt32(hour) AS t, %s FROM %s GROUP BY t ORDER BY t", sums, published(s, "agg_hourly", q.from("agg_hourly", r,
+			fmt.Sprintf("site = %s AND hour >= toDateTime(%d) AND hour < toDateTime(%d) AND %s", id, from.Unix(), to.Unix(), dimWhere(f)))))
 	} else {
-		sql = fmt.Sprintf("SELECT toString(day) AS t, %s FROM %s GROUP BY t ORDER BY t", sums, q.from("agg_daily", r,
-			fmt.Sprintf("site = %s AND day >= %s AND day <= %s AND %s", id, store.Quote(r.From.String()), store.Quote(r.To.String()), dimWhere(f))))
+		sql = fmt.Sprintf("SELECT toString(day) AS t, %s FROM %s GROUP BY t ORDER BY t", sums, published(s, "agg_daily", q.from("agg_daily", r,
+			fmt.Sprintf("site = %s AND day >= %s AND day <= %s AND %s", id, store.Quote(r.From.String()), store.Quote(r.To.String()), dimWhere(f)))))
 	}
 	got := map[string]Metrics{}
 	err := q.st.Query(ctx, sql, func(row store.Row) error {
@@ -237,7 +237,7 @@ func (q *Querier) Timeseries(ctx context.Context, s *site.Site, r Range, hourly 
 		}
 	}
 	if f.Dim != "" {
-		protectSeries(out, s.KThreshold)
+		protectSeries(out, kOf(s))
 	}
 	return out, nil
 }
@@ -268,16 +268,16 @@ func (q *Querier) Breakdown(ctx context.Context, s *site.Site, r Range, dim stri
 	where := fmt.Sprintf("site = %s AND day >= %s AND day <= %s AND dim = %s",
 		store.Quote(s.ID), store.Quote(r.From.String()), store.Quote(r.To.String()), store.Quote(dim))
 	if only == nil {
-		src := q.from("agg_daily", r, where)
-		p, err := q.panel(ctx, breakdownParts(src, src, "value", dim, s.KThreshold, limit))
+		src := published(s, "agg_daily", q.from("agg_daily", r, where))
+		p, err := q.panel(ctx, breakdownParts(src, src, "value", dim, kOf(s), limit))
 		if err != nil {
 			return Breakdown{}, fmt.Errorf("cannot query the %s breakdown of site %q: %w", dim, s.ID, err)
 		}
-		return p.breakdown(dim, limit, s.KThreshold), nil
+		return p.breakdown(dim, limit, kOf(s)), nil
 	}
 	where += " AND value = " + store.Quote(*only)
 	var total Metrics
-	err := q.st.Query(ctx, fmt.Sprintf("SELECT %s FROM %s", sums, q.from("agg_daily", r, where)), func(row store.Row) error {
+	err := q.st.Query(ctx, fmt.Sprintf("SELECT %s FROM %s", sums, published(s, "agg_daily", q.from("agg_daily", r, where))), func(row store.Row) error {
 		total = scanMetrics(row, 0)
 		return nil
 	})
@@ -285,7 +285,7 @@ func (q *Querier) Breakdown(ctx context.Context, s *site.Site, r Range, dim stri
 		return Breakdown{}, fmt.Errorf("cannot query the %s total of site %q: %w", dim, s.ID, err)
 	}
 	// One value: its row is the total, shown or suppressed as a whole.
-	total.suppressUnder(s.KThreshold)
+	total.suppressUnder(kOf(s))
 	b := Breakdown{Rows: []BreakdownRow{}, Total: total}
 	if !total.zero() {
 		b.Rows = append(b.Rows, BreakdownRow{Value: *only, Metrics: total})
@@ -371,11 +371,11 @@ func (a panelAnswer) breakdown(dim string, limit, k int) Breakdown {
 // Realtime is the number of distinct visitors with an event in the last
 // five minutes, read from the raw events (the aggregates lag behind).
 func (q *Querier) Realtime(ctx context.Context, s *site.Site, now time.Time) (uint64, error) {
-	sql := fmt.Sprintf("SELECT toUInt64(uniqExact(visitor)) FROM %s.events WHERE site = %s AND ts >= toDateTime(%d)",
-		q.st.DB().Stats, store.Quote(s.ID), now.Add(-5*time.Minute).Unix())
+	sql := fmt.Sprintf("SELECT %s FROM %s.events WHERE site = %s AND ts >= toDateTime(%d)",
+		realtimeSelect(s), q.st.DB().Stats, store.Quote(s.ID), now.Add(-5*time.Minute).Unix())
 	var n uint64
 	err := q.st.Query(ctx, sql, func(row store.Row) error {
-		n = row.Uint64(0)
+		n = publishRealtime(s, row)
 		return nil
 	})
 	if err != nil {

@@ -58,9 +58,11 @@ sites:
   - id: shop
     domains: [shop.test]
     timezone: UTC
+    disclosure: exact
   - id: blog
     domains: [blog.test]
     timezone: UTC
+    disclosure: exact
 `);
     const env = { ...process.env, CHDB_LIB_PATH: lib, SEZIM_STORE: `chdb://${path.join(tmp, 'chdb')}`, SEZIM_CONFIG: config };
     // Accounts first: the embedded store is one process's at a time.

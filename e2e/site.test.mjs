@@ -136,6 +136,7 @@ sites:
     origins: ["${pageOrigin}"]
     timezone: ${TIMEZONE}
     k_threshold: 1 # three visitors are read back one by one; e2e/dashboard.test.mjs tests k
+    disclosure: exact
 `);
     // The stats API needs sign-in: an admin account and its API token,
     // made before serve opens the embedded store (one process at a time).

@@ -29,7 +29,7 @@ import (
 func TestCompactedMonthsReadTheSame(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := t.Context()
-		cfg, err := site.Parse([]byte("sites:\n  - id: cmp\n    domains: [cmp.example]\n    timezone: Asia/Almaty\n    k_threshold: 3\n"))
+		cfg, err := site.Parse([]byte("sites:\n  - id: cmp\n    domains: [cmp.example]\n    timezone: Asia/Almaty\n    k_threshold: 3\n    disclosure: exact\n"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -86,9 +86,11 @@ sites:
   - id: alpha
     domains: [alpha.example]
     timezone: UTC
+    disclosure: exact # these tests check k-suppression on exact counts
   - id: beta
     domains: [beta.example]
     timezone: UTC
+    disclosure: exact
 `))
 	if err != nil {
 		t.Fatal(err)

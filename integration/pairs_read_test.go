@@ -53,7 +53,7 @@ func TestFilteredBreakdownFoldsOpenCells(t *testing.T) {
 			"visitors", "visits", "pageviews", "bounces", "duration", "events"}, pairs); err != nil {
 			t.Fatal(err)
 		}
-		cfg, err := site.Parse([]byte("sites:\n  - id: fold\n    domains: [fold.example]\n    timezone: UTC\n    k_threshold: 3\n"))
+		cfg, err := site.Parse([]byte("sites:\n  - id: fold\n    domains: [fold.example]\n    timezone: UTC\n    k_threshold: 3\n    disclosure: exact\n"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -70,7 +70,7 @@ func TestFilteredBreakdowns(t *testing.T) {
 		if err := st.Insert(ctx, st.DB().Stats+".events", pipeline.EventColumns, rows); err != nil {
 			t.Fatal(err)
 		}
-		cfg, err := site.Parse([]byte("sites:\n  - id: pairs\n    domains: [pairs.example]\n    timezone: UTC\n    k_threshold: 3\n"))
+		cfg, err := site.Parse([]byte("sites:\n  - id: pairs\n    domains: [pairs.example]\n    timezone: UTC\n    k_threshold: 3\n    disclosure: exact\n"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -100,6 +100,7 @@ sites:
     origins: [https://sez.im]
     timezone: Asia/Almaty
     k_threshold: 1 # these tests read single visitors back; dashboards_test.go tests k
+    disclosure: exact
     path_patterns: [/psychologist/:id] # scrub_test.go
     ingest_keys: [` + scrubIngestKey + `]
 `))

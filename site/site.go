@@ -32,6 +32,20 @@ const (
 	ActionDrop Action = "drop"
 )
 
+// Disclosure is how a site's numbers are published (see the README,
+// "Disclosure control").
+type Disclosure string
+
+const (
+	// DisclosureCellKey publishes every stored cell with a fixed noise set
+	// by who is in it (pipeline/rollup/perturb.go), so that no combination
+	// of answers subtracts down to one visitor (the default).
+	DisclosureCellKey Disclosure = "cellkey"
+	// DisclosureExact publishes the counts as counted, cells below
+	// k_threshold suppressed.
+	DisclosureExact Disclosure = "exact"
+)
+
 // Retention says how many days each table keeps its rows. The raw events
 // table is not listed: it lives exactly as long as the salt (48 hours).
 type Retention struct {
@@ -70,6 +84,9 @@ type Site struct {
 	OnDNT     Action    `yaml:"on_dnt"`
 	// KThreshold hides dashboard cells computed from fewer visitors.
 	KThreshold int `yaml:"k_threshold"`
+	// Disclosure is DisclosureCellKey unless the site asks for exact
+	// numbers; use Perturbed, which reads an unset mode as protective.
+	Disclosure Disclosure `yaml:"disclosure"`
 	// Consent is the banner and cookie configuration; nil: no banner, and
 	// no event of the site can be consented.
 	Consent *consent.Settings `yaml:"consent"`
@@ -247,6 +264,13 @@ func (s *Site) validate(key string, bad func(key, format string, args ...any)) {
 			bad(key+"."+a.name, "%q must be %q or %q", *a.v, ActionAnonymous, ActionDrop)
 		}
 	}
+	switch s.Disclosure {
+	case "":
+		s.Disclosure = DisclosureCellKey
+	case DisclosureCellKey, DisclosureExact:
+	default:
+		bad(key+".disclosure", "%q must be %q or %q", s.Disclosure, DisclosureCellKey, DisclosureExact)
+	}
 	r := &s.Retention
 	retentionDays(key+".retention", bad, []retentionKey{
 		{"agg_hourly_days", &r.HourlyDays, DefaultHourlyDays},
@@ -366,3 +390,8 @@ func (s *Site) HourStart(t time.Time) time.Time {
 	l := t.In(s.Location)
 	return time.Date(l.Year(), l.Month(), l.Day(), l.Hour(), 0, 0, 0, s.Location).UTC()
 }
+
+// Perturbed reports whether the site's numbers are published perturbed: a
+// site that did not go through Parse (no mode set) is, so that forgetting
+// the mode never publishes exact numbers.
+func (s *Site) Perturbed() bool { return s.Disclosure != DisclosureExact }

@@ -32,6 +32,9 @@ sites:
 	if s.Retention.HourlyDays != DefaultHourlyDays || s.KThreshold != DefaultKThreshold {
 		t.Fatalf("defaults not applied: %+v k=%d", s.Retention, s.KThreshold)
 	}
+	if s.Disclosure != DisclosureCellKey || !s.Perturbed() || !(&Site{}).Perturbed() {
+		t.Fatalf("disclosure %q: the protective mode must be the default", s.Disclosure)
+	}
 	if !s.AllowsOrigin("https://sez.im") || s.AllowsOrigin("https://www.sez.im") || s.AllowsOrigin("https://evil.example") {
 		t.Fatal("origin check wrong")
 	}
@@ -61,6 +64,7 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 	f("sites:\n  - id: BAD ID\n    domains: [a.com]\n", "sites[0].id")
 	f("sites:\n  - id: a\n    domains: [a.com]\n    timezone: Mars/Olympus\n", `sites[0].timezone: unknown time zone "Mars/Olympus"`)
 	f("sites:\n  - id: a\n    domains: [a.com]\n    on_dnt: ignore\n", "sites[0].on_dnt")
+	f("sites:\n  - id: a\n    domains: [a.com]\n    disclosure: rounded\n", `sites[0].disclosure: "rounded" must be "cellkey" or "exact"`)
 	f("sites:\n  - id: a\n    domains: [a.com]\n    origins: [a.com]\n", "sites[0].origins[0]")
 	f("sites:\n  - id: a\n    domains: [a.com]\n    retention: {agg_daily_days: -1}\n", "sites[0].retention.agg_daily_days")
 	f("sites:\n  - id: a\n    domains: [a.com]\n  - id: a\n    domains: [b.com]\n", `sites[1].id: "a" is used`)

@@ -209,8 +209,9 @@ func (r *Rollup) runIncremental(ctx context.Context, s *site.Site, day store.Day
 	return res, r.writeState(ctx, s, day, state{cut: cut, events: prev.events + added, version: version})
 }
 
-// metricCols are the numbers of every aggregate table, in their order.
-var metricCols = []string{"visitors", "visits", "pageviews", "bounces", "duration", "events"}
+// metricCols are the numbers of every aggregate table, in their order;
+// ckey, the cell key (perturb.go), adds up like the counts.
+var metricCols = []string{"visitors", "visits", "pageviews", "bounces", "duration", "events", "ckey"}
 
 // applyDelta writes, for every key of table whose numbers after differs
 // from before (two SELECTs with the key columns srcKeys, which are the

@@ -58,8 +58,8 @@ func (r *Rollup) writeSQL(ctx context.Context, s *site.Site, day store.Day, vers
 		if granularity(g) == daily {
 			col = "day"
 		}
-		ins := fmt.Sprintf(`INSERT INTO %[1]s.%[2]s (site, %[3]s, dim, value, salt_day, visitors, visits, pageviews, bounces, duration, events, version)
- SELECT %[4]s, p, d, v, toDate(%[5]s), visitors, visits, pageviews, bounces, duration, events, toUInt64(%[6]d)
+		ins := fmt.Sprintf(`INSERT INTO %[1]s.%[2]s (site, %[3]s, dim, value, salt_day, visitors, visits, pageviews, bounces, duration, events, ckey, version)
+ SELECT %[4]s, p, d, v, toDate(%[5]s), visitors, visits, pageviews, bounces, duration, events, ckey, toUInt64(%[6]d)
  FROM (%[7]s)`,
 			db, table, col, store.Quote(s.ID), store.Quote(day.String()), version,
 			[]string{cells.hourly, cells.daily}[g])
@@ -68,8 +68,8 @@ func (r *Rollup) writeSQL(ctx context.Context, s *site.Site, day store.Day, vers
 		}
 		// Every key this run produced has the new version, every other
 		// key of the salt day an older one: those are the stale keys.
-		zero := fmt.Sprintf(`INSERT INTO %[1]s.%[2]s (site, %[3]s, dim, value, salt_day, visitors, visits, pageviews, bounces, duration, events, version)
- SELECT site, %[3]s, dim, value, salt_day, 0, 0, 0, 0, 0, 0, toUInt64(%[4]d)
+		zero := fmt.Sprintf(`INSERT INTO %[1]s.%[2]s (site, %[3]s, dim, value, salt_day, visitors, visits, pageviews, bounces, duration, events, ckey, version)
+ SELECT site, %[3]s, dim, value, salt_day, 0, 0, 0, 0, 0, 0, 0, toUInt64(%[4]d)
  FROM %[1]s.%[2]s FINAL
  WHERE site = %[5]s AND salt_day = %[6]s AND version < %[4]d AND (visitors + visits + pageviews + events) > 0`,
 			db, table, col, version, store.Quote(s.ID), store.Quote(day.String()))
@@ -163,10 +163,10 @@ func (r *Rollup) writePairsSQL(ctx context.Context, s *site.Site, day store.Day,
 		// within the cell, and the remainder adds them up like
 		// foldSmallPairs.
 		after = fmt.Sprintf(`SELECT day, fdim, fvalue, dim, v AS value, sum(c0) AS visitors, sum(c1) AS visits, sum(c2) AS pageviews,
-   sum(c3) AS bounces, sum(c4) AS duration, sum(c5) AS events
+   sum(c3) AS bounces, sum(c4) AS duration, sum(c5) AS events, sum(c6) AS ckey
   FROM (
    SELECT day, fdim, fvalue, dim, if(dim = '' OR value = '' OR visitors >= %d, value, '') AS v,
-    visitors AS c0, visits AS c1, pageviews AS c2, bounces AS c3, duration AS c4, events AS c5
+    visitors AS c0, visits AS c1, pageviews AS c2, bounces AS c3, duration AS c4, events AS c5, ckey AS c6
    FROM (%s))
   GROUP BY day, fdim, fvalue, dim, v`, k, cells)
 	}
@@ -174,13 +174,13 @@ func (r *Rollup) writePairsSQL(ctx context.Context, s *site.Site, day store.Day,
 }
 
 // storedPairsSQL is the SELECT of one site's stored pair cells of one salt
-// day (pairCellsSQL's columns). A salt day (UTC) feeds site-local days
+// day (pairCellsSQL's columns, ckey last). A salt day (UTC) feeds site-local days
 // within one day of it: the range lets the read skip other months.
 func (r *Rollup) storedPairsSQL(s *site.Site, day store.Day) string {
 	d := store.Quote(day.String())
 	return fmt.Sprintf(`SELECT day, fdim, fvalue, dim, value, sum(c0) AS visitors, sum(c1) AS visits,
-   sum(c2) AS pageviews, sum(c3) AS bounces, sum(c4) AS duration, sum(c5) AS events
-  FROM (SELECT day, fdim, fvalue, dim, value, visitors AS c0, visits AS c1, pageviews AS c2, bounces AS c3, duration AS c4, events AS c5
+   sum(c2) AS pageviews, sum(c3) AS bounces, sum(c4) AS duration, sum(c5) AS events, sum(c6) AS ckey
+  FROM (SELECT day, fdim, fvalue, dim, value, visitors AS c0, visits AS c1, pageviews AS c2, bounces AS c3, duration AS c4, events AS c5, ckey AS c6
     FROM %s.%s WHERE site = %s AND salt_day = %s AND day >= toDate(%s) - 1 AND day <= toDate(%s) + 1)
   GROUP BY day, fdim, fvalue, dim, value`, r.st.DB().Stats, pairsTable, store.Quote(s.ID), d, d, d)
 }

@@ -154,29 +154,29 @@ func visitKeysSQL(visits, period string) string {
 const visitorsSQL = "countIf(nv = 1) + uniqExactIf(visitor, nv > 1)"
 
 // cellsSQL is the SELECT of one site's exact hourly or daily cells (p, d,
-// v, visitors, visits, pageviews, bounces, duration, events) from R rows
+// v, visitors, visits, pageviews, bounces, duration, events, ckey) from R rows
 // (see visitKeysSQL): keys is a table or a parenthesised SELECT.
 func cellsSQL(keys string) string {
 	return fmt.Sprintf(`SELECT kh, any(kp) AS p, any(kd) AS d, any(kv) AS v, %s AS visitors, sum(vi) AS visits,
-   sum(pv) AS pageviews, sum(bo) AS bounces, sum(du) AS duration, sum(ev) AS events
-  FROM %s GROUP BY kh`, visitorsSQL, keys)
+   sum(pv) AS pageviews, sum(bo) AS bounces, sum(du) AS duration, sum(ev) AS events, %s AS ckey
+  FROM %s GROUP BY kh`, visitorsSQL, ckeySQL, keys)
 }
 
 // pairCellsSQL is the SELECT of one site's exact pair cells (day, fdim,
 // fvalue, dim, value, visitors, visits, pageviews, bounces, duration,
-// events) from the daily R rows in table keys of a visits table made with
+// events, ckey) from the daily R rows in table keys of a visits table made with
 // filter values. Only hashes and numbers go through the cross of keys and
 // filter values; the strings are joined to the cells.
 func pairCellsSQL(keys, visits string) string {
 	// 18.16 has one JOIN per SELECT: the key strings, then the filter
 	// strings. ANY LEFT JOIN: newer engines make ANY INNER JOIN keep one
 	// row per key on both sides.
-	return fmt.Sprintf(`SELECT day, fdim, fvalue, dim, value, visitors, visits, pageviews, bounces, duration, events
+	return fmt.Sprintf(`SELECT day, fdim, fvalue, dim, value, visitors, visits, pageviews, bounces, duration, events, ckey
  FROM (
-  SELECT fh, kp AS day, kd AS dim, kv AS value, visitors, visits, pageviews, bounces, duration, events
+  SELECT fh, kp AS day, kd AS dim, kv AS value, visitors, visits, pageviews, bounces, duration, events, ckey
   FROM (
    SELECT fh, kh, %[1]s AS visitors, sum(vi) AS visits,
-    sum(pv) AS pageviews, sum(bo) AS bounces, sum(du) AS duration, sum(ev) AS events
+    sum(pv) AS pageviews, sum(bo) AS bounces, sum(du) AS duration, sum(ev) AS events, %[4]s AS ckey
    FROM (
     SELECT visitor, nv, kh, fhs, vi, pv, bo, du, ev
     FROM (SELECT visitor, p0, nv, kh, vi, pv, bo, du, ev FROM %[2]s) AS keys
@@ -186,7 +186,7 @@ func pairCellsSQL(keys, visits string) string {
   ANY LEFT JOIN (SELECT kh, any(kp) AS kp, any(kd) AS kd, any(kv) AS kv FROM %[2]s GROUP BY kh) AS names USING (kh)) AS named
  ANY LEFT JOIN (
   SELECT cityHash64(x.1, x.2) AS fh, any(x.1) AS fdim, any(x.2) AS fvalue FROM %[3]s ARRAY JOIN fs AS x GROUP BY fh
- ) AS filters USING (fh)`, visitorsSQL, keys, visits)
+ ) AS filters USING (fh)`, visitorsSQL, keys, visits, ckeySQL)
 }
 
 // withTable makes a table in memory of a SELECT under a name of its own,

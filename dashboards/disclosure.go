@@ -1,0 +1,268 @@
+package dashboards
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sezim-analytics/sezim/pipeline/rollup"
+	"github.com/sezim-analytics/sezim/site"
+	"github.com/sezim-analytics/sezim/store"
+)
+
+// Disclosure control at read time.
+//
+// In a site's protective mode (site.Site.Perturbed) every read of an
+// aggregate table goes through published: each cell (one key: a site-local
+// hour or day, a dimension and value, and a filter for pairs) is replaced
+// by its published numbers, the counts plus the noise its cell key fixes
+// (pipeline/rollup/perturb.go), before any sum. So every answer (a range,
+// a filter, a breakdown, its total, an hour, CSV or JSON, asked once or a
+// hundred times) is a sum of the same published cells, and a difference of
+// answers is a sum of published cells too, never a count.
+//
+// Hours and days are cells of their own: an hour is published from the
+// visitors of that hour, a day from the visitors of that day, and the sum
+// of a day's published hours is not its published day (visitors are
+// distinct per hour and per day, so they never added up). Where an hour
+// and a day hold the same visitors (a day with one visitor), they have the
+// same key and count and are published with the same numbers, so the two
+// grains add no second noisy copy of a small count.
+//
+// What stays hidden: a row whose visitors are published as 0 is not
+// listed (its other numbers still count in the totals), and nothing else.
+// Noise replaces k: the threshold that suppression and the "other" fold
+// apply is 1 (kOf), so a row is shown whenever its published visitors
+// are, and no large row is ever hidden to protect a small remainder.
+
+// kOf is the suppression threshold of a site's answers: its k in the exact
+// mode, 1 (only what is published as 0 is hidden) in the protective one.
+func kOf(s *site.Site) int {
+	if s.Perturbed() {
+		return 1
+	}
+	return s.KThreshold
+}
+
+// cellKeys are the key columns of each aggregate table's published cells:
+// a site-local hour or day, without the salt day. A day holds two salt days
+// where the site is not on UTC; their rows are one cell (their visitors
+// are distinct, so counts and keys add up), so that a day is one draw of
+// noise and not two.
+var cellKeys = map[string]string{
+	"agg_hourly": "site, hour, dim, value",
+	"agg_daily":  "site, day, dim, value",
+	"agg_pairs":  "site, day, fdim, fvalue, dim, value",
+}
+
+// published returns src, a FROM of table's stored rows (one row per key
+// and salt day, with its ckey: Querier.from, Querier.pairCells), as the
+// site publishes them: unchanged in the exact mode, else one row per cell
+// with the perturbed numbers under the same names, and no salt_day. A cell
+// without a key (stored before migration 016, whose events are gone) is
+// keyed by a hash of its coordinates instead: a key of 0 would move every
+// such cell by the same −2 or −1. That key is not secret, so such cells
+// are protected in name only, and CheckDisclosure reports them.
+//
+// Each number gets its own noise from the one key, without zeroing the
+// others when visitors are published as 0: zeroing would take the
+// pageviews of every hidden one-visitor cell out of every sum, a bias that
+// grows with the range (measured: a week's pageviews of a small country at
+// a fifth of the truth).
+func published(s *site.Site, table, src string) string {
+	if !s.Perturbed() {
+		return src
+	}
+	return publishBy(cellKeys[table], src)
+}
+
+// publishedRows is published with the salt day kept: one cell per stored
+// row, for the read that asks which salt days have numbers (coverPart).
+func publishedRows(s *site.Site, table, src string) string {
+	if !s.Perturbed() {
+		return src
+	}
+	return publishBy(cellKeys[table]+", salt_day", src)
+}
+
+// publishBy publishes the rows of src as cells of the key columns keys.
+func publishBy(keys, src string) string {
+	if keys == "" {
+		panic("dashboards: a read of a table without cell keys")
+	}
+	p := rollup.Perturbation
+	pub := func(c string) string { return p.PublishSQL(c, "u") }
+	// Bounces never exceed visits, so that a bounce rate stays a rate.
+	return fmt.Sprintf(`(SELECT %[1]s, %[2]s AS visitors, %[3]s AS visits, %[4]s AS pageviews,
+  least(%[5]s, visits) AS bounces, %[6]s AS duration, %[7]s AS events
+ FROM (SELECT %[1]s, c0, c1, c2, c3, c4, c5, if(ck = 0, %[8]s, %[9]s) AS u
+  FROM (SELECT %[1]s, sum(visitors) AS c0, sum(visits) AS c1, sum(pageviews) AS c2, sum(bounces) AS c3, sum(duration) AS c4,
+    sum(events) AS c5, sum(ckey) AS ck FROM %[10]s GROUP BY %[1]s)))`,
+		keys, pub("c0"), pub("c1"), pub("c2"), pub("c3"), p.PublishDurationSQL("c4", "c1", "u"), pub("c5"),
+		rollup.ReduceKeySQL("cityHash64("+keys+")"), rollup.ReduceKeySQL("ck"), src)
+}
+
+// realtimeKeySQL is the reduced cell key of the distinct visitors of a
+// read of the events: the last five minutes' visitors are a cell too.
+var realtimeKeySQL = rollup.ReduceKeySQL(fmt.Sprintf("arraySum(arrayMap(x -> %s, groupUniqArray(visitor)))", rollup.RecordKeySQL("x")))
+
+// realtimeSelect is what Realtime selects: the distinct visitors, and in
+// the protective mode their cell key; publishRealtime reads it back.
+func realtimeSelect(s *site.Site) string {
+	if s.Perturbed() {
+		return "toUInt64(uniqExact(visitor)), " + realtimeKeySQL
+	}
+	return "toUInt64(uniqExact(visitor))"
+}
+
+// publishRealtime is the published number of a realtimeSelect row.
+func publishRealtime(s *site.Site, row store.Row) uint64 {
+	if s.Perturbed() {
+		return rollup.Perturbation.Publish(row.Uint64(0), uint32(row.Uint64(1)))
+	}
+	return row.Uint64(0)
+}
+
+// DisclosureStatus is one site's publishing mode and what a check of the
+// stats API found, for the privacy report.
+type DisclosureStatus struct {
+	Site string          `json:"site"`
+	Mode site.Disclosure `json:"mode"`
+	// K is the suppression threshold the answers apply (1 when perturbed).
+	K int `json:"k"`
+	// The perturbation table's parameters, in the protective mode: the
+	// largest noise (D), the noise variance of counts of 2 or more (V),
+	// and how often a count of 1 is published as 1.
+	MaxNoise    int64   `json:"max_noise,omitempty"`
+	Variance    float64 `json:"variance,omitempty"`
+	SameProbOne float64 `json:"same_prob_one,omitempty"`
+	// Probed is how many answers of the last 30 days were compared with
+	// the stored cells: the daily site totals and the top pages, except
+	// those that include an unkeyed cell.
+	Probed int `json:"probed"`
+	// Mismatched answers are not the sum of their published cells;
+	// Exposed ones are the exact count where the published sum differs
+	// from it: an unperturbed number readable through the API.
+	Mismatched int `json:"mismatched"`
+	Exposed    int `json:"exposed"`
+	// Unkeyed cells have visitors but no cell key (written before
+	// migration 016, or by the in-Go rollup): their noise is the same for
+	// every cell of a count, so it could be undone. Recomputing the salt
+	// day gives them a key.
+	Unkeyed uint64 `json:"unkeyed"`
+	// OK: the exact mode (nothing to check), or no answer exposed or
+	// mismatched and no cell unkeyed.
+	OK bool `json:"ok"`
+}
+
+// CheckDisclosure returns every site's publishing mode and parameters and,
+// for the sites in the protective mode, checks through the Querier (the
+// code that answers the stats API, CSV and the pages) that the answers of
+// the last 30 days before now are sums of published cells and never the
+// exact counts. It fails only when the store cannot be read.
+func CheckDisclosure(ctx context.Context, st store.Store, sites *site.Config, now time.Time) ([]DisclosureStatus, error) {
+	q := NewQuerier(st)
+	q.now = func() time.Time { return now }
+	var out []DisclosureStatus
+	for _, s := range sites.Sites {
+		ds := DisclosureStatus{Site: s.ID, Mode: s.Disclosure, K: kOf(s), OK: true}
+		if !s.Perturbed() {
+			ds.Mode = site.DisclosureExact
+			out = append(out, ds)
+			continue
+		}
+		ds.Mode = site.DisclosureCellKey
+		p := rollup.Perturbation
+		ds.MaxNoise, ds.Variance, ds.SameProbOne = p.MaxNoise(), p.Variance(2), p.SameProb(1)
+		if err := q.checkSite(ctx, s, now, &ds); err != nil {
+			return nil, err
+		}
+		ds.OK = ds.Mismatched == 0 && ds.Exposed == 0 && ds.Unkeyed == 0
+		out = append(out, ds)
+	}
+	return out, nil
+}
+
+// checkSite compares a perturbed site's daily totals and top pages of the
+// 30 days before now, as the Querier answers them, with the stored cells.
+func (q *Querier) checkSite(ctx context.Context, s *site.Site, now time.Time, ds *DisclosureStatus) error {
+	today := store.DayOf(now.In(s.Location))
+	r := Range{From: store.DayOf(today.Time().AddDate(0, 0, -29)), To: today}
+	type sums struct {
+		exact, published uint64
+		unkeyed          bool // its published value is not computed here
+	}
+	// A cell is a day, dimension and value, its salt days added up.
+	type cellKey struct{ day, dim, value string }
+	type cell struct {
+		count, key uint64
+		unkeyed    bool
+	}
+	cells := map[cellKey]*cell{}
+	sql := fmt.Sprintf(`SELECT toString(day), dim, value, visitors, ckey FROM %s.agg_daily FINAL
+ WHERE site = %s AND day >= %s AND day <= %s AND (dim = '' OR dim = %s)`,
+		q.st.DB().Stats, store.Quote(s.ID), store.Quote(r.From.String()), store.Quote(r.To.String()), store.Quote(rollup.DimPage))
+	err := q.st.Query(ctx, sql, func(row store.Row) error {
+		k := cellKey{row.String(0), row.String(1), row.String(2)}
+		c := cells[k]
+		if c == nil {
+			c = &cell{}
+			cells[k] = c
+		}
+		c.count += row.Uint64(3)
+		c.key += row.Uint64(4)
+		if row.Uint64(4) == 0 && row.Uint64(3) > 0 {
+			c.unkeyed = true
+			ds.Unkeyed++
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("cannot read the stored cells of site %q: %w", s.ID, err)
+	}
+	days, pages := map[string]*sums{}, map[string]*sums{}
+	for k, c := range cells {
+		m, key := days, k.day
+		if k.dim != "" {
+			m, key = pages, k.value
+		}
+		sm := m[key]
+		if sm == nil {
+			sm = &sums{}
+			m[key] = sm
+		}
+		sm.exact += c.count
+		sm.published += rollup.Perturbation.Publish(c.count, uint32(c.key))
+		sm.unkeyed = sm.unkeyed || c.unkeyed
+	}
+	compare := func(got uint64, want *sums) {
+		if want != nil && want.unkeyed {
+			return // counted in Unkeyed
+		}
+		ds.Probed++
+		switch {
+		case want == nil || got != want.published:
+			ds.Mismatched++
+			if want != nil && got == want.exact {
+				ds.Exposed++
+			}
+		}
+	}
+	pts, err := q.Timeseries(ctx, s, r, false, Filter{})
+	if err != nil {
+		return err
+	}
+	for _, p := range pts {
+		if w := days[p.Date]; w != nil {
+			compare(p.Visitors, w)
+		}
+	}
+	b, err := q.Breakdown(ctx, s, r, rollup.DimPage, 20, nil)
+	if err != nil {
+		return err
+	}
+	for _, row := range b.Rows {
+		compare(row.Visitors, pages[row.Value])
+	}
+	return nil
+}
