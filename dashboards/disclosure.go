@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sezim-analytics/sezim/pipeline/rollup"
+	"github.com/sezim-analytics/sezim/privacy"
 	"github.com/sezim-analytics/sezim/site"
 	"github.com/sezim-analytics/sezim/store"
 )
@@ -265,4 +266,28 @@ func (q *Querier) checkSite(ctx context.Context, s *site.Site, now time.Time, ds
 		compare(row.Visitors, pages[row.Value])
 	}
 	return nil
+}
+
+// CheckDisclosureNow is the privacy report's check (issue: "disclosure"):
+// each site's mode and parameters as evidence, red when a protected site
+// answers an exact count the published cells do not give, or an answer
+// that is not the sum of its published cells.
+func CheckDisclosureNow(st store.Store, sites *site.Config) func(ctx context.Context, now time.Time) (privacy.Outcome, error) {
+	return func(ctx context.Context, now time.Time) (privacy.Outcome, error) {
+		out := privacy.Outcome{Name: "disclosure", What: "each site's published-numbers mode; in the protective mode no exact count is readable through the stats API", OK: true}
+		statuses, err := CheckDisclosure(ctx, st, sites, now)
+		if err != nil {
+			return out, err
+		}
+		for _, d := range statuses {
+			line := fmt.Sprintf("%s: %s, k %d", d.Site, d.Mode, d.K)
+			if d.Mode != site.DisclosureExact {
+				line += fmt.Sprintf(", noise at most ±%d (variance %.1f; a count of 1 shown as 1 %.0f %% of the time); %d answers probed, %d exposed, %d not the sum of their cells, %d cells without a key",
+					d.MaxNoise, d.Variance, 100*d.SameProbOne, d.Probed, d.Exposed, d.Mismatched, d.Unkeyed)
+			}
+			out.Evidence = append(out.Evidence, line)
+			out.OK = out.OK && d.OK
+		}
+		return out, nil
+	}
 }

@@ -2,6 +2,7 @@ package dashboards
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"html/template"
 	"strings"
@@ -123,7 +124,8 @@ func (s *Server) audited(c *fiber.Ctx, action, target, outcome string) error {
 func (s *Server) privacyReport(c *fiber.Ctx) error {
 	o := s.o.Privacy
 	r, err := privacy.Run(c.UserContext(), privacy.Options{Store: s.privacyStore(), Sites: s.o.Sites, SaltDays: o.SaltDays,
-		Metrics: o.Metrics, History: o.History, Now: s.o.Now})
+		Metrics: o.Metrics, History: o.History, Now: s.o.Now,
+		Extra: []func(context.Context, time.Time) (privacy.Outcome, error){CheckDisclosureNow(s.o.Store, s.o.Sites)}})
 	outcome := "ok"
 	switch {
 	case err != nil:

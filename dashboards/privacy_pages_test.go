@@ -145,7 +145,7 @@ func TestPrivacyConsole(t *testing.T) {
 		}
 		code, _, body = fetchPage(t, pia, base+"/app/privacy/report?format=json")
 		var r privacy.Result
-		if err := json.Unmarshal([]byte(body), &r); code != 200 || err != nil || len(r.Checks) != 14 || r.OK {
+		if err := json.Unmarshal([]byte(body), &r); code != 200 || err != nil || len(r.Checks) != 15 || r.OK || r.Checks[14].Name != "disclosure" || !r.Checks[14].OK {
 			t.Fatalf("report json: %d %v %s", code, err, body)
 		}
 		if n := auditRows(t, st, AuditPrivacyReport, "", "failed"); n != 2 {

@@ -43,6 +43,9 @@ type Options struct {
 	// retention job that drops it runs every ten minutes. Default 15 min.
 	Grace time.Duration
 	Now   func() time.Time
+	// Extra checks run after the built-in ones: those that need packages
+	// which import this one (the dashboards' disclosure check).
+	Extra []func(ctx context.Context, now time.Time) (Outcome, error)
 }
 
 // Outcome is one check of the report, red or green, with its evidence:
@@ -114,6 +117,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res.Checks = append(res.Checks, salts...)
 	for _, check := range []func(context.Context, Options, time.Time) (Outcome, error){checkPairK, checkChains, checkRetention, checkDrops} {
 		out, err := check(ctx, o, now)
+		if err != nil {
+			return nil, err
+		}
+		if out.Evidence == nil {
+			out.Evidence = []string{}
+		}
+		res.Checks = append(res.Checks, out)
+	}
+	for _, check := range o.Extra {
+		out, err := check(ctx, now)
 		if err != nil {
 			return nil, err
 		}

@@ -97,7 +97,8 @@ func privacyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	defer st.Close()
 	saltFile := filepath.Join(*dataDir, "salts.json")
-	o := privacy.Options{Store: st, Sites: cfg, SaltDays: func() ([]time.Time, error) { return anon.StateDays(saltFile, time.Now()) }}
+	o := privacy.Options{Store: st, Sites: cfg, SaltDays: func() ([]time.Time, error) { return anon.StateDays(saltFile, time.Now()) },
+		Extra: []func(context.Context, time.Time) (privacy.Outcome, error){dashboards.CheckDisclosureNow(st, cfg)}}
 	if *metrics != "" {
 		o.Metrics = privacy.MetricsURL{URL: *metrics}
 	}

@@ -47,7 +47,7 @@ func TestPrivacyReport(t *testing.T) {
 	}
 	code, out, _ := report("json")
 	var r privacy.Result
-	if err := json.Unmarshal([]byte(out), &r); err != nil || code != 1 || r.OK || len(r.Checks) != 14 || !slices.Equal(r.Failed(), []string{privacy.CheckRetention}) {
+	if err := json.Unmarshal([]byte(out), &r); err != nil || code != 1 || r.OK || len(r.Checks) != 15 || !slices.Equal(r.Failed(), []string{privacy.CheckRetention}) {
 		t.Fatalf("clean store, json: exit %d, %v\n%s", code, err, out)
 	}
 

@@ -7,12 +7,15 @@
 -- salt day's events are dropped nothing links it back to one. Rows written
 -- before this migration read 0 until their salt day is recomputed.
 -- 18.16 has no ADD COLUMN IF NOT EXISTS: hasColumn keeps this idempotent.
+-- ckey: sum of the cell's visitors' record keys (fixes its published noise)
 {{if not (hasColumn (printf "%s.agg_hourly" .Stats) "ckey")}}
 ALTER TABLE {{.Stats}}.agg_hourly{{.OnCluster}} ADD COLUMN ckey UInt64 DEFAULT 0;
 {{end}}
+-- ckey: sum of the cell's visitors' record keys (fixes its published noise)
 {{if not (hasColumn (printf "%s.agg_daily" .Stats) "ckey")}}
 ALTER TABLE {{.Stats}}.agg_daily{{.OnCluster}} ADD COLUMN ckey UInt64 DEFAULT 0;
 {{end}}
+-- ckey: sum of the cell's visitors' record keys (fixes its published noise)
 {{if not (hasColumn (printf "%s.agg_pairs" .Stats) "ckey")}}
 ALTER TABLE {{.Stats}}.agg_pairs{{.OnCluster}} ADD COLUMN ckey Int64 DEFAULT 0;
 {{end}}
