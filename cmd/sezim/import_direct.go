@@ -62,7 +62,7 @@ func (d *directImport) wire(ctx context.Context, cfg *site.Config, o *importOpti
 	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("cannot create data folder %q: %w", o.dataDir, err)
 	}
-	pending, err := store.NewMigrator(d.st, store.MigrateOptions{Cluster: o.sf.cluster}).Pending(ctx)
+	pending, err := store.NewMigrator(d.st, o.sf.migrateOptions()).Pending(ctx)
 	if err != nil {
 		return nil, err
 	}
