@@ -33,6 +33,10 @@ type shardLocal struct {
 // that shard's own rows: the rollup reads only this shard's visitors, who
 // are whole here, and writes this shard's aggregates where the Distributed
 // table finds them. s must be a connection to the shard's node itself.
+// Compaction (rollup.Compact) lists the parts of the shared names in
+// system.parts, where a shard's parts are under TABLE_local: on a shard it
+// merges nothing, and the dashboards read every month FINAL, which is
+// right on any layout.
 func ShardLocal(s Store) Store {
 	names := strings.Join(ShardedTables, "|")
 	re := regexp.MustCompile(`\b` + regexp.QuoteMeta(s.DB().Stats) + `\.(` + names + `)\b`)
