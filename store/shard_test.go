@@ -11,7 +11,9 @@ type recordingStore struct {
 	last string
 }
 
-func (r *recordingStore) DB() Names { return Names{Stats: "p_sezim_stats", Identified: "p_sezim_identified"} }
+func (r *recordingStore) DB() Names {
+	return Names{Stats: "p_sezim_stats", Identified: "p_sezim_identified"}
+}
 func (r *recordingStore) Exec(_ context.Context, q string) error {
 	r.last = q
 	return nil
