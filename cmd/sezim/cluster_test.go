@@ -381,3 +381,19 @@ func diffLines(got, want []string) string {
 	}
 	return fmt.Sprintf("%d rows from the shards, %d from one node; +got -want:\n%s", len(got), len(want), b.String())
 }
+
+// TestServeClusterFlags: serve refuses, before touching any store, a
+// cluster whose rollup would run on the Distributed tables and a shard
+// named without a cluster.
+func TestServeClusterFlags(t *testing.T) {
+	f := func(want string, args ...string) {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		args = append([]string{"serve", "--store", "clickhouse://default:@127.0.0.1:1/", "--config", "../../config/example.yaml", "--data", t.TempDir()}, args...)
+		if code := run(t.Context(), args, &out, &errOut); code != 2 && code != 1 || !strings.Contains(errOut.String(), want) {
+			t.Fatalf("%v: exit %d: %s", args, code, errOut.String())
+		}
+	}
+	f("--store-shard needs --cluster", "--store-shard", "clickhouse://default:@127.0.0.1:2/")
+	f("give --store-shard", "--cluster", "c")
+}

@@ -147,6 +147,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := checkRoles(o.sf.url, o.roles); err != nil {
 		return err
 	}
+	if err := o.checkCluster(); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
 		return fmt.Errorf("cannot create data folder %q: %w", o.dataDir, err)
 	}
@@ -477,19 +480,26 @@ func runRetention(ctx context.Context, r *rollup.Rollup, salts *anon.Salts, rp *
 // false for a cluster's collector without a shard, which must then leave
 // the rollup to the others.
 func (o *serveOptions) rollupStore(ctx context.Context, owner store.Store) (st store.Store, ownsStats bool, err error) {
+	if o.storeShard == "" {
+		return owner, o.sf.cluster == "", nil
+	}
+	shard, err := store.Open(ctx, o.storeShard, store.Names{Stats: o.sf.statsDB, Identified: o.sf.identified})
+	if err != nil {
+		return nil, false, err
+	}
+	return store.ShardLocal(shard), true, nil
+}
+
+// checkCluster refuses the flag combinations in which a cluster's rollup
+// would run on the Distributed tables, or a shard is named without one.
+func (o *serveOptions) checkCluster() error {
 	switch {
 	case o.storeShard != "" && o.sf.cluster == "":
-		return nil, false, fmt.Errorf("--store-shard needs --cluster")
-	case o.storeShard != "":
-		shard, err := store.Open(ctx, o.storeShard, store.Names{Stats: o.sf.statsDB, Identified: o.sf.identified})
-		if err != nil {
-			return nil, false, err
-		}
-		return store.ShardLocal(shard), true, nil
-	case o.sf.cluster != "" && o.rollupEvery > 0:
-		return nil, false, fmt.Errorf("--cluster: the rollup runs on each shard's local tables: give --store-shard (this shard's node), or --rollup-interval 0 to leave it to the shards' collectors")
+		return fmt.Errorf("--store-shard needs --cluster")
+	case o.storeShard == "" && o.sf.cluster != "" && o.rollupEvery > 0:
+		return fmt.Errorf("--cluster: the rollup runs on each shard's local tables: give --store-shard (this shard's node), or --rollup-interval 0 to leave it to the shards' collectors")
 	}
-	return owner, o.sf.cluster == "", nil
+	return nil
 }
 
 // loopbackAddr reports whether a listen address is on loopback only.
