@@ -7,6 +7,9 @@
 #
 # USERS_D, a folder of users.d/*.xml files (e.g. deploy/clickhouse/users.d),
 # is added to the stock users.xml, whose passwordless "default" user stays.
+# SEZIM_CH_CONFIG_D, a folder of config.d/*.xml files, is added to the stock
+# config.xml the same way (scripts/clickhouse-test-cluster.sh gives each of
+# its servers the cluster's remote_servers so).
 #
 # The server runs as a plain background process (no service manager) with its
 # own data folder, logs and ports, so it never collides with a default
@@ -46,20 +49,29 @@ start() {
 		return 0
 	fi
 	mkdir -p "$dir/tmp" "$dir/user_files" "$dir/format_schemas"
-	local users=()
-	if [ -n "$usersd" ]; then
-		# The server merges users.d/ found beside its users.xml.
+	local users=() config=/etc/clickhouse-server/config.xml
+	if [ -n "$usersd" ] || [ -n "${SEZIM_CH_CONFIG_D:-}" ]; then
+		# The server merges users.d/ and config.d/ found beside its
+		# users.xml and config.xml.
 		rm -rf "$dir/etc"
 		mkdir -p "$dir/etc/users.d"
 		cp /etc/clickhouse-server/users.xml "$dir/etc/users.xml"
-		cp "$usersd"/*.xml "$dir/etc/users.d/"
 		users=(--users_config="$dir/etc/users.xml")
+	fi
+	if [ -n "$usersd" ]; then
+		cp "$usersd"/*.xml "$dir/etc/users.d/"
+	fi
+	if [ -n "${SEZIM_CH_CONFIG_D:-}" ]; then
+		mkdir -p "$dir/etc/config.d"
+		cp /etc/clickhouse-server/config.xml "$dir/etc/config.xml"
+		cp "$SEZIM_CH_CONFIG_D"/*.xml "$dir/etc/config.d/"
+		config=$dir/etc/config.xml
 	fi
 	# Every path and port the stock config points at is overridden, so the
 	# instance neither reads /var/lib/clickhouse nor binds 8123/9000/9009.
 	# 18.16 has no mysql_port/postgresql_port; https and the secure TCP port
 	# are commented out in Debian's config.xml.
-	clickhouse-server --config-file=/etc/clickhouse-server/config.xml -- \
+	clickhouse-server --config-file="$config" -- \
 		--path="$dir/" \
 		--tmp_path="$dir/tmp/" \
 		--user_files_path="$dir/user_files/" \

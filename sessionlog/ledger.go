@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"sync"
 	"time"
 
@@ -40,24 +39,37 @@ const Remember = 7 * 24 * time.Hour
 //  1. Begin reads the batch's rows. A "done" row: a duplicate, answered
 //     with its summary. A live claim (younger than ClaimLease): another
 //     request is processing it, ErrInProgress (HTTP 409, retry later).
-//  2. Otherwise it inserts a claim with a random token and reads again. Of
-//     the live claims it sees, the earliest (time, token) wins; the others
-//     get ErrInProgress. Inside one process, requests for the same batch
-//     are also serialised by a lock, so they never race at all.
+//  2. Otherwise it inserts a claim with a random token and reads again. It
+//     wins only when its claim is the one live claim it sees; seeing any
+//     other, it withdraws its own (a row that cancels its token) and gets
+//     ErrInProgress. Inside one process, requests for the same batch are
+//     also serialised by a lock, so they never race at all.
 //  3. The winner processes the lines and Finish inserts the "done" row
 //     with the summary.
 //
+// Why two collectors cannot both win: an insert that has returned is seen
+// by every read that starts after it (one ClickHouse server; the ledger is
+// never a Distributed table). If A and B both won, A's second read missed
+// B's claim, so B's insert ended after A's read began, hence after A's
+// insert ended; then B's second read, which follows B's insert, saw A's
+// claim, and B lost. No clock takes part, so skewed clocks cannot open a
+// window (the earlier rule, "the earliest claim wins", let a collector
+// whose clock lagged win a batch that another was already processing:
+// TestLedgerClaimRace). The price is liveness: two claims that meet both
+// lose, and the senders retry after the 409.
+//
 // Residual risks, stated plainly (ClickHouse has no transactions and no
 // unique keys):
-//   - Two collectors that claim the same batch within the same few
-//     milliseconds may both win if their clocks disagree by more than the
-//     time an insert takes: a concurrent resend that a load balancer sends
-//     to another collector, in that window, counts twice.
+//   - A claim's lease is measured on the reading collector's clock: one
+//     whose clock runs more than ClaimLease ahead of the claimant's takes
+//     a live claim for an expired one. Keep clocks in sync (NTP).
 //   - A crash after some of a batch's events reached the sink and before
 //     Finish leaves a claim without a "done" row. Resends get 409 until the
 //     claim's lease ends (ClaimLease), then the batch is processed again:
 //     what reached the sink before the crash counts twice (at least once,
 //     never lost). The window is the length of one batch's processing.
+//   - A loser whose withdrawal cannot be written blocks the batch until
+//     its claim's lease ends (409s, nothing counted twice).
 //   - A batch is remembered for Remember (7 days); a resend after that
 //     counts again.
 //
@@ -161,8 +173,9 @@ func NewStoreLedger(st store.Store, now func() time.Time) *StoreLedger {
 var ledgerColumns = []string{"day", "site", "key", "token", "claimed_ns", "state", "summary"}
 
 const (
-	stateClaimed = 1
-	stateDone    = 2
+	stateClaimed   = 1
+	stateDone      = 2
+	stateWithdrawn = 3 // cancels the claim with the same token
 )
 
 type ledgerRow struct {
@@ -189,9 +202,15 @@ func (l *StoreLedger) read(ctx context.Context, site, key string, now time.Time)
 }
 
 // verdict looks at a batch's rows: a duplicate's summary, or whether a live
-// claim other than mine (token) wins.
+// claim other than mine (token) exists. Withdrawn claims do not count.
 func verdict(rows []ledgerRow, mine string, now time.Time) (*Summary, bool, error) {
-	var live []ledgerRow
+	withdrawn := map[string]bool{}
+	for _, r := range rows {
+		if r.state == stateWithdrawn {
+			withdrawn[r.token] = true
+		}
+	}
+	busy := false
 	for _, r := range rows {
 		if r.state == stateDone {
 			var s Summary
@@ -201,20 +220,12 @@ func verdict(rows []ledgerRow, mine string, now time.Time) (*Summary, bool, erro
 			s.Duplicate = true
 			return &s, false, nil
 		}
-		if r.state == stateClaimed && now.Sub(time.Unix(0, int64(r.at))) < ClaimLease {
-			live = append(live, r)
+		if r.state == stateClaimed && r.token != mine && !withdrawn[r.token] &&
+			now.Sub(time.Unix(0, int64(r.at))) < ClaimLease {
+			busy = true
 		}
 	}
-	if len(live) == 0 {
-		return nil, false, nil
-	}
-	sort.Slice(live, func(i, j int) bool {
-		if live[i].at != live[j].at {
-			return live[i].at < live[j].at
-		}
-		return live[i].token < live[j].token
-	})
-	return nil, live[0].token != mine, nil
+	return nil, busy, nil
 }
 
 // Begin implements Ledger.
@@ -253,6 +264,11 @@ func (l *StoreLedger) Begin(ctx context.Context, site, key string) (*Claim, *Sum
 		if busy {
 			err = ErrInProgress
 		}
+		// Lost, or answered from a "done" row: withdraw the claim so that
+		// it does not hold up the retry. Best effort: an unwritten
+		// withdrawal only blocks the batch until the lease ends.
+		w := []any{store.DayOf(now.UTC()), site, key, c.token, uint64(now.UnixNano()), uint8(stateWithdrawn), ""}
+		_ = l.st.Insert(ctx, l.table(), ledgerColumns, [][]any{w})
 		return nil, dup, err
 	}
 	ok = true

@@ -32,9 +32,15 @@ func MigrationFiles() fs.FS {
 // MigrateOptions configure a Migrator; the zero value migrates a single
 // node with the embedded migrations.
 type MigrateOptions struct {
-	// Cluster, when set, puts ON CLUSTER on DDL and switches engines to
-	// their Replicated twins.
+	// Cluster, when set, puts ON CLUSTER on DDL, switches engines to
+	// their Replicated twins, and shards the tables of ShardedTables over
+	// the cluster through Distributed tables (migration 019).
 	Cluster string
+	// PerNode applies a Cluster's migrations to the connected node only:
+	// no ON CLUSTER and plain engines, the Distributed tables still over
+	// Cluster. It is for shards without replicas, where no Keeper runs
+	// (ON CLUSTER needs one): run `sezim migrate up` on every node.
+	PerNode bool
 	// Files holds NNN_name.sql files at its root; nil means the embedded
 	// migrations/ folder. Tests use it to try other sets.
 	Files fs.FS
@@ -47,6 +53,7 @@ type MigrateOptions struct {
 type Migrator struct {
 	store   Store
 	cluster string
+	perNode bool
 	files   fs.FS
 }
 
@@ -67,7 +74,7 @@ type migration struct {
 
 // NewMigrator returns a Migrator for s.
 func NewMigrator(s Store, opts MigrateOptions) *Migrator {
-	m := &Migrator{store: s, cluster: opts.Cluster, files: opts.Files}
+	m := &Migrator{store: s, cluster: opts.Cluster, perNode: opts.PerNode, files: opts.Files}
 	if m.files == nil {
 		sub, err := fs.Sub(migrationFiles, "migrations")
 		if err != nil {
@@ -119,6 +126,7 @@ type templateData struct {
 	Stats      string
 	Identified string
 	OnCluster  string // "" or " ON CLUSTER name"
+	Cluster    string // the cluster's name, "" on a single node
 }
 
 // render expands a migration's template and splits it into statements.
@@ -128,13 +136,13 @@ func (m *Migrator) render(ctx context.Context, mig migration) ([]string, error) 
 		Option("missingkey=error").
 		Funcs(template.FuncMap{"engine": m.engine, "hasColumn": func(table, col string) (bool, error) {
 			return m.hasColumn(ctx, table, col)
-		}}).
+		}, "sharded": func() []string { return ShardedTables }}).
 		Parse(mig.text)
 	if err != nil {
 		return nil, fmt.Errorf("cannot parse migration %s: %w", mig.name, err)
 	}
 	var b bytes.Buffer
-	data := templateData{Stats: names.Stats, Identified: names.Identified, OnCluster: m.onCluster()}
+	data := templateData{Stats: names.Stats, Identified: names.Identified, OnCluster: m.onCluster(), Cluster: m.cluster}
 	if err := tmpl.Execute(&b, data); err != nil {
 		return nil, fmt.Errorf("cannot render migration %s: %w", mig.name, err)
 	}
@@ -165,7 +173,7 @@ func (m *Migrator) hasColumn(ctx context.Context, table, col string) (bool, erro
 }
 
 func (m *Migrator) onCluster() string {
-	if m.cluster == "" {
+	if m.cluster == "" || m.perNode {
 		return ""
 	}
 	return " ON CLUSTER " + m.cluster
@@ -176,7 +184,7 @@ func (m *Migrator) onCluster() string {
 // macro on a cluster. TABLE is in the stats database unless it is
 // qualified ("db.table").
 func (m *Migrator) engine(name, table string, args ...string) string {
-	if m.cluster != "" {
+	if m.cluster != "" && !m.perNode {
 		if !strings.Contains(table, ".") {
 			table = m.store.DB().Stats + "." + table
 		}

@@ -59,10 +59,15 @@ func (d *directImport) wire(ctx context.Context, cfg *site.Config, o *importOpti
 	default:
 		return nil, fmt.Errorf("--site is required: %s has %d sites", o.sf.config, len(cfg.Sites))
 	}
+	if o.sf.cluster != "" {
+		// --direct rolls its days up itself, and on a cluster that is the
+		// shards' collectors' work (serve --store-shard).
+		return nil, fmt.Errorf("--direct cannot run on a --cluster: import through a collector")
+	}
 	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("cannot create data folder %q: %w", o.dataDir, err)
 	}
-	pending, err := store.NewMigrator(d.st, store.MigrateOptions{Cluster: o.sf.cluster}).Pending(ctx)
+	pending, err := store.NewMigrator(d.st, o.sf.migrateOptions()).Pending(ctx)
 	if err != nil {
 		return nil, err
 	}

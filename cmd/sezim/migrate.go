@@ -34,7 +34,7 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer st.Close()
-	m := store.NewMigrator(st, store.MigrateOptions{Cluster: sf.cluster})
+	m := store.NewMigrator(st, sf.migrateOptions())
 	if action == "up" {
 		applied, err := m.Up(ctx)
 		if err != nil {

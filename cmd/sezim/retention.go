@@ -55,7 +55,9 @@ func retention(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	audit := dashboards.NewAuditorOptions(dashboards.AuditorOptions{Store: st, Key: key, Checkpoints: cps})
 	rp := newRetentionParts(st, cfg, "sezim retention ("+cliActor()+")", cps, log)
 	r := rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log, Destroyed: rp.statsDestroyed})
-	ok := runRetention(ctx, r, salts, rp, log)
+	// On a cluster the shards' own collectors (serve --store-shard) keep the
+	// aggregates and the events: here only the identified data.
+	ok := runRetention(ctx, r, salts, rp, log, sf.cluster == "")
 	outcome := "ok"
 	if !ok {
 		outcome = "incomplete"

@@ -34,6 +34,7 @@ type storeFlags struct {
 	url        string
 	config     string
 	cluster    string
+	perNode    bool
 	statsDB    string
 	identified string
 	password   string
@@ -42,7 +43,8 @@ type storeFlags struct {
 func (f *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.url, "store", "chdb://data/chdb", "ClickHouse to use: chdb://DIR (embedded engine, needs CHDB_LIB_PATH) or clickhouse://user:pass@host:9000/")
 	fs.StringVar(&f.config, "config", "config/example.yaml", "site configuration file (YAML)")
-	fs.StringVar(&f.cluster, "cluster", "", "ClickHouse cluster name for ON CLUSTER DDL and Replicated engines (server mode)")
+	fs.StringVar(&f.cluster, "cluster", "", "ClickHouse cluster name for ON CLUSTER DDL, Replicated engines and the Distributed tables of the sharded ones (server mode)")
+	fs.BoolVar(&f.perNode, "cluster-per-node", false, "with --cluster: migrate only the node --store names, without ON CLUSTER and with plain engines (shards without replicas and without Keeper: migrate every node)")
 	fs.StringVar(&f.statsDB, "stats-db", store.DefaultNames.Stats, "name of the aggregates database")
 	fs.StringVar(&f.identified, "identified-db", store.DefaultNames.Identified, "name of the identified-data database")
 	secretVar(fs, &f.password, "store-password", "password of the ClickHouse user named in a clickhouse:// --store (replaces one in the URL)")
@@ -54,6 +56,11 @@ func (f *storeFlags) open(ctx context.Context) (store.Store, error) {
 		return nil, err
 	}
 	return store.Open(ctx, u, store.Names{Stats: f.statsDB, Identified: f.identified})
+}
+
+// migrateOptions are the Migrator's options the flags ask for.
+func (f *storeFlags) migrateOptions() store.MigrateOptions {
+	return store.MigrateOptions{Cluster: f.cluster, PerNode: f.perNode}
 }
 
 // storeURL is --store with --store-password put in. Errors never quote
@@ -85,6 +92,7 @@ type serveOptions struct {
 	walMax      int64
 	walSegment  int64
 	rollupEvery time.Duration
+	storeShard  string
 	logLevel    string
 	slogMax     int
 	consent     consentFlags
@@ -113,6 +121,7 @@ func (o *serveOptions) register(fs *flag.FlagSet) {
 	fs.Int64Var(&o.walMax, "wal-max-bytes", wal.DefaultMaxBytes, "bytes the write-ahead log may hold while the store is slow or down; past it the collector answers 503")
 	fs.Int64Var(&o.walSegment, "wal-segment-bytes", wal.DefaultSegmentBytes, "size of one write-ahead log segment file")
 	fs.DurationVar(&o.rollupEvery, "rollup-interval", time.Minute, "how often the aggregates are brought up to date with new events (0: never, for a collector beside another that does it)")
+	fs.StringVar(&o.storeShard, "store-shard", "", "with --cluster: this shard's own node (clickhouse://…); the rollup and the retention of the aggregates run on its local tables. One collector per shard sets it; the others run with --rollup-interval 0")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.IntVar(&o.slogMax, "sessionlog-max-bytes", collector.DefaultSessionLogMaxBytes, "largest POST /sessionlog body, as sent and after gunzip")
 	o.consent.register(fs)
@@ -138,6 +147,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := checkRoles(o.sf.url, o.roles); err != nil {
 		return err
 	}
+	if err := o.checkCluster(); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
 		return fmt.Errorf("cannot create data folder %q: %w", o.dataDir, err)
 	}
@@ -153,7 +165,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer roles.Close()
 	ctx, stopSignals := onSignals(ctx)
 	defer stopSignals()
-	mig := store.NewMigrator(st, store.MigrateOptions{Cluster: o.sf.cluster})
+	mig := store.NewMigrator(st, o.sf.migrateOptions())
 	pending, err := mig.Pending(ctx)
 	if err != nil {
 		return err
@@ -231,7 +243,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--insecure-cookie needs a loopback --api-addr, not %q: serve the dashboards over https", o.apiAddr)
 	}
 	rp := newRetentionParts(st, cfg, serveProcess(), checkpoints, log)
-	roll := rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log, Reg: reg, Destroyed: rp.statsDestroyed})
+	rollStore, ownsStats, err := o.rollupStore(ctx, st)
+	if err != nil {
+		return err
+	}
+	if rollStore != st {
+		defer rollStore.Close()
+	}
+	roll := rollup.New(rollup.Options{Store: rollStore, Sites: cfg, Logger: log, Reg: reg, Destroyed: rp.statsDestroyed})
 	started, rollupStall := time.Now(), max(30*time.Minute, 10*o.rollupEvery)
 	staff := dashboards.NewDirectory(dashboards.DirectoryOptions{Store: roles.dashboards})
 	console := privacyConsole(salts, reg, roles.privacy)
@@ -285,7 +304,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	go loop(runCtx, 10*time.Minute, func(ctx context.Context) {
 		outcome := "ok"
-		if !runRetention(ctx, roll, salts, rp, log) {
+		if !runRetention(ctx, roll, salts, rp, log, ownsStats) {
 			outcome = "incomplete"
 		}
 		recordAudit(ctx, audit, log, dashboards.AuditEntry{Actor: "system", Action: dashboards.AuditRetention, Outcome: outcome})
@@ -410,7 +429,9 @@ func rollupRecent(ctx context.Context, r *rollup.Rollup, salts *anon.Salts, log 
 // deletes aggregates and identified rows past their retention and compacts
 // closed months; every destruction goes to the retention history. It
 // reports whether every step succeeded.
-func runRetention(ctx context.Context, r *rollup.Rollup, salts *anon.Salts, rp *retentionParts, log *slog.Logger) bool {
+// Without stats (a cluster's collector that rolls up no shard) it leaves
+// the aggregates and the events to the shards' own collectors.
+func runRetention(ctx context.Context, r *rollup.Rollup, salts *anon.Salts, rp *retentionParts, log *slog.Logger, stats bool) bool {
 	ok := true
 	now := time.Now()
 	destroyed, err := salts.Rotate(now)
@@ -421,6 +442,13 @@ func runRetention(ctx context.Context, r *rollup.Rollup, salts *anon.Salts, rp *
 	for _, d := range destroyed {
 		log.Info("destroyed a salt", "salt_day", d.Format(time.DateOnly), "reason", "salt lifetime over (48h)")
 		rp.statsDestroyed(ctx, rollup.Destruction{Table: "salts (local state file)", Rows: 1, Rule: "salt lifetime (48h)", Cutoff: d.Format(time.DateOnly)})
+	}
+	if !stats {
+		if _, err := rp.job.Apply(ctx, now); err != nil {
+			log.Error("retention of identified data", "err", err)
+			ok = false
+		}
+		return ok
 	}
 	days, err := r.Expired(ctx, now)
 	if err != nil {
@@ -448,6 +476,35 @@ func runRetention(ctx context.Context, r *rollup.Rollup, salts *anon.Salts, rp *
 		ok = false
 	}
 	return ok
+}
+
+// rollupStore is the store the rollup and the stats retention run on: the
+// owner's store on a single node; on a cluster, the local tables of this
+// collector's shard (--store-shard, see store.ShardLocal), since a shard's
+// visitors are whole there and the shards' numbers add up. ownsStats is
+// false for a cluster's collector without a shard, which must then leave
+// the rollup to the others.
+func (o *serveOptions) rollupStore(ctx context.Context, owner store.Store) (st store.Store, ownsStats bool, err error) {
+	if o.storeShard == "" {
+		return owner, o.sf.cluster == "", nil
+	}
+	shard, err := store.Open(ctx, o.storeShard, store.Names{Stats: o.sf.statsDB, Identified: o.sf.identified})
+	if err != nil {
+		return nil, false, err
+	}
+	return store.ShardLocal(shard), true, nil
+}
+
+// checkCluster refuses the flag combinations in which a cluster's rollup
+// would run on the Distributed tables, or a shard is named without one.
+func (o *serveOptions) checkCluster() error {
+	switch {
+	case o.storeShard != "" && o.sf.cluster == "":
+		return fmt.Errorf("--store-shard needs --cluster")
+	case o.storeShard == "" && o.sf.cluster != "" && o.rollupEvery > 0:
+		return fmt.Errorf("--cluster: the rollup runs on each shard's local tables: give --store-shard (this shard's node), or --rollup-interval 0 to leave it to the shards' collectors")
+	}
+	return nil
 }
 
 // loopbackAddr reports whether a listen address is on loopback only.

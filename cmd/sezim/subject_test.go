@@ -115,7 +115,7 @@ func TestRetentionRunIsRecorded(t *testing.T) {
 		}
 		rp := newRetentionParts(st, cfg, "sezim retention (test)", nil, log)
 		r := rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log, Settle: -1, Destroyed: rp.statsDestroyed})
-		if !runRetention(ctx, r, salts, rp, log) {
+		if !runRetention(ctx, r, salts, rp, log, true) {
 			t.Fatal("a retention step failed")
 		}
 		hist, err := rp.history.Recent(ctx, 100)

@@ -4,7 +4,7 @@
 -- Idempotency-Key or the batch's content hash); summary holds counts and
 -- fixed reasons only. Nothing here identifies a visitor. Rows are kept for
 -- 7 days: the ledger drops whole days (partitions) itself.
--- state: 1 claimed (processing), 2 done.
+-- state: 1 claimed (processing), 2 done, 3 withdrawn (a losing claim cancelled).
 -- Retention: 7 days (the ledger drops whole days)
 CREATE TABLE IF NOT EXISTS {{.Stats}}.ingest_batches{{.OnCluster}} (
     day Date, -- day of the claim (the partition)
@@ -12,7 +12,7 @@ CREATE TABLE IF NOT EXISTS {{.Stats}}.ingest_batches{{.OnCluster}} (
     key String, -- SHA-256 of the site and the idempotency key or content
     token String, -- random token of the claim
     claimed_ns UInt64, -- claim time
-    state UInt8, -- 1 claimed, 2 done
+    state UInt8, -- 1 claimed, 2 done, 3 withdrawn
     summary String -- counts of lines by outcome
 ) ENGINE = {{engine "MergeTree" "ingest_batches"}}
 PARTITION BY day
