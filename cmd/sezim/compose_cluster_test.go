@@ -395,10 +395,8 @@ func TestComposeClusterProfile(t *testing.T) {
 			t.Errorf("nginx upstream %v lacks %s", targets, want)
 		}
 	}
-	for _, line := range strings.Split(string(upstream[1]), "\n") {
-		if f := strings.Fields(strings.TrimSpace(line)); len(f) > 0 && (f[0] == "ip_hash" || f[0] == "hash" || f[0] == "sticky") {
-			t.Errorf("nginx upstream routes by %s: the collectors need no stickiness", f[0])
-		}
+	if m := regexp.MustCompile(`(?m)^\s*(ip_hash|hash|sticky)\b`).FindSubmatch(upstream[1]); m != nil {
+		t.Errorf("nginx upstream routes by %s: the collectors need no stickiness", m[1])
 	}
 	if !regexp.MustCompile(`proxy_set_header\s+X-Forwarded-For\s+\$proxy_add_x_forwarded_for;`).Match(conf) {
 		t.Error("nginx does not pass X-Forwarded-For: every visitor would be the proxy")
