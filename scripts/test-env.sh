@@ -39,10 +39,11 @@ if [ "${CI:-}" = true ]; then
 fi
 
 # Chromium and playwright-core for the browser tests (Go tests drive them
-# too); promtool (Debian's prometheus package) checks the alert rules.
-if [ ! -x /usr/bin/chromium ] || ! command -v promtool >/dev/null; then
+# too); promtool (Debian's prometheus package) checks the alert rules, and
+# nginx -t the cluster profile's load balancer.
+if [ ! -x /usr/bin/chromium ] || ! command -v promtool >/dev/null || ! command -v nginx >/dev/null; then
   apt-get update
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium prometheus
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium prometheus nginx
 fi
 if [ ! -d e2e/node_modules ]; then
   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix e2e --no-audit --no-fund

@@ -26,6 +26,10 @@ CREATE USER IF NOT EXISTS sezim_collector IDENTIFIED WITH sha256_password BY '@C
 -- a segment's batches are already in: batch_id and the partition key only.
 GRANT INSERT ON sezim_stats.events TO sezim_collector;
 GRANT SELECT(batch_id, salt_day) ON sezim_stats.events TO sezim_collector;
+-- With --cluster, events is a Distributed table over events_local on each
+-- shard, and the shards check the sender's rights on the local table too.
+GRANT INSERT ON sezim_stats.events_local TO sezim_collector;
+GRANT SELECT(batch_id, salt_day) ON sezim_stats.events_local TO sezim_collector;
 GRANT INSERT ON sezim_identified.events TO sezim_collector;
 GRANT SELECT(batch_id, ts) ON sezim_identified.events TO sezim_collector;
 -- The session-log batch ledger (sessionlog): its own bookkeeping, nothing
