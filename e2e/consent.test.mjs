@@ -457,9 +457,9 @@ step('keyboard-only "Accept all": the blocked script runs without a reload, cons
 step('sezim verify consent-log: the chain written by the collector verifies', async () => {
   const rows = (await consentLog('1', 4)).length;
   assert.equal(rows, 4, 'shown, reject_all, shown, accept_all');
-  const r = await runSezim(S.bin, ['verify', 'consent-log', ...S.storeArgs]);
+  const r = await runSezim(S.bin, ['verify', 'consent-log', ...S.storeArgs, '--data', path.join(S.tmp, 'data')]);
   assert.equal(r.code, 0, `verify: ${r.stdout}${r.stderr}`);
-  assert.match(r.stdout, /chain \S+: 4 rows, intact/);
+  assert.match(r.stdout, /chain \S+: 4 rows \(4 keyed, 0 unkeyed\)[^\n]*: intact/);
   assert.match(r.stdout, /consent log verified: 1 chain\(s\), 4 rows/);
 });
 
@@ -525,7 +525,7 @@ step('a new policy version (serve restarted with it) prompts the visitor who acc
   assert.equal(log[0].policy_hash, sha256(`Sezim e2e privacy policy, version ${V2}`));
 
   // The restarted collector carried on its chain.
-  const r = await runSezim(S.bin, ['verify', 'consent-log', ...S.storeArgs]);
+  const r = await runSezim(S.bin, ['verify', 'consent-log', ...S.storeArgs, '--data', path.join(S.tmp, 'data')]);
   assert.equal(r.code, 0, `verify: ${r.stdout}${r.stderr}`);
   assert.match(r.stdout, /consent log verified: 1 chain\(s\), 6 rows/);
   assert.deepEqual(v.errors, [], 'the page threw');

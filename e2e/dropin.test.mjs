@@ -146,6 +146,7 @@ sites:
     origins: ["${pageOrigin}"]
     umami_website_id: ${UMAMI_ID}
     k_threshold: 1 # one visitor per tracker is read back
+    disclosure: exact # and read back exactly
 `);
     const store = `chdb://${path.join(tmp, 'chdb')}`;
     const cliEnv = { ...process.env, CHDB_LIB_PATH: lib, SEZIM_STORE: store, SEZIM_CONFIG: config };
