@@ -11,12 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sezim-analytics/sezim/dashboards/staff"
 	"github.com/sezim-analytics/sezim/site"
 	"github.com/sezim-analytics/sezim/store"
 	"github.com/sezim-analytics/sezim/store/storetest"
 )
 
-var testHash = HashParams{MemoryKiB: 64, Time: 1, Threads: 1}
+var testHash = staff.HashParams{MemoryKiB: 64, Time: 1, Threads: 1}
 
 const testPassword = "correct horse battery"
 
@@ -72,24 +73,24 @@ func newFixture(t *testing.T, st store.Store) *fixture {
 func newFixtureWith(t *testing.T, st store.Store, edit func(*Options)) *fixture {
 	t.Helper()
 	f := &fixture{st: st, now: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)}
-	dir := NewDirectory(DirectoryOptions{Store: st, Now: f.clock})
-	hash, err := HashPassword(testPassword, testHash)
+	dir := staff.NewDirectory(staff.DirectoryOptions{Store: st, Now: f.clock})
+	hash, err := staff.HashPassword(testPassword, testHash)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, u := range []*User{
-		{Name: "admin", Role: RoleAdmin},
-		{Name: "ann", Role: RoleViewer, Sites: []string{"alpha"}},
-		{Name: "gone", Role: RoleViewer, Sites: []string{"alpha"}, Disabled: true},
+	for _, u := range []*staff.User{
+		{Name: "admin", Role: staff.RoleAdmin},
+		{Name: "ann", Role: staff.RoleViewer, Sites: []string{"alpha"}},
+		{Name: "gone", Role: staff.RoleViewer, Sites: []string{"alpha"}, Disabled: true},
 	} {
 		if err := dir.PutUser(t.Context(), u, hash); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if f.token, _, err = dir.AddToken(t.Context(), "ann", RoleAdmin, "ci"); err == nil {
+	if f.token, _, err = dir.AddToken(t.Context(), "ann", staff.RoleAdmin, "ci"); err == nil {
 		t.Fatal("a viewer was given an admin token")
 	}
-	if f.token, _, err = dir.AddToken(t.Context(), "ann", RoleViewer, "ci"); err != nil {
+	if f.token, _, err = dir.AddToken(t.Context(), "ann", staff.RoleViewer, "ci"); err != nil {
 		t.Fatal(err)
 	}
 	o := Options{Sites: testSites(t), Store: st, Directory: dir, Now: f.clock, InsecureCookie: true,
@@ -276,7 +277,7 @@ func TestSignInSessionsAndSites(t *testing.T) {
 		if resp, _ := f.do(t, loginRequest("gone", testPassword, "http://dash.test")); resp.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("disabled account: %d", resp.StatusCode)
 		}
-		entries, err := NewAuditor(st, nil).Entries(t.Context(), 100)
+		entries, err := staff.NewAuditor(st, nil).Entries(t.Context(), 100)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -334,46 +335,6 @@ func TestSignInCSRFAndRateLimit(t *testing.T) {
 	})
 }
 
-func TestSessionsAreBounded(t *testing.T) {
-	s := NewSessions(SessionOptions{Max: 10})
-	for range 50 {
-		if _, err := s.New(t.Context(), "u"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if s.Len() > 10 {
-		t.Fatalf("%d sessions held", s.Len())
-	}
-}
-
-func TestPasswordHash(t *testing.T) {
-	f := func(password, try string, want bool) {
-		t.Helper()
-		h, err := HashPassword(password, testHash)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.HasPrefix(h, "$argon2id$v=19$m=64,t=1,p=1$") {
-			t.Fatalf("hash %q", h)
-		}
-		got, err := CheckPassword(h, try)
-		if err != nil || got != want {
-			t.Fatalf("check(%q, %q) = %v, %v", password, try, got, err)
-		}
-	}
-	f(testPassword, testPassword, true)
-	f(testPassword, testPassword+" ", false)
-	f("пароль-на-русском", "пароль-на-русском", true)
-	if _, err := HashPassword("short", testHash); err != ErrWeakPassword {
-		t.Fatalf("short password: %v", err)
-	}
-	for _, bad := range []string{"", "$argon2id$v=19$m=999999999,t=1,p=1$c2FsdA$aGFzaA", "$bcrypt$x", "$argon2id$v=19$m=64,t=1,p=1$!!$!!"} {
-		if ok, err := CheckPassword(bad, "x"); ok || err == nil {
-			t.Fatalf("malformed %q accepted", bad)
-		}
-	}
-}
-
 // TestConcurrentRequests fires sign-ins and API calls at once (run with
 // -race): what a handler keeps (rate-limit keys, sessions) must be copies,
 // not Fiber's reused request memory.
@@ -398,9 +359,10 @@ func TestConcurrentRequests(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	accounts, _, _ := f.srv.gate.Limits()
 	for i := range 16 {
-		if d := f.srv.accounts.Peek(fmt.Sprintf("user%02d", i)); d.Count != 1 {
-			t.Fatalf("rate-limit key user%02d: %+v (keys %d)", i, d, f.srv.accounts.Len())
+		if d := accounts.Peek(fmt.Sprintf("user%02d", i)); d.Count != 1 {
+			t.Fatalf("rate-limit key user%02d: %+v (keys %d)", i, d, accounts.Len())
 		}
 	}
 }

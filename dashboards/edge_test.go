@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sezim-analytics/sezim/dashboards/staff"
 	"github.com/sezim-analytics/sezim/reqbody/reqbodytest"
 	"github.com/sezim-analytics/sezim/store"
 	"github.com/sezim-analytics/sezim/store/storetest"
@@ -25,9 +26,9 @@ func TestSignInBodies(t *testing.T) {
 		go func() { _ = f.srv.App().Listener(ln) }()
 		t.Cleanup(func() { _ = f.srv.App().Shutdown() })
 		form := url.Values{"user": {"admin"}, "password": {testPassword}}.Encode() + "&pad="
-		valid := form + strings.Repeat("x", maxLoginBytes-len(form))
+		valid := form + strings.Repeat("x", staff.MaxLoginBytes-len(form))
 		reqbodytest.Run(t, ln.Addr().String(), []reqbodytest.Route{{
-			Name: "login", Path: "/app/login", Limit: maxLoginBytes, Valid: []byte(valid), OK: http.StatusSeeOther,
+			Name: "login", Path: "/app/login", Limit: staff.MaxLoginBytes, Valid: []byte(valid), OK: http.StatusSeeOther,
 			Header: map[string]string{"Host": "dash.test", "Origin": "http://dash.test",
 				"Content-Type": "application/x-www-form-urlencoded"},
 		}})

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sezim-analytics/sezim/dashboards/staff"
 	"github.com/sezim-analytics/sezim/store"
 	"github.com/sezim-analytics/sezim/store/storetest"
 )
@@ -33,13 +34,13 @@ func (f *fixture) try(t *testing.T, user, password, ip string) int {
 }
 
 // audit returns the audit rows with action, newest first.
-func audit(t *testing.T, st store.Store, action string) []AuditEntry {
+func audit(t *testing.T, st store.Store, action string) []staff.AuditEntry {
 	t.Helper()
-	all, err := NewAuditor(st, nil).Entries(t.Context(), 10_000)
+	all, err := staff.NewAuditor(st, nil).Entries(t.Context(), 10_000)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []AuditEntry
+	var out []staff.AuditEntry
 	for _, e := range all {
 		if e.Action == action {
 			out = append(out, e)
@@ -174,7 +175,7 @@ func TestRateLimitedAttemptsAreCounted(t *testing.T) {
 		}
 
 		failed := func() (plain int, limited []string, attempts uint32) {
-			for _, e := range audit(t, st, AuditSignInFailed) {
+			for _, e := range audit(t, st, staff.AuditSignInFailed) {
 				if e.Outcome != "rate_limited" {
 					if e.Attempts != 1 {
 						t.Fatalf("row %+v stands for %d attempts", e, e.Attempts)
@@ -277,12 +278,10 @@ func TestFloodKeepsSignInCounters(t *testing.T) {
 				if passed == 0 || passed > keys+5 {
 					t.Fatalf("%d of %d flood attempts checked a password", passed, 3*keys)
 				}
-				if n, m := f.srv.networks.Len(), f.srv.accounts.Len(); n > keys || m > keys {
+				accounts, networks, tallies := f.srv.gate.Limits()
+				if n, m := networks.Len(), accounts.Len(); n > keys || m > keys {
 					t.Fatalf("rate-limit tables hold %d networks and %d accounts, max %d", n, m, keys)
 				}
-				f.srv.refused.mu.Lock()
-				tallies := len(f.srv.refused.m)
-				f.srv.refused.mu.Unlock()
 				if tallies > keys+1 {
 					t.Fatalf("%d refusal tallies, max %d", tallies, keys+1)
 				}
@@ -312,7 +311,7 @@ func TestFloodKeepsSignInCounters(t *testing.T) {
 					t.Fatal(err)
 				}
 				sum := uint32(0)
-				for _, e := range audit(t, st, AuditSignInFailed) {
+				for _, e := range audit(t, st, staff.AuditSignInFailed) {
 					if e.Outcome == "rate_limited" {
 						sum += e.Attempts
 					}

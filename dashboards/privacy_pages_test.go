@@ -14,6 +14,8 @@ import (
 
 	"github.com/sezim-analytics/sezim/consent"
 	"github.com/sezim-analytics/sezim/consent/consentlog"
+	"github.com/sezim-analytics/sezim/dashboards/console"
+	"github.com/sezim-analytics/sezim/dashboards/staff"
 	"github.com/sezim-analytics/sezim/privacy"
 	"github.com/sezim-analytics/sezim/store"
 	"github.com/sezim-analytics/sezim/store/storetest"
@@ -98,10 +100,10 @@ func TestPrivacyConsole(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, st store.Store) {
 		reg := prometheus.NewRegistry()
 		f := newFixtureWith(t, st, func(o *Options) {
-			o.Privacy = PrivacyOptions{Metrics: reg, SaltDays: func() ([]time.Time, error) { return nil, nil }}
+			o.Privacy = console.PrivacyOptions{Metrics: reg, SaltDays: func() ([]time.Time, error) { return nil, nil }}
 		})
-		hash, _ := HashPassword(testPassword, testHash)
-		if err := f.srv.dir.PutUser(t.Context(), &User{Name: "pia", Role: RolePrivacy}, hash); err != nil {
+		hash, _ := staff.HashPassword(testPassword, testHash)
+		if err := f.srv.gate.Directory().PutUser(t.Context(), &staff.User{Name: "pia", Role: staff.RolePrivacy}, hash); err != nil {
 			t.Fatal(err)
 		}
 		// Two decisions of one visitor in a real chain.
@@ -130,7 +132,7 @@ func TestPrivacyConsole(t *testing.T) {
 				t.Errorf("viewer %s: %d %s", p, code, body)
 			}
 		}
-		if n := auditRows(t, st, AuditReceiptLookup, receipt, "ok"); n != 0 {
+		if n := auditRows(t, st, console.AuditReceiptLookup, receipt, "ok"); n != 0 {
 			t.Errorf("a refused lookup was audited as done: %d", n)
 		}
 
@@ -148,7 +150,7 @@ func TestPrivacyConsole(t *testing.T) {
 		if err := json.Unmarshal([]byte(body), &r); code != 200 || err != nil || len(r.Checks) != 15 || r.OK || r.Checks[14].Name != "disclosure" || !r.Checks[14].OK {
 			t.Fatalf("report json: %d %v %s", code, err, body)
 		}
-		if n := auditRows(t, st, AuditPrivacyReport, "", "failed"); n != 2 {
+		if n := auditRows(t, st, console.AuditPrivacyReport, "", "failed"); n != 2 {
 			t.Errorf("report runs audited: %d", n)
 		}
 		if code, _, body = fetchPage(t, pia, base+"/app/privacy/inventory"); code != 200 || !strings.Contains(body, "<code>visitor_id</code>") {
@@ -164,7 +166,7 @@ func TestPrivacyConsole(t *testing.T) {
 		if err := json.Unmarshal([]byte(body), &l); code != 200 || err != nil || len(l.Rows) != 2 || l.Rows[1].Seq != 2 || len(l.Chains) != 1 || !l.Chains[0].Intact {
 			t.Fatalf("receipt json: %d %v %s", code, err, body)
 		}
-		if n := auditRows(t, st, AuditReceiptLookup, receipt, "ok"); n != 2 {
+		if n := auditRows(t, st, console.AuditReceiptLookup, receipt, "ok"); n != 2 {
 			t.Errorf("lookups audited: %d", n)
 		}
 		// A row slipped into the chain breaks it, and the lookup says so.
@@ -179,7 +181,7 @@ func TestPrivacyConsole(t *testing.T) {
 		if code, _, body = fetchPage(t, pia, base+"/app/privacy/receipts?receipt="+other); code != 200 || !strings.Contains(body, `id="receipt-none"`) {
 			t.Errorf("unknown receipt: %d %s", code, body)
 		}
-		if n := auditRows(t, st, AuditReceiptLookup, other, "not_found"); n != 1 {
+		if n := auditRows(t, st, console.AuditReceiptLookup, other, "not_found"); n != 1 {
 			t.Errorf("unknown receipt audited: %d", n)
 		}
 		for _, bad := range []string{"x", "AAAAAAAAAAAAAAA=", "%3Cscript%3E"} {
@@ -193,7 +195,7 @@ func TestPrivacyConsole(t *testing.T) {
 		if code != 200 || !strings.Contains(body, "<td>receipt_lookup</td>") || !strings.Contains(body, "<td>audit_view</td>") || !strings.Contains(body, "<td>pia</td>") {
 			t.Fatalf("audit view: %d %s", code, body)
 		}
-		if n := auditRows(t, st, AuditAuditView, "", "ok"); n != 1 {
+		if n := auditRows(t, st, console.AuditAuditView, "", "ok"); n != 1 {
 			t.Errorf("audit views audited: %d", n)
 		}
 	})

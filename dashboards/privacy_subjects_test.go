@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/sezim-analytics/sezim/consent"
+	"github.com/sezim-analytics/sezim/dashboards/console"
+	"github.com/sezim-analytics/sezim/dashboards/staff"
 	"github.com/sezim-analytics/sezim/pipeline"
 	"github.com/sezim-analytics/sezim/privacy/retention"
 	"github.com/sezim-analytics/sezim/privacy/subject"
@@ -88,8 +90,8 @@ func countWhere(t *testing.T, st store.Store, table, where string) uint64 {
 func TestPrivacySubjectTools(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, st store.Store) {
 		f := newFixtureWith(t, st, nil)
-		hash, _ := HashPassword(testPassword, testHash)
-		if err := f.srv.dir.PutUser(t.Context(), &User{Name: "pia", Role: RolePrivacy}, hash); err != nil {
+		hash, _ := staff.HashPassword(testPassword, testHash)
+		if err := f.srv.gate.Directory().PutUser(t.Context(), &staff.User{Name: "pia", Role: staff.RolePrivacy}, hash); err != nil {
 			t.Fatal(err)
 		}
 		receipt := plantSubject(t, st, f.clock().Add(-time.Hour))
@@ -211,7 +213,7 @@ func TestPrivacySubjectTools(t *testing.T) {
 			!strings.Contains(body, "<td>erase</td>") || !strings.Contains(body, "<td>erased, 0 rows left; ") {
 			t.Fatalf("requests: %d %s", code, body)
 		}
-		for action, want := range map[string]uint64{subject.AuditExport: 3, subject.AuditBlock: 1, subject.AuditUnblock: 1, subject.AuditErase: 1, AuditSubjectRequests: 2} {
+		for action, want := range map[string]uint64{subject.AuditExport: 3, subject.AuditBlock: 1, subject.AuditUnblock: 1, subject.AuditErase: 1, console.AuditSubjectRequests: 2} {
 			if n := countWhere(t, st, "audit_log", "actor = 'pia' AND outcome = 'ok' AND action = "+store.Quote(action)); n != want {
 				t.Errorf("%s audited %d times with actor pia, want %d", action, n, want)
 			}
@@ -253,8 +255,8 @@ func TestPrivacySubjectTools(t *testing.T) {
 func TestPrivacyRetentionAndAuditExport(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, st store.Store) {
 		f := newFixtureWith(t, st, nil)
-		hash, _ := HashPassword(testPassword, testHash)
-		if err := f.srv.dir.PutUser(t.Context(), &User{Name: "pia", Role: RolePrivacy}, hash); err != nil {
+		hash, _ := staff.HashPassword(testPassword, testHash)
+		if err := f.srv.gate.Directory().PutUser(t.Context(), &staff.User{Name: "pia", Role: staff.RolePrivacy}, hash); err != nil {
 			t.Fatal(err)
 		}
 		base := f.loopback(t)
@@ -288,12 +290,12 @@ func TestPrivacyRetentionAndAuditExport(t *testing.T) {
 		}
 
 		// Rows of two actors on two days.
-		for i, e := range []AuditEntry{
-			{Time: t0, Actor: "bob", Action: AuditSignIn, Outcome: "ok"},
-			{Time: t0.Add(time.Hour), Actor: "bob", Action: AuditSignOut, Outcome: "ok"},
-			{Time: t0.Add(-24 * time.Hour), Actor: "carol", Action: AuditSignIn, Outcome: "bad_password", Detail: "=HYPERLINK(\"x\")"},
+		for i, e := range []staff.AuditEntry{
+			{Time: t0, Actor: "bob", Action: staff.AuditSignIn, Outcome: "ok"},
+			{Time: t0.Add(time.Hour), Actor: "bob", Action: staff.AuditSignOut, Outcome: "ok"},
+			{Time: t0.Add(-24 * time.Hour), Actor: "carol", Action: staff.AuditSignIn, Outcome: "bad_password", Detail: "=HYPERLINK(\"x\")"},
 		} {
-			if err := f.srv.audit.Record(t.Context(), e); err != nil {
+			if err := f.srv.gate.Auditor().Record(t.Context(), e); err != nil {
 				t.Fatal(i, err)
 			}
 		}
@@ -302,8 +304,8 @@ func TestPrivacyRetentionAndAuditExport(t *testing.T) {
 			!strings.Contains(body, `href="/app/privacy/audit/export?format=csv&actor=bob&action=&since=&until="`) {
 			t.Fatalf("by actor: %d %s", code, body)
 		}
-		code, _, body = fetchPage(t, pia, base+"/app/privacy/audit?action="+AuditSignIn+"&since=2026-11-23&until=2026-11-23")
-		if code != 200 || !strings.Contains(body, "<td>bob</td>") || strings.Contains(body, "<td>carol</td>") || strings.Contains(body, "<td>"+AuditSignOut+"</td>") {
+		code, _, body = fetchPage(t, pia, base+"/app/privacy/audit?action="+staff.AuditSignIn+"&since=2026-11-23&until=2026-11-23")
+		if code != 200 || !strings.Contains(body, "<td>bob</td>") || strings.Contains(body, "<td>carol</td>") || strings.Contains(body, "<td>"+staff.AuditSignOut+"</td>") {
 			t.Fatalf("by action and day: %d %s", code, body)
 		}
 		code, _, body = fetchPage(t, pia, base+"/app/privacy/audit?since=2026-11-22T02:00&until=2026-11-22T04:00")
@@ -330,18 +332,18 @@ func TestPrivacyRetentionAndAuditExport(t *testing.T) {
 		}
 		code, hd, body = fetchPage(t, pia, base+"/app/privacy/audit/export?format=json&actor=bob&since=2026-11-23")
 		var rows []map[string]any
-		if err := json.Unmarshal([]byte(body), &rows); code != 200 || err != nil || len(rows) != 2 || rows[0]["action"] != AuditSignOut || rows[0]["row_hash"] == "" ||
+		if err := json.Unmarshal([]byte(body), &rows); code != 200 || err != nil || len(rows) != 2 || rows[0]["action"] != staff.AuditSignOut || rows[0]["row_hash"] == "" ||
 			!strings.HasSuffix(hd.Get("Content-Disposition"), `.json"`) {
 			t.Fatalf("json: %d %v %s", code, err, body)
 		}
 		for format, detail := range map[string]string{"csv": "1 rows; actor=carol", "json": "2 rows; actor=bob since=2026-11-23"} {
-			where := "actor = 'pia' AND action = " + store.Quote(AuditLogExport) + " AND target = " + store.Quote(format) + " AND detail = " + store.Quote(detail)
+			where := "actor = 'pia' AND action = " + store.Quote(staff.AuditLogExport) + " AND target = " + store.Quote(format) + " AND detail = " + store.Quote(detail)
 			if n := countWhere(t, st, "audit_log", where); n != 1 {
 				t.Errorf("%s export audited %d times", format, n)
 			}
 		}
 		// The failed ones were not.
-		if n := countWhere(t, st, "audit_log", "action = "+store.Quote(AuditLogExport)); n != 2 {
+		if n := countWhere(t, st, "audit_log", "action = "+store.Quote(staff.AuditLogExport)); n != 2 {
 			t.Errorf("%d exports audited, want 2", n)
 		}
 	})

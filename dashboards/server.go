@@ -1,17 +1,19 @@
+// Package dashboards composes the staff-facing app: staff sign-in (staff),
+// the stats API and dashboard page (statistics) and the privacy console
+// (console), behind one set of security headers and routes.
 package dashboards
 
 import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/netip"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/sezim-analytics/sezim/ratelimit"
+	"github.com/sezim-analytics/sezim/dashboards/console"
+	"github.com/sezim-analytics/sezim/dashboards/staff"
+	"github.com/sezim-analytics/sezim/dashboards/statistics"
 	"github.com/sezim-analytics/sezim/reqbody"
 	"github.com/sezim-analytics/sezim/site"
 	"github.com/sezim-analytics/sezim/store"
@@ -22,11 +24,11 @@ type Options struct {
 	Sites *site.Config
 	Store store.Store
 	// Directory holds the staff accounts; nil makes one over Store.
-	Directory *Directory
+	Directory *staff.Directory
 	// Sessions holds the signed-in browsers; nil makes an empty table.
-	Sessions *Sessions
+	Sessions *staff.Sessions
 	// Audit writes the audit log; nil makes an unkeyed one over Store.
-	Audit *Auditor
+	Audit *staff.Auditor
 	// InsecureCookie leaves Secure off the session cookie, for plain http
 	// on loopback (browsers drop Secure cookies sent over http elsewhere).
 	InsecureCookie bool
@@ -51,44 +53,23 @@ type Options struct {
 	// DefaultSetupTTL; see SetupLink).
 	SetupTTL time.Duration
 	// Privacy feeds the privacy console's report.
-	Privacy PrivacyOptions
+	Privacy console.PrivacyOptions
 }
 
 // CookieName is the session cookie.
-const CookieName = "sezim_session"
+const CookieName = staff.CookieName
 
 // Server is the dashboards app: the sign-in page, the dashboard pages under
-// /app/ and the JSON API under /api/v1/, all behind staff sign-in.
-//
-// Authentication: a session cookie (browsers) or "Authorization: Bearer"
-// with an API token (scripts). Authorisation is per site, in the handlers
-// that take a site: a user sees the sites granted (an admin, all); another
-// site answers 404, exactly like a site that does not exist.
-//
-// CSRF: the only state-changing requests are POSTs (sign-in, sign-out).
-// The session cookie is SameSite=Strict, so no browser attaches it to a
-// request started by another site; and every POST must carry an Origin (or,
-// failing that, a Referer) naming this very host, and no Sec-Fetch-Site
-// other than same-origin. The Origin check also covers what SameSite does
-// not: a sibling subdomain is the same "site" for SameSite but another
-// origin, and old browsers ignore SameSite. Bearer tokens are never sent
-// by a browser on its own, so requests carrying one need no check. No
-// token has to be threaded through forms, and the sign-in form (login CSRF)
-// is covered by the same check.
+// /app/ and the JSON API under /api/v1/, all behind staff sign-in. It
+// composes three parts: staff (accounts, sign-in, the audit log; see
+// staff.Gate for authentication and CSRF), statistics (the stats API and
+// the dashboard page) and console (the privacy console).
 type Server struct {
-	o        Options
-	api      *API
-	dir      *Directory
-	sess     *Sessions
-	audit    *Auditor
-	accounts *ratelimit.Limiter
-	networks *ratelimit.Limiter
-	known    *knownNets
-	refused  *refusals
-	hashing  chan struct{}
-	dummy    string
-	setup    setupLink
-	app      *fiber.App
+	o       Options
+	gate    *staff.Gate
+	api     *statistics.API
+	console *console.Console
+	app     *fiber.App
 }
 
 // New returns the dashboards server.
@@ -99,50 +80,17 @@ func New(o Options) *Server {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if o.Directory == nil {
-		o.Directory = NewDirectory(DirectoryOptions{Store: o.Store, Now: o.Now})
-	}
-	if o.Sessions == nil {
-		o.Sessions = NewSessions(SessionOptions{Now: o.Now, Store: o.Store})
-	}
-	if o.AccountLimit == 0 {
-		o.AccountLimit = 10
-	}
-	if o.NetworkLimit == 0 {
-		o.NetworkLimit = 30
-	}
-	if o.LimitWindow == 0 {
-		o.LimitWindow = 15 * time.Minute
-	}
-	if o.KnownNetworkAge == 0 {
-		o.KnownNetworkAge = 90 * 24 * time.Hour
-	}
-	if o.LimitKeys == 0 {
-		o.LimitKeys = 10_000
-	}
-	if o.SetupTTL == 0 {
-		o.SetupTTL = DefaultSetupTTL
-	}
-	audit := o.Audit
-	if audit == nil {
-		audit = NewAuditor(o.Store, o.Now)
-	}
+	gate := staff.NewGate(staff.GateOptions{Sites: o.Sites, Store: o.Store, Directory: o.Directory, Sessions: o.Sessions,
+		Audit: o.Audit, InsecureCookie: o.InsecureCookie, Logger: o.Logger, Now: o.Now,
+		AccountLimit: o.AccountLimit, NetworkLimit: o.NetworkLimit, LimitWindow: o.LimitWindow,
+		KnownNetworkAge: o.KnownNetworkAge, LimitKeys: o.LimitKeys, SetupTTL: o.SetupTTL})
 	s := &Server{
-		o:        o,
-		api:      NewAPI(APIOptions{Sites: o.Sites, Store: o.Store, Now: o.Now, Updated: o.Updated}),
-		dir:      o.Directory,
-		sess:     o.Sessions,
-		audit:    audit,
-		accounts: ratelimit.New(ratelimit.Options{Limit: o.AccountLimit, Window: o.LimitWindow, MaxKeys: o.LimitKeys, Now: o.Now}),
-		networks: ratelimit.New(ratelimit.Options{Limit: o.NetworkLimit, Window: o.LimitWindow, MaxKeys: o.LimitKeys, Now: o.Now}),
-		known:    newKnownNets(audit, o.Now, o.KnownNetworkAge),
-		refused:  newRefusals(o.LimitWindow, o.LimitKeys),
-		// Each argon2id check takes ~19 MiB: bound how many run at once.
-		hashing: make(chan struct{}, 4),
+		o:    o,
+		gate: gate,
+		api:  statistics.NewAPI(statistics.APIOptions{Sites: o.Sites, Store: o.Store, Now: o.Now, Updated: o.Updated}),
+		console: console.New(console.Options{Sites: o.Sites, Store: o.Store, Privacy: o.Privacy, Gate: gate,
+			Logger: o.Logger, Now: o.Now}),
 	}
-	// Unknown names are checked against this, so they take as long as
-	// known ones and the timing tells no one which names exist.
-	s.dummy, _ = HashPassword(randomString(16), DefaultHashParams)
 	s.app = s.newApp()
 	return s
 }
@@ -151,7 +99,17 @@ func New(o Options) *Server {
 func (s *Server) App() *fiber.App { return s.app }
 
 // Sessions returns the session table.
-func (s *Server) Sessions() *Sessions { return s.sess }
+func (s *Server) Sessions() *staff.Sessions { return s.gate.Sessions() }
+
+// SetupLink is staff.Gate.SetupLink.
+func (s *Server) SetupLink(ctx context.Context) (string, time.Time, error) {
+	return s.gate.SetupLink(ctx)
+}
+
+// FlushRateLimited is staff.Gate.FlushRateLimited.
+func (s *Server) FlushRateLimited(ctx context.Context, final bool) error {
+	return s.gate.FlushRateLimited(ctx, final)
+}
 
 func (s *Server) newApp() *fiber.App {
 	app := fiber.New(fiber.Config{
@@ -160,7 +118,7 @@ func (s *Server) newApp() *fiber.App {
 		ErrorHandler:          jsonError,
 		ReadTimeout:           30 * time.Second,
 		// Streamed bodies, each read by its handler within its own limit
-		// (signInForm), never parsed ahead; a body too long is answered
+		// (staff.ReadForm), never parsed ahead; a body too long is answered
 		// like any other refusal, not by resetting the connection.
 		StreamRequestBody:            true,
 		DisablePreParseMultipartForm: true,
@@ -172,21 +130,18 @@ func (s *Server) newApp() *fiber.App {
 	app.Use("/api", reqbody.Middleware)
 	app.Use("/app", securityHeaders)
 	app.Use("/api", securityHeaders)
-	app.Get("/app/login", s.loginPage)
-	app.Get("/app/setup", s.setupPage)
-	app.Post("/app/setup", s.setupSubmit)
-	app.Post("/app/login", s.login)
-	app.Post("/app/logout", s.authenticate, s.logout)
-	app.Get("/app", s.authenticate, s.appShell)
-	app.Get("/app/assets/:name", s.authenticate, s.asset)
-	app.Get("/api/v1/me", s.authenticate, s.me)
-	app.Get("/api/v1/sites", s.authenticate, s.sites)
-	s.api.Mount(app, s.authenticate)
-	s.mountPrivacy(app)
+	auth := s.gate.Authenticate
+	s.gate.Mount(app)
+	app.Get("/app", auth, statistics.AppShell)
+	app.Get("/app/assets/:name", auth, statistics.Asset)
+	app.Get("/api/v1/me", auth, s.me)
+	app.Get("/api/v1/sites", auth, s.sites)
+	s.api.Mount(app, auth)
+	s.console.Mount(app)
 	// Anything else under /app/ or /api/ is refused like the routes above
 	// (sign-in first), so probing tells a stranger nothing.
-	app.Use("/app", s.authenticate, notFound)
-	app.Use("/api", s.authenticate, notFound)
+	app.Use("/app", auth, notFound)
+	app.Use("/api", auth, notFound)
 	return app
 }
 
@@ -217,128 +172,6 @@ func securityHeaders(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-const (
-	localsUser    = "sezim.user"
-	localsSession = "sezim.session"
-)
-
-// userOf returns the authenticated user of a request, or nil.
-func userOf(c *fiber.Ctx) *User {
-	u, _ := c.Locals(localsUser).(*User)
-	return u
-}
-
-// authenticate lets a request through with a live session or API token and
-// refuses it otherwise: pages redirect to sign-in, everything else gets 401.
-func (s *Server) authenticate(c *fiber.Ctx) error {
-	ctx := c.UserContext()
-	if h := c.Get(fiber.HeaderAuthorization); h != "" {
-		raw, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok {
-			return s.refuse(c)
-		}
-		u, _, err := s.dir.ByToken(ctx, strings.TrimSpace(raw))
-		if err != nil {
-			if !errors.Is(err, ErrNoUser) {
-				return s.storeDown(c, err)
-			}
-			return s.refuse(c)
-		}
-		c.Locals(localsUser, u)
-		return c.Next()
-	}
-	raw := c.Cookies(CookieName)
-	name, ok, err := s.sess.User(ctx, raw)
-	if err != nil {
-		return s.storeDown(c, err)
-	}
-	if !ok {
-		return s.refuse(c)
-	}
-	u, err := s.dir.User(ctx, name)
-	if err != nil || u.Disabled {
-		if err != nil && !errors.Is(err, ErrNoUser) {
-			return s.storeDown(c, err)
-		}
-		_, _, _ = s.sess.Delete(ctx, raw)
-		return s.refuse(c)
-	}
-	if !safeMethod(c.Method()) && !s.sameOrigin(c) {
-		return fiber.NewError(fiber.StatusForbidden, "cross-origin request refused")
-	}
-	c.Locals(localsUser, u)
-	c.Locals(localsSession, strings.Clone(raw))
-	return c.Next()
-}
-
-func (s *Server) storeDown(c *fiber.Ctx, err error) error {
-	s.o.Logger.Error("cannot read staff accounts", "err", err)
-	return fiber.NewError(fiber.StatusServiceUnavailable, "accounts unavailable, try again")
-}
-
-func (s *Server) refuse(c *fiber.Ctx) error {
-	if c.Method() == fiber.MethodGet && (c.Path() == "/app" || c.Path() == "/app/") {
-		return c.Redirect("/app/login", fiber.StatusSeeOther)
-	}
-	c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="sezim"`)
-	return fiber.NewError(fiber.StatusUnauthorized, "sign-in required")
-}
-
-func safeMethod(m string) bool {
-	return m == fiber.MethodGet || m == fiber.MethodHead || m == fiber.MethodOptions
-}
-
-// sameOrigin is the CSRF check of state-changing requests (see Server).
-func (s *Server) sameOrigin(c *fiber.Ctx) bool {
-	if sfs := c.Get("Sec-Fetch-Site"); sfs != "" && sfs != "same-origin" {
-		return false
-	}
-	origin := c.Get(fiber.HeaderOrigin)
-	if origin == "" || origin == "null" {
-		origin = c.Get(fiber.HeaderReferer)
-	}
-	if origin == "" {
-		return false
-	}
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	return strings.EqualFold(u.Host, string(c.Request().Host()))
-}
-
-// clientNet is the client's network (IPv4 /24, IPv6 /48): the key of the
-// per-network sign-in limit and what the audit log keeps of the address.
-func (s *Server) clientNet(c *fiber.Ctx) string {
-	peer, _ := netip.AddrFromSlice(c.Context().RemoteIP())
-	peer = peer.Unmap()
-	addr := peer
-	if s.o.Sites != nil && s.o.Sites.TrustedProxy(peer) {
-		xff := c.Get(fiber.HeaderXForwardedFor)
-		for xff != "" {
-			i := strings.LastIndexByte(xff, ',')
-			a, err := netip.ParseAddr(strings.TrimSpace(xff[i+1:]))
-			if err != nil {
-				break
-			}
-			addr = a.Unmap()
-			if !s.o.Sites.TrustedProxy(addr) || i < 0 {
-				break
-			}
-			xff = xff[:i]
-		}
-	}
-	return ratelimit.ClientNet(addr)
-}
-
-func (s *Server) record(ctx context.Context, e AuditEntry) error {
-	err := s.audit.Record(ctx, e)
-	if err != nil {
-		s.o.Logger.Error("cannot write the audit log", "action", e.Action, "err", err)
-	}
-	return err
-}
-
 // siteJSON is a site as /api/v1/me and /api/v1/sites list it.
 type siteJSON struct {
 	ID       string `json:"id"`
@@ -346,7 +179,7 @@ type siteJSON struct {
 	K        int    `json:"k"`
 }
 
-func (s *Server) visibleSites(u *User) []siteJSON {
+func (s *Server) visibleSites(u *staff.User) []siteJSON {
 	out := []siteJSON{}
 	for _, st := range s.o.Sites.Sites {
 		if u.CanSee(st.ID) {
@@ -357,10 +190,10 @@ func (s *Server) visibleSites(u *User) []siteJSON {
 }
 
 func (s *Server) me(c *fiber.Ctx) error {
-	u := userOf(c)
+	u := staff.UserOf(c)
 	return c.JSON(fiber.Map{"user": u.Name, "role": u.Role, "sites": s.visibleSites(u)})
 }
 
 func (s *Server) sites(c *fiber.Ctx) error {
-	return c.JSON(fiber.Map{"sites": s.visibleSites(userOf(c))})
+	return c.JSON(fiber.Map{"sites": s.visibleSites(staff.UserOf(c))})
 }

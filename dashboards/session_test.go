@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sezim-analytics/sezim/dashboards/staff"
 	"github.com/sezim-analytics/sezim/store"
 	"github.com/sezim-analytics/sezim/store/storetest"
 )
@@ -70,13 +71,13 @@ func TestSessionsSharedAcrossNodes(t *testing.T) {
 			t.Fatalf("a raw token in the table: %d %v", n, err)
 		}
 		// Sweeping today's sessions drops nothing; two days on, all.
-		if err := SweepSessions(t.Context(), st, a.clock()); err != nil {
+		if err := staff.SweepSessions(t.Context(), st, a.clock()); err != nil {
 			t.Fatal(err)
 		}
 		if countRows(t, st, st.DB().Identified+".staff_sessions") == 0 {
 			t.Fatal("a sweep dropped live sessions")
 		}
-		if err := SweepSessions(t.Context(), st, a.clock().Add(72*time.Hour)); err != nil {
+		if err := staff.SweepSessions(t.Context(), st, a.clock().Add(72*time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 		if n := countRows(t, st, st.DB().Identified+".staff_sessions"); n != 0 {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sezim-analytics/sezim/dashboards/staff"
 	"github.com/sezim-analytics/sezim/store"
 	"github.com/sezim-analytics/sezim/store/storetest"
 )
@@ -69,15 +70,15 @@ func TestSetupLink(t *testing.T) {
 		if code, _ := post(form, "http://dash.test"); code != http.StatusGone {
 			t.Fatalf("second use: %d, want 410", code)
 		}
-		u, err := srv.dir.User(t.Context(), "owner")
-		if err != nil || u.Role != RoleAdmin {
+		u, err := srv.gate.Directory().User(t.Context(), "owner")
+		if err != nil || u.Role != staff.RoleAdmin {
 			t.Fatalf("first account: %+v %v", u, err)
 		}
 		if link, _, err := srv.SetupLink(t.Context()); link != "" || err != nil {
 			t.Fatalf("SetupLink with an account: %q %v", link, err)
 		}
 		var n uint64
-		q := "SELECT count() FROM " + st.DB().Identified + ".audit_log WHERE action = '" + AuditSetup + "' AND target = 'owner'"
+		q := "SELECT count() FROM " + st.DB().Identified + ".audit_log WHERE action = '" + staff.AuditSetup + "' AND target = 'owner'"
 		if err := st.Query(t.Context(), q, func(r store.Row) error { n = r.Uint64(0); return nil }); err != nil || n != 1 {
 			t.Fatalf("audit rows of the setup: %d %v", n, err)
 		}

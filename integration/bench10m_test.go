@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sezim-analytics/sezim/dashboards"
+	"github.com/sezim-analytics/sezim/dashboards/statistics"
 	"github.com/sezim-analytics/sezim/loadgen"
 	"github.com/sezim-analytics/sezim/pipeline"
 	"github.com/sezim-analytics/sezim/pipeline/rollup"
@@ -94,42 +94,42 @@ func TestBench10M(t *testing.T) {
 		t.Logf("table %-16s %11d rows %8.1f MiB on disk", table, rows, float64(bytes)/(1<<20))
 	}
 
-	q := dashboards.NewQuerier(st)
+	q := statistics.NewQuerier(st)
 	s := cfg.Site("bench")
 	lastLocal := store.DayOf(last)
 	topPage := gen.Paths[0]
 	type panel = benchPanel
 	panels := []panel{
-		{"aggregate", func(r dashboards.Range) error { _, err := q.Aggregate(ctx, s, r, dashboards.Filter{}); return err }},
-		{"timeseries day", func(r dashboards.Range) error {
-			_, err := q.Timeseries(ctx, s, r, false, dashboards.Filter{})
+		{"aggregate", func(r statistics.Range) error { _, err := q.Aggregate(ctx, s, r, statistics.Filter{}); return err }},
+		{"timeseries day", func(r statistics.Range) error {
+			_, err := q.Timeseries(ctx, s, r, false, statistics.Filter{})
 			return err
 		}},
-		{"timeseries hour", func(r dashboards.Range) error {
-			_, err := q.Timeseries(ctx, s, r, true, dashboards.Filter{})
+		{"timeseries hour", func(r statistics.Range) error {
+			_, err := q.Timeseries(ctx, s, r, true, statistics.Filter{})
 			return err
 		}},
 	}
 	for _, dim := range rollup.Dimensions {
-		panels = append(panels, panel{"breakdown " + dim, func(r dashboards.Range) error {
+		panels = append(panels, panel{"breakdown " + dim, func(r statistics.Range) error {
 			_, err := q.Breakdown(ctx, s, r, dim, 10, nil)
 			return err
 		}})
 	}
-	pageF := dashboards.Filter{Dim: rollup.DimPage, Value: topPage}
+	pageF := statistics.Filter{Dim: rollup.DimPage, Value: topPage}
 	panels = append(panels,
-		panel{"aggregate page==" + topPage, func(r dashboards.Range) error { _, err := q.Aggregate(ctx, s, r, pageF); return err }},
-		panel{"timeseries day page==" + topPage, func(r dashboards.Range) error { _, err := q.Timeseries(ctx, s, r, false, pageF); return err }},
-		panel{"country | page==" + topPage, func(r dashboards.Range) error {
+		panel{"aggregate page==" + topPage, func(r statistics.Range) error { _, err := q.Aggregate(ctx, s, r, pageF); return err }},
+		panel{"timeseries day page==" + topPage, func(r statistics.Range) error { _, err := q.Timeseries(ctx, s, r, false, pageF); return err }},
+		panel{"country | page==" + topPage, func(r statistics.Range) error {
 			_, err := q.FilteredBreakdown(ctx, s, r, rollup.DimCountry, 10, pageF)
 			return err
 		}},
-		panel{"page | country==KZ", func(r dashboards.Range) error {
-			_, err := q.FilteredBreakdown(ctx, s, r, rollup.DimPage, 10, dashboards.Filter{Dim: rollup.DimCountry, Value: "KZ"})
+		panel{"page | country==KZ", func(r statistics.Range) error {
+			_, err := q.FilteredBreakdown(ctx, s, r, rollup.DimPage, 10, statistics.Filter{Dim: rollup.DimCountry, Value: "KZ"})
 			return err
 		}},
-		panel{"source | channel==search", func(r dashboards.Range) error {
-			_, err := q.FilteredBreakdown(ctx, s, r, rollup.DimSource, 10, dashboards.Filter{Dim: rollup.DimChannel, Value: "search"})
+		panel{"source | channel==search", func(r statistics.Range) error {
+			_, err := q.FilteredBreakdown(ctx, s, r, rollup.DimSource, 10, statistics.Filter{Dim: rollup.DimChannel, Value: "search"})
 			return err
 		}},
 	)
@@ -147,7 +147,7 @@ func TestBench10M(t *testing.T) {
 
 type benchPanel struct {
 	name string
-	run  func(r dashboards.Range) error
+	run  func(r statistics.Range) error
 }
 
 // measure runs each panel over the last 30 and 90 days, 20 times after a
@@ -161,7 +161,7 @@ func measure(t *testing.T, panels []benchPanel, lastLocal store.Day, label strin
 		fmt.Fprintf(&report, "| %s |", p.name)
 		for _, n := range []int{30, 90} {
 			from := store.DayOf(lastLocal.Time().AddDate(0, 0, -(n - 1)))
-			r := dashboards.Range{From: from, To: lastLocal}
+			r := statistics.Range{From: from, To: lastLocal}
 			if p.name == "timeseries hour" && n > 31 {
 				fmt.Fprintf(&report, " — | — |")
 				continue

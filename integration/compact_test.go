@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sezim-analytics/sezim/dashboards"
+	"github.com/sezim-analytics/sezim/dashboards/statistics"
 	"github.com/sezim-analytics/sezim/loadgen"
 	"github.com/sezim-analytics/sezim/pipeline"
 	"github.com/sezim-analytics/sezim/pipeline/rollup"
@@ -60,7 +60,7 @@ func TestCompactedMonthsReadTheSame(t *testing.T) {
 			}
 		}
 
-		app := dashboards.NewAPI(dashboards.APIOptions{Sites: cfg, Store: st, Now: func() time.Time { return now }}).NewApp()
+		app := statistics.NewAPI(statistics.APIOptions{Sites: cfg, Store: st, Now: func() time.Time { return now }}).NewApp()
 		get := func(q string) string {
 			t.Helper()
 			resp, err := app.Test(httptest.NewRequest("GET", "/api/v1/stats/"+q, nil), -1)
@@ -167,7 +167,7 @@ func TestCompactedMonthsReadTheSame(t *testing.T) {
 		}
 		// Where the engine pays for FINAL over one part (18.16), the
 		// compacted months are read plainly and the stale row counts; on
-		// 26.x every month is read FINAL (dashboards/query.go, from).
+		// 26.x every month is read FINAL (dashboards/statistics/query.go, from).
 		v, err := st.Version(ctx)
 		if err != nil {
 			t.Fatal(err)

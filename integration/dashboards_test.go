@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/sezim-analytics/sezim/dashboards"
+	"github.com/sezim-analytics/sezim/dashboards/staff"
+	"github.com/sezim-analytics/sezim/dashboards/statistics"
 	"github.com/sezim-analytics/sezim/pipeline/rollup"
 	"github.com/sezim-analytics/sezim/site"
 	"github.com/sezim-analytics/sezim/store"
@@ -96,12 +98,12 @@ sites:
 		t.Fatal(err)
 	}
 	now := func() time.Time { return time.Date(2026, 11, 24, 13, 0, 0, 0, time.UTC) }
-	dir := dashboards.NewDirectory(dashboards.DirectoryOptions{Store: st, Now: now})
-	hash, err := dashboards.HashPassword("a long enough password", dashboards.HashParams{MemoryKiB: 64, Time: 1, Threads: 1})
+	dir := staff.NewDirectory(staff.DirectoryOptions{Store: st, Now: now})
+	hash, err := staff.HashPassword("a long enough password", staff.HashParams{MemoryKiB: 64, Time: 1, Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, u := range []*dashboards.User{{Name: "ann", Role: dashboards.RoleViewer, Sites: []string{"alpha"}}, {Name: "root", Role: dashboards.RoleAdmin}} {
+	for _, u := range []*staff.User{{Name: "ann", Role: staff.RoleViewer, Sites: []string{"alpha"}}, {Name: "root", Role: staff.RoleAdmin}} {
 		if err := dir.PutUser(ctx, u, hash); err != nil {
 			t.Fatal(err)
 		}
@@ -225,7 +227,7 @@ func TestDashboardsAPIExactNumbers(t *testing.T) {
 				out = append(out, r.String())
 			}
 			if b.Other != nil {
-				if b.Other.Value != dashboards.OtherValue || !b.Other.Other {
+				if b.Other.Value != statistics.OtherValue || !b.Other.Other {
 					t.Fatalf("other row %+v", b.Other)
 				}
 				out = append(out, "other="+b.Other.String())

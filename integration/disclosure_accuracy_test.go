@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sezim-analytics/sezim/dashboards"
+	"github.com/sezim-analytics/sezim/dashboards/statistics"
 	"github.com/sezim-analytics/sezim/loadgen"
 	"github.com/sezim-analytics/sezim/pipeline"
 	"github.com/sezim-analytics/sezim/pipeline/rollup"
@@ -72,12 +72,12 @@ func TestDisclosureAccuracy(t *testing.T) {
 		}
 	}
 	t.Logf("%d events over 90 days loaded and rolled up in %v", total, time.Since(start).Round(time.Second))
-	q := dashboards.NewQuerier(st)
+	q := statistics.NewQuerier(st)
 	lastDay := store.DayOf(time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC))
-	back := func(days int, end store.Day) dashboards.Range {
-		return dashboards.Range{From: store.DayOf(end.Time().AddDate(0, 0, -(days - 1))), To: end}
+	back := func(days int, end store.Day) statistics.Range {
+		return statistics.Range{From: store.DayOf(end.Time().AddDate(0, 0, -(days - 1))), To: end}
 	}
-	both := func(s *site.Site, r dashboards.Range, dim string, limit int) (exact, pub dashboards.Breakdown) {
+	both := func(s *site.Site, r statistics.Range, dim string, limit int) (exact, pub statistics.Breakdown) {
 		t.Helper()
 		ex := *s
 		ex.Disclosure = site.DisclosureExact
@@ -102,7 +102,7 @@ func TestDisclosureAccuracy(t *testing.T) {
 		var worstAt [2]string
 		for _, dim := range rollup.Dimensions {
 			exact, pub := both(cfg.Site("bench"), r, dim, 10)
-			got := map[string]dashboards.Metrics{}
+			got := map[string]statistics.Metrics{}
 			for _, row := range pub.Rows {
 				got[row.Value] = row.Metrics
 			}
@@ -135,14 +135,14 @@ func TestDisclosureAccuracy(t *testing.T) {
 		worst     float64
 		at        string
 	}
-	check := func(label string, r dashboards.Range, out *[2]tally) {
+	check := func(label string, r statistics.Range, out *[2]tally) {
 		for _, dim := range rollup.Dimensions {
 			exact, pub := both(cfg.Site("small"), r, dim, 1000)
-			got := map[string]dashboards.Metrics{"(total)": pub.Total}
+			got := map[string]statistics.Metrics{"(total)": pub.Total}
 			for _, row := range pub.Rows {
 				got[row.Value] = row.Metrics
 			}
-			rows := append([]dashboards.BreakdownRow{{Value: "(total)", Metrics: exact.Total}}, exact.Rows...)
+			rows := append([]statistics.BreakdownRow{{Value: "(total)", Metrics: exact.Total}}, exact.Rows...)
 			for _, row := range rows {
 				g := got[row.Value]
 				for i, e := range [][2]uint64{{g.Visitors, row.Visitors}, {g.Pageviews, row.Pageviews}} {

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sezim-analytics/sezim/dashboards"
+	"github.com/sezim-analytics/sezim/dashboards/statistics"
 	"github.com/sezim-analytics/sezim/event"
 	"github.com/sezim-analytics/sezim/pipeline"
 	"github.com/sezim-analytics/sezim/pipeline/rollup"
@@ -82,7 +82,7 @@ sites:
 				t.Fatal(err)
 			}
 		}
-		app := dashboards.NewAPI(dashboards.APIOptions{Sites: cfg, Store: st, Now: now}).NewApp()
+		app := statistics.NewAPI(statistics.APIOptions{Sites: cfg, Store: st, Now: now}).NewApp()
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)

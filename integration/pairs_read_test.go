@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sezim-analytics/sezim/dashboards"
+	"github.com/sezim-analytics/sezim/dashboards/statistics"
 	"github.com/sezim-analytics/sezim/site"
 	"github.com/sezim-analytics/sezim/store"
 	"github.com/sezim-analytics/sezim/store/storetest"
@@ -58,7 +58,7 @@ func TestFilteredBreakdownFoldsOpenCells(t *testing.T) {
 			t.Fatal(err)
 		}
 		now := func() time.Time { return time.Date(2026, 11, 24, 20, 0, 0, 0, time.UTC) }
-		app := dashboards.NewAPI(dashboards.APIOptions{Sites: cfg, Store: st, Now: now}).NewApp()
+		app := statistics.NewAPI(statistics.APIOptions{Sites: cfg, Store: st, Now: now}).NewApp()
 		bd := func(period string) string {
 			t.Helper()
 			resp, err := app.Test(httptest.NewRequest("GET", "/api/v1/stats/breakdown?site=fold&property=country&period="+period+"&filter="+url.QueryEscape("page==/pricing"), nil), -1)

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sezim-analytics/sezim/dashboards"
+	"github.com/sezim-analytics/sezim/dashboards/statistics"
 	"github.com/sezim-analytics/sezim/event"
 	"github.com/sezim-analytics/sezim/pipeline"
 	"github.com/sezim-analytics/sezim/pipeline/rollup"
@@ -81,7 +81,7 @@ func TestFilteredBreakdowns(t *testing.T) {
 			t.Fatal(err)
 		}
 		now := func() time.Time { return time.Date(2026, 11, 24, 20, 0, 0, 0, time.UTC) }
-		app := dashboards.NewAPI(dashboards.APIOptions{Sites: cfg, Store: st, Now: now}).NewApp()
+		app := statistics.NewAPI(statistics.APIOptions{Sites: cfg, Store: st, Now: now}).NewApp()
 		get := func(q string) (int, []byte) {
 			t.Helper()
 			resp, err := app.Test(httptest.NewRequest("GET", "/api/v1/stats/"+q, nil), -1)
@@ -209,7 +209,7 @@ func breakdownLine(t *testing.T, body []byte, k float64) string {
 		out = append(out, r.String())
 	}
 	if b.Other != nil {
-		out = append(out, "other="+strings.TrimPrefix(b.Other.String(), dashboards.OtherValue))
+		out = append(out, "other="+strings.TrimPrefix(b.Other.String(), statistics.OtherValue))
 	}
 	return strings.Join(out, " ") + " total=" + b.Total.String()
 }

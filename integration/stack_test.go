@@ -22,7 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sezim-analytics/sezim/collector"
-	"github.com/sezim-analytics/sezim/dashboards"
+	"github.com/sezim-analytics/sezim/dashboards/statistics"
 	"github.com/sezim-analytics/sezim/pipeline"
 	"github.com/sezim-analytics/sezim/pipeline/anon"
 	"github.com/sezim-analytics/sezim/pipeline/geo"
@@ -51,7 +51,7 @@ type stack struct {
 	saltsAt string
 	wal     *wal.WAL
 	coll    *collector.Collector
-	api     *dashboards.API
+	api     *statistics.API
 	roll    *rollup.Rollup
 	logs    *syncBuffer
 	mu      sync.Mutex
@@ -123,7 +123,7 @@ sites:
 	t.Cleanup(func() { _ = s.wal.Close(context.Background()) })
 	p := pipeline.New(pipeline.Options{Sites: cfg, Salts: s.salts, Geo: g, Sink: s.wal, Reg: reg, Now: s.clock})
 	s.coll = collector.New(collector.Options{Sites: cfg, Pipeline: p, Reg: reg, Now: s.clock})
-	s.api = dashboards.NewAPI(dashboards.APIOptions{Sites: cfg, Store: st, Now: s.clock})
+	s.api = statistics.NewAPI(statistics.APIOptions{Sites: cfg, Store: st, Now: s.clock})
 	s.roll = rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log, Now: s.clock, Settle: -1})
 	return s
 }

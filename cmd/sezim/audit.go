@@ -6,7 +6,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/sezim-analytics/sezim/dashboards"
+	"github.com/sezim-analytics/sezim/dashboards/staff"
 )
 
 // auditCmd runs `sezim audit export`: the audit log, newest first, as CSV
@@ -17,22 +17,22 @@ func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"                      --actor, --action, --since and --until (RFC 3339 or YYYY-MM-DD, UTC)", stderr)
 	var sf storeFlags
 	sf.register(fs)
-	format := fs.String("format", dashboards.ExportCSV, "output: csv or json")
+	format := fs.String("format", staff.ExportCSV, "output: csv or json")
 	actor := fs.String("actor", "", "only this actor (a user name, cli:<os user>, system)")
 	action := fs.String("action", "", "only this action (sign_in, subject_erase, retention_run, ...)")
 	since := fs.String("since", "", "only from this time on")
 	until := fs.String("until", "", "only before this time")
-	limit := fs.Int("limit", dashboards.MaxAuditRows, "at most this many rows")
+	limit := fs.Int("limit", staff.MaxAuditRows, "at most this many rows")
 	dataDir := fs.String("data", "data", "folder for local state: the chain key and checkpoints of the audit log")
 	var cf chainFlags
 	cf.register(fs, dataDir)
 	if err := parseSubcommand(fs, args, "export"); err != nil {
 		return err
 	}
-	if *format != dashboards.ExportCSV && *format != dashboards.ExportJSON {
+	if *format != staff.ExportCSV && *format != staff.ExportJSON {
 		return fmt.Errorf("invalid --format %q: use csv or json", *format)
 	}
-	f := dashboards.AuditFilter{Actor: *actor, Action: *action, Limit: *limit}
+	f := staff.AuditFilter{Actor: *actor, Action: *action, Limit: *limit}
 	var err error
 	if f.Since, err = parseWhen("since", *since); err != nil {
 		return err
@@ -54,11 +54,11 @@ func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if err := dashboards.WriteAudit(stdout, *format, entries); err != nil {
+	if err := staff.WriteAudit(stdout, *format, entries); err != nil {
 		return err
 	}
 	log, _ := newLogger(stderr, "info")
-	recordAudit(ctx, audit, log, dashboards.AuditEntry{Actor: cliActor(), Action: dashboards.AuditLogExport, Outcome: "ok",
+	recordAudit(ctx, audit, log, staff.AuditEntry{Actor: cliActor(), Action: staff.AuditLogExport, Outcome: "ok",
 		Detail: fmt.Sprintf("%d rows as %s; actor=%q action=%q since=%q until=%q", len(entries), *format, *actor, *action, *since, *until)})
 	return nil
 }

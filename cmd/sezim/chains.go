@@ -16,7 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/sezim-analytics/sezim/dashboards"
+	"github.com/sezim-analytics/sezim/dashboards/staff"
 	"github.com/sezim-analytics/sezim/hashchain"
 	"github.com/sezim-analytics/sezim/store"
 )
@@ -78,12 +78,12 @@ func (f *chainFlags) open() (*hashchain.Key, *hashchain.Checkpoints, error) {
 
 // auditor opens the key and checkpoints and returns a keyed Auditor over
 // st; close releases the checkpoint file.
-func (f *chainFlags) auditor(st store.Store) (a *dashboards.Auditor, close func(), err error) {
+func (f *chainFlags) auditor(st store.Store) (a *staff.Auditor, close func(), err error) {
 	k, cps, err := f.open()
 	if err != nil {
 		return nil, nil, err
 	}
-	a = dashboards.NewAuditorOptions(dashboards.AuditorOptions{Store: st, Key: k, Checkpoints: cps})
+	a = staff.NewAuditorOptions(staff.AuditorOptions{Store: st, Key: k, Checkpoints: cps})
 	return a, func() { cps.Close() }, nil
 }
 
@@ -98,7 +98,7 @@ func cliActor() string {
 // recordAudit writes e and logs a failure: the action itself already
 // happened, and a command's own result matters more than its audit row,
 // but a missing row must not go unnoticed.
-func recordAudit(ctx context.Context, a *dashboards.Auditor, log *slog.Logger, e dashboards.AuditEntry) {
+func recordAudit(ctx context.Context, a *staff.Auditor, log *slog.Logger, e staff.AuditEntry) {
 	if a == nil {
 		return
 	}

@@ -13,7 +13,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/sezim-analytics/sezim/dashboards"
+	"github.com/sezim-analytics/sezim/dashboards/console"
+	"github.com/sezim-analytics/sezim/dashboards/staff"
+	"github.com/sezim-analytics/sezim/dashboards/statistics"
 	"github.com/sezim-analytics/sezim/pipeline/anon"
 	"github.com/sezim-analytics/sezim/privacy"
 	idret "github.com/sezim-analytics/sezim/privacy/retention"
@@ -98,7 +100,7 @@ func privacyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer st.Close()
 	saltFile := filepath.Join(*dataDir, "salts.json")
 	o := privacy.Options{Store: st, Sites: cfg, SaltDays: func() ([]time.Time, error) { return anon.StateDays(saltFile, time.Now()) },
-		Extra: []func(context.Context, time.Time) (privacy.Outcome, error){dashboards.CheckDisclosureNow(st, cfg)}}
+		Extra: []func(context.Context, time.Time) (privacy.Outcome, error){statistics.CheckDisclosureNow(st, cfg)}}
 	if *metrics != "" {
 		o.Metrics = privacy.MetricsURL{URL: *metrics}
 	}
@@ -115,7 +117,7 @@ func privacyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			outcome = "fail"
 		}
 		log, _ := newLogger(stderr, "info")
-		recordAudit(ctx, audit, log, dashboards.AuditEntry{Actor: cliActor(), Action: dashboards.AuditReport, Target: "privacy report",
+		recordAudit(ctx, audit, log, staff.AuditEntry{Actor: cliActor(), Action: staff.AuditReport, Target: "privacy report",
 			Outcome: outcome, Detail: strings.Join(r.Failed(), ",")})
 		closeAudit()
 	} else {
@@ -136,8 +138,8 @@ func privacyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 // privacyConsole is what the console's report reads in serve: the live
 // salts and the process's own drop counters.
-func privacyConsole(salts *anon.Salts, reg prometheus.Gatherer, st store.Store) dashboards.PrivacyOptions {
-	o := dashboards.PrivacyOptions{SaltDays: func() ([]time.Time, error) { return salts.Days(), nil }, Metrics: reg, Store: st}
+func privacyConsole(salts *anon.Salts, reg prometheus.Gatherer, st store.Store) console.PrivacyOptions {
+	o := console.PrivacyOptions{SaltDays: func() ([]time.Time, error) { return salts.Days(), nil }, Metrics: reg, Store: st}
 	if retentionHistory != nil {
 		o.History = retentionHistory(st)
 	}

@@ -3,14 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/sezim-analytics/sezim/hashchain"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/sezim-analytics/sezim/dashboards"
+	"github.com/sezim-analytics/sezim/dashboards/staff"
+	"github.com/sezim-analytics/sezim/hashchain"
+
 	"github.com/sezim-analytics/sezim/pipeline/anon"
 	"github.com/sezim-analytics/sezim/pipeline/rollup"
 	idret "github.com/sezim-analytics/sezim/privacy/retention"
@@ -52,7 +53,7 @@ func retention(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer cps.Close()
-	audit := dashboards.NewAuditorOptions(dashboards.AuditorOptions{Store: st, Key: key, Checkpoints: cps})
+	audit := staff.NewAuditorOptions(staff.AuditorOptions{Store: st, Key: key, Checkpoints: cps})
 	rp := newRetentionParts(st, cfg, "sezim retention ("+cliActor()+")", cps, log)
 	r := rollup.New(rollup.Options{Store: st, Sites: cfg, Logger: log, Destroyed: rp.statsDestroyed})
 	// On a cluster the shards' own collectors (serve --store-shard) keep the
@@ -62,7 +63,7 @@ func retention(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if !ok {
 		outcome = "incomplete"
 	}
-	recordAudit(ctx, audit, log, dashboards.AuditEntry{Actor: cliActor(), Action: dashboards.AuditRetention, Outcome: outcome})
+	recordAudit(ctx, audit, log, staff.AuditEntry{Actor: cliActor(), Action: staff.AuditRetention, Outcome: outcome})
 	if !ok {
 		return fmt.Errorf("the retention job did not finish every step (see the lines above); what it destroyed is in the retention history")
 	}

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sezim-analytics/sezim/dashboards"
+	"github.com/sezim-analytics/sezim/dashboards/staff"
 	"github.com/sezim-analytics/sezim/store"
 )
 
@@ -249,15 +249,15 @@ func TestServerUsersSeparateTheRoles(t *testing.T) {
 	// A staff account, written by the dashboards' user, reads the
 	// aggregates through the dashboards.
 	dashStore := open("dashboards")
-	dir2 := dashboards.NewDirectory(dashboards.DirectoryOptions{Store: dashStore})
-	hash, err := dashboards.HashPassword("a long enough password", dashboards.HashParams{MemoryKiB: 64, Time: 1, Threads: 1})
+	dir2 := staff.NewDirectory(staff.DirectoryOptions{Store: dashStore})
+	hash, err := staff.HashPassword("a long enough password", staff.HashParams{MemoryKiB: 64, Time: 1, Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := dir2.PutUser(t.Context(), &dashboards.User{Name: "ann", Role: dashboards.RoleViewer, Sites: []string{"sez"}}, hash); err != nil {
+	if err := dir2.PutUser(t.Context(), &staff.User{Name: "ann", Role: staff.RoleViewer, Sites: []string{"sez"}}, hash); err != nil {
 		t.Fatal(err)
 	}
-	token, _, err := dir2.AddToken(t.Context(), "ann", dashboards.RoleViewer, "test")
+	token, _, err := dir2.AddToken(t.Context(), "ann", staff.RoleViewer, "test")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sezim-analytics/sezim/collector"
 	"github.com/sezim-analytics/sezim/dashboards"
+	"github.com/sezim-analytics/sezim/dashboards/staff"
 	"github.com/sezim-analytics/sezim/pipeline"
 	"github.com/sezim-analytics/sezim/pipeline/anon"
 	"github.com/sezim-analytics/sezim/pipeline/geo"
@@ -211,8 +212,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer checkpoints.Close()
-	audit := dashboards.NewAuditorOptions(dashboards.AuditorOptions{Store: st, Key: chainKey, Checkpoints: checkpoints})
-	recordAudit(ctx, audit, log, dashboards.AuditEntry{Actor: "system", Action: dashboards.AuditConfigLoaded, Target: o.sf.config,
+	audit := staff.NewAuditorOptions(staff.AuditorOptions{Store: st, Key: chainKey, Checkpoints: checkpoints})
+	recordAudit(ctx, audit, log, staff.AuditEntry{Actor: "system", Action: staff.AuditConfigLoaded, Target: o.sf.config,
 		Outcome: "ok", Detail: "sha256 " + fileSHA256(o.sf.config)})
 	cons, err := o.consent.setup(cfg, roles.collector, o.dataDir, chainKey, checkpoints, log, reg)
 	if err != nil {
@@ -252,14 +253,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	roll := rollup.New(rollup.Options{Store: rollStore, Sites: cfg, Logger: log, Reg: reg, Destroyed: rp.statsDestroyed})
 	started, rollupStall := time.Now(), max(30*time.Minute, 10*o.rollupEvery)
-	staff := dashboards.NewDirectory(dashboards.DirectoryOptions{Store: roles.dashboards})
-	console := privacyConsole(salts, reg, roles.privacy)
+	accounts := staff.NewDirectory(staff.DirectoryOptions{Store: roles.dashboards})
+	privacyOpts := privacyConsole(salts, reg, roles.privacy)
 	// The console's subject requests read and erase with the privacy
 	// role's user, are audited on serve's keyed chain, and a block reaches
 	// this process's ingest at once.
-	console.Subjects = subject.New(subject.Options{Store: roles.privacy, Sites: cfg, Audit: dashboards.SubjectAudit(audit), Blocks: blocks, Logger: log})
+	privacyOpts.Subjects = subject.New(subject.Options{Store: roles.privacy, Sites: cfg, Audit: staff.SubjectAudit(audit), Blocks: blocks, Logger: log})
 	dash := dashboards.New(dashboards.Options{Sites: cfg, Store: roles.dashboards, Audit: audit, Logger: log, InsecureCookie: o.insecureCk,
-		Updated: roll.LastRun, Directory: staff, Privacy: console})
+		Updated: roll.LastRun, Directory: accounts, Privacy: privacyOpts})
 
 	// Listen first, so a busy port fails the start rather than later.
 	pubLn, err := net.Listen("tcp", o.addr)
@@ -307,7 +308,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if !runRetention(ctx, roll, salts, rp, log, ownsStats) {
 			outcome = "incomplete"
 		}
-		recordAudit(ctx, audit, log, dashboards.AuditEntry{Actor: "system", Action: dashboards.AuditRetention, Outcome: outcome})
+		recordAudit(ctx, audit, log, staff.AuditEntry{Actor: "system", Action: staff.AuditRetention, Outcome: outcome})
 	})
 	go blocks.Run(runCtx, subject.DefaultRefresh)
 	go loop(runCtx, time.Second, func(ctx context.Context) {
@@ -317,7 +318,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	})
 	go loop(runCtx, time.Minute, func(ctx context.Context) { _ = dash.FlushRateLimited(ctx, false) })
 	go loop(runCtx, time.Hour, func(ctx context.Context) {
-		if err := dashboards.SweepSessions(ctx, st, time.Now()); err != nil {
+		if err := staff.SweepSessions(ctx, st, time.Now()); err != nil {
 			log.Error("cannot drop old sign-in sessions", "err", err)
 		}
 	})
@@ -348,7 +349,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if folder, ok := strings.CutPrefix(o.sf.url, "chdb://"); ok {
 		// `sezim user` reaches the store through this process while it
 		// holds the folder.
-		stopControl, err := serveControl(runCtx, folder, userEnv{st: st, dir: staff, cfg: cfg, audit: audit}, log)
+		stopControl, err := serveControl(runCtx, folder, userEnv{st: st, dir: accounts, cfg: cfg, audit: audit}, log)
 		if err != nil {
 			return err
 		}

@@ -12,7 +12,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/sezim-analytics/sezim/dashboards"
+	"github.com/sezim-analytics/sezim/dashboards/staff"
 	"github.com/sezim-analytics/sezim/privacy/subject"
 	"github.com/sezim-analytics/sezim/site"
 )
@@ -101,7 +101,7 @@ func subjectCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer closeAudit()
-	svc := subject.New(subject.Options{Store: st, Sites: cfg, Audit: dashboards.SubjectAudit(audit)})
+	svc := subject.New(subject.Options{Store: st, Sites: cfg, Audit: staff.SubjectAudit(audit)})
 
 	if kind == "export" {
 		ex, err := svc.Export(ctx, req)

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/sezim-analytics/sezim/dashboards"
+	"github.com/sezim-analytics/sezim/dashboards/staff"
 	"github.com/sezim-analytics/sezim/site"
 	"github.com/sezim-analytics/sezim/store"
 )
@@ -46,11 +46,11 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 // or inside a running serve for a command that came through its control
 // socket.
 type userEnv struct {
-	st      store.Store           // serve's open store; nil: open --store
-	dir     *dashboards.Directory // serve's directory, so that changes show at once
-	audit   *dashboards.Auditor   // serve's keyed audit log; nil: open one from --data
-	cfg     *site.Config          // serve's sites; nil: load --config
-	actor   string                // who asked, as the audit log names them
+	st      store.Store      // serve's open store; nil: open --store
+	dir     *staff.Directory // serve's directory, so that changes show at once
+	audit   *staff.Auditor   // serve's keyed audit log; nil: open one from --data
+	cfg     *site.Config     // serve's sites; nil: load --config
+	actor   string           // who asked, as the audit log names them
 	forward func(ctx context.Context, dir string, args []string, password *string, stdout, stderr io.Writer) error
 }
 
@@ -133,7 +133,7 @@ func userCmdIn(ctx context.Context, env userEnv, args []string, stdin io.Reader,
 		*pwFile = "" // the password came with the request, as stdin
 	}
 	if dir == nil {
-		dir = dashboards.NewDirectory(dashboards.DirectoryOptions{Store: st})
+		dir = staff.NewDirectory(staff.DirectoryOptions{Store: st})
 	}
 	audit := env.audit
 	if audit == nil {
@@ -145,22 +145,22 @@ func userCmdIn(ctx context.Context, env userEnv, args []string, stdin io.Reader,
 		audit = a
 	}
 	record := func(action, target, detail string) error {
-		return audit.Record(ctx, dashboards.AuditEntry{Actor: actor, Action: action, Target: target, Outcome: "ok", Detail: detail})
+		return audit.Record(ctx, staff.AuditEntry{Actor: actor, Action: action, Target: target, Outcome: "ok", Detail: detail})
 	}
 	readPassword := func() (string, error) {
 		pw, err := readPasswordLine(stdin, *pwFile)
 		if err != nil {
 			return "", err
 		}
-		return dashboards.HashPassword(pw, dashboards.DefaultHashParams)
+		return staff.HashPassword(pw, staff.DefaultHashParams)
 	}
 	name := strings.ToLower(arg)
 	switch sub {
 	case "add":
 		if _, err := dir.User(ctx, name); err == nil {
-			return dashboards.ErrUserExist
+			return staff.ErrUserExist
 		}
-		r, err := dashboards.ParseRole(*role)
+		r, err := staff.ParseRole(*role)
 		if err != nil {
 			return err
 		}
@@ -168,11 +168,11 @@ func userCmdIn(ctx context.Context, env userEnv, args []string, stdin io.Reader,
 		if err != nil {
 			return err
 		}
-		if err := dir.PutUser(ctx, &dashboards.User{Name: name, Role: r, Sites: siteList}, hash); err != nil {
+		if err := dir.PutUser(ctx, &staff.User{Name: name, Role: r, Sites: siteList}, hash); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "added %s (%s)\n", name, r)
-		return record(dashboards.AuditUserChanged, name, "added as "+string(r)+" for sites "+strings.Join(siteList, ","))
+		return record(staff.AuditUserChanged, name, "added as "+string(r)+" for sites "+strings.Join(siteList, ","))
 	case "passwd", "set", "disable", "enable":
 		u, err := dir.User(ctx, name)
 		if err != nil {
@@ -187,7 +187,7 @@ func userCmdIn(ctx context.Context, env userEnv, args []string, stdin io.Reader,
 			}
 		case "set":
 			if *role != "" {
-				if c.Role, err = dashboards.ParseRole(*role); err != nil {
+				if c.Role, err = staff.ParseRole(*role); err != nil {
 					return err
 				}
 			}
@@ -204,7 +204,7 @@ func userCmdIn(ctx context.Context, env userEnv, args []string, stdin io.Reader,
 			return err
 		}
 		fmt.Fprintf(stdout, "%s: %s done\n", name, sub)
-		return record(dashboards.AuditUserChanged, name, detail)
+		return record(staff.AuditUserChanged, name, detail)
 	case "list":
 		users, err := dir.Users(ctx)
 		if err != nil {
@@ -218,7 +218,7 @@ func userCmdIn(ctx context.Context, env userEnv, args []string, stdin io.Reader,
 				state = "disabled"
 			}
 			s := strings.Join(u.Sites, ",")
-			if u.Role == dashboards.RoleAdmin {
+			if u.Role == staff.RoleAdmin {
 				s = "(all)"
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Name, u.Role, s, state, u.UpdatedAt.Format("2006-01-02 15:04"))
@@ -231,7 +231,7 @@ func userCmdIn(ctx context.Context, env userEnv, args []string, stdin io.Reader,
 		}
 		r := u.Role
 		if *role != "" {
-			if r, err = dashboards.ParseRole(*role); err != nil {
+			if r, err = staff.ParseRole(*role); err != nil {
 				return err
 			}
 		}
@@ -241,7 +241,7 @@ func userCmdIn(ctx context.Context, env userEnv, args []string, stdin io.Reader,
 		}
 		fmt.Fprintln(stdout, raw)
 		fmt.Fprintf(stderr, "token %s for %s (%s): shown once, keep it secret\n", t.ID, name, r)
-		return record(dashboards.AuditTokenAdded, t.ID, "for "+name+" as "+string(r))
+		return record(staff.AuditTokenAdded, t.ID, "for "+name+" as "+string(r))
 	case "token list":
 		tokens, err := dir.Tokens(ctx)
 		if err != nil {
@@ -262,7 +262,7 @@ func userCmdIn(ctx context.Context, env userEnv, args []string, stdin io.Reader,
 			return err
 		}
 		fmt.Fprintf(stdout, "revoked %s\n", arg)
-		return record(dashboards.AuditTokenRevoked, arg, "")
+		return record(staff.AuditTokenRevoked, arg, "")
 	}
 	return fmt.Errorf("unknown user command %q", sub)
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/sezim-analytics/sezim/collector"
 	"github.com/sezim-analytics/sezim/consent"
 	"github.com/sezim-analytics/sezim/consent/consentlog"
-	"github.com/sezim-analytics/sezim/dashboards"
+	"github.com/sezim-analytics/sezim/dashboards/staff"
 	"github.com/sezim-analytics/sezim/event"
 	"github.com/sezim-analytics/sezim/hashchain"
 	"github.com/sezim-analytics/sezim/pipeline"
@@ -84,7 +84,7 @@ func verify(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			chains = append(chains, c)
 		}
 	} else {
-		v, err := dashboards.VerifyAudit(ctx, st, k, heads)
+		v, err := staff.VerifyAudit(ctx, st, k, heads)
 		if err != nil {
 			return err
 		}
@@ -110,7 +110,7 @@ func verify(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if heads.Bad == 0 {
 		if a, closeAudit, err := cf.auditor(st); err == nil {
 			log, _ := newLogger(stderr, "info")
-			recordAudit(ctx, a, log, dashboards.AuditEntry{Actor: cliActor(), Action: dashboards.AuditVerify, Target: what,
+			recordAudit(ctx, a, log, staff.AuditEntry{Actor: cliActor(), Action: staff.AuditVerify, Target: what,
 				Outcome: outcome, Detail: strings.Join(failures, "; ")})
 			closeAudit()
 		}

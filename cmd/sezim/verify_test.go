@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/sezim-analytics/sezim/consent/consentlog"
-	"github.com/sezim-analytics/sezim/dashboards"
+	"github.com/sezim-analytics/sezim/dashboards/staff"
 	"github.com/sezim-analytics/sezim/hashchain"
 	"github.com/sezim-analytics/sezim/store"
 	"github.com/sezim-analytics/sezim/store/storetest"
@@ -78,7 +78,7 @@ func TestVerifyConsentLog(t *testing.T) {
 	if code, out, errOut := sezim("verify", "audit-log"); code != 0 || !strings.Contains(out, "audit log verified: 2 chain(s), 2 rows") {
 		t.Fatalf("audit log: exit %d\n%s%s", code, out, errOut)
 	}
-	code, out, errOut = sezim("audit", "export", "--format", "json", "--action", dashboards.AuditVerify)
+	code, out, errOut = sezim("audit", "export", "--format", "json", "--action", staff.AuditVerify)
 	var rows []map[string]any
 	// Rows of one second from several processes have no order between
 	// them: compare them as a set.
@@ -92,14 +92,14 @@ func TestVerifyConsentLog(t *testing.T) {
 	if strings.Join(got, ",") != "audit-log ok,consent-log broken,consent-log ok" {
 		t.Fatalf("audit export: exit %d, rows %v\n%s%s", code, got, out, errOut)
 	}
-	if code, out, _ := sezim("audit", "export", "--format", "csv", "--action", dashboards.AuditLogExport); code != 0 ||
+	if code, out, _ := sezim("audit", "export", "--format", "csv", "--action", staff.AuditLogExport); code != 0 ||
 		!strings.HasPrefix(out, "time,actor,action,") || strings.Count(out, "\n") != 2 {
 		t.Fatalf("csv export: exit %d\n%s", code, out)
 	}
 
 	// The export rows removed, each the whole chain of its process: the
 	// checkpoints tell.
-	if err := st.Exec(t.Context(), "ALTER TABLE "+names.Identified+".audit_log DELETE WHERE action = "+store.Quote(dashboards.AuditLogExport)); err != nil {
+	if err := st.Exec(t.Context(), "ALTER TABLE "+names.Identified+".audit_log DELETE WHERE action = "+store.Quote(staff.AuditLogExport)); err != nil {
 		t.Fatal(err)
 	}
 	waitMutations(t, st, names.Identified)

@@ -11,7 +11,7 @@ package rollup
 // and the month is recorded in agg_compacted. Then a FINAL read of the month
 // is cheap on current ClickHouse (a partition of one part needs no merge),
 // and on versions where it is not, the dashboards read compacted months
-// without FINAL (dashboards/query.go, from).
+// without FINAL (dashboards/statistics/query.go, from).
 //
 // What a reader may read plainly. agg_compacted holds, per table and month,
 // compacted = 1 (one row per key) or 0 (written since, or open). The plain

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sezim-analytics/sezim/dashboards"
+	"github.com/sezim-analytics/sezim/dashboards/staff"
 	"github.com/sezim-analytics/sezim/event"
 	"github.com/sezim-analytics/sezim/pipeline"
 	"github.com/sezim-analytics/sezim/pipeline/anon"
@@ -82,11 +82,11 @@ func fixture(t *testing.T, s store.Store) (aRows, u1Rows int) {
 	return 8, 2
 }
 
-func newService(t testing.TB, s store.Store, blocks *subject.BlockSet) (*subject.Service, *dashboards.Auditor) {
-	audit := dashboards.NewAuditor(s, nil)
+func newService(t testing.TB, s store.Store, blocks *subject.BlockSet) (*subject.Service, *staff.Auditor) {
+	audit := staff.NewAuditor(s, nil)
 	return subject.New(subject.Options{Store: s, Sites: testConfig(t), Blocks: blocks, Now: func() time.Time { return day.Add(24 * time.Hour) },
 		Audit: func(ctx context.Context, e subject.AuditEvent) error {
-			return audit.Record(ctx, dashboards.AuditEntry{Time: e.Time, Actor: e.Actor, Action: e.Action, Target: e.Target, Outcome: e.Outcome, Detail: e.Detail})
+			return audit.Record(ctx, staff.AuditEntry{Time: e.Time, Actor: e.Actor, Action: e.Action, Target: e.Target, Outcome: e.Outcome, Detail: e.Detail})
 		}}), audit
 }
 

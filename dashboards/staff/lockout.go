@@ -1,4 +1,4 @@
-package dashboards
+package staff
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sezim-analytics/sezim/ratelimit"
 )
 
 // knownNets answers whether a client network has signed in successfully
@@ -71,7 +73,7 @@ func (k *knownNets) add(account, client string) {
 
 // knownNet reports whether client signed in to account before (see
 // knownNets); an error is logged and counts as no.
-func (s *Server) knownNet(ctx context.Context, account, client string) bool {
+func (s *Gate) knownNet(ctx context.Context, account, client string) bool {
 	if !ValidName(account) || client == "" {
 		return false
 	}
@@ -199,7 +201,7 @@ func (r *refusals) putBack(rows []AuditEntry) {
 // windows that have ended (all of them, when final: at shutdown), one row
 // per client network and window with the number of attempts refused.
 // Rows that cannot be written are kept for the next call.
-func (s *Server) FlushRateLimited(ctx context.Context, final bool) error {
+func (s *Gate) FlushRateLimited(ctx context.Context, final bool) error {
 	rows := s.refused.take(s.o.Now(), final)
 	if len(rows) == 0 {
 		return nil
@@ -210,4 +212,13 @@ func (s *Server) FlushRateLimited(ctx context.Context, final bool) error {
 		return fmt.Errorf("cannot write %d rate-limited sign-in rows: %w", len(rows), err)
 	}
 	return nil
+}
+
+// Limits returns the per-account and per-network sign-in limiters, and
+// how many refusal tallies wait for the audit log: what bounds a flood of
+// fresh keys, for checks of those bounds.
+func (s *Gate) Limits() (accounts, networks *ratelimit.Limiter, tallies int) {
+	s.refused.mu.Lock()
+	defer s.refused.mu.Unlock()
+	return s.accounts, s.networks, len(s.refused.m)
 }

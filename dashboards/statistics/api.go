@@ -1,4 +1,4 @@
-package dashboards
+package statistics
 
 import (
 	"errors"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/sezim-analytics/sezim/dashboards/staff"
 	"github.com/sezim-analytics/sezim/site"
 	"github.com/sezim-analytics/sezim/store"
 )
@@ -24,7 +25,7 @@ type APIOptions struct {
 }
 
 // API serves /api/v1/stats/*. Each handler answers only for a site the
-// request's user (set by the Server's authentication) may see.
+// request's user (set by staff.Gate.Authenticate) may see.
 type API struct {
 	o APIOptions
 	q *Querier
@@ -44,7 +45,7 @@ func NewAPI(o APIOptions) *API {
 
 // NewApp returns a Fiber app serving only the stats API, with JSON errors
 // and NO sign-in: every site is visible. It is for in-process tests and
-// tools; `sezim serve` serves the API through Server, behind sign-in.
+// tools; `sezim serve` serves the API through dashboards.Server, behind sign-in.
 func (a *API) NewApp() *fiber.App {
 	a.open = true
 	app := fiber.New(fiber.Config{
@@ -90,7 +91,7 @@ func (a *API) site(c *fiber.Ctx) (*site.Site, error) {
 	if a.open {
 		return s, nil
 	}
-	u := userOf(c)
+	u := staff.UserOf(c)
 	if u == nil {
 		return nil, fiber.NewError(fiber.StatusUnauthorized, "sign-in required")
 	}

@@ -1,9 +1,10 @@
-package dashboards
+package staff
 
 import (
 	"bytes"
 	"errors"
 	"html/template"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,7 +49,7 @@ p.error { background: #fff0f0; color: #a61e1e; border-radius: 8px; padding: .5re
 </html>
 `))
 
-func (s *Server) renderLogin(c *fiber.Ctx, status int, user, msg string) error {
+func (s *Gate) renderLogin(c *fiber.Ctx, status int, user, msg string) error {
 	var b bytes.Buffer
 	if err := loginTmpl.Execute(&b, struct{ User, Error string }{user, msg}); err != nil {
 		return err
@@ -57,14 +58,14 @@ func (s *Server) renderLogin(c *fiber.Ctx, status int, user, msg string) error {
 	return c.Status(status).Send(b.Bytes())
 }
 
-func (s *Server) loginPage(c *fiber.Ctx) error { return s.renderLogin(c, fiber.StatusOK, "", "") }
+func (s *Gate) loginPage(c *fiber.Ctx) error { return s.renderLogin(c, fiber.StatusOK, "", "") }
 
 const badLogin = "Wrong user name or password."
 
 // login checks a user name and password and starts a session. Failures
 // are counted per account and per client network, and every attempt is
 // audited. A successful sign-in that cannot be audited is refused.
-func (s *Server) login(c *fiber.Ctx) error {
+func (s *Gate) login(c *fiber.Ctx) error {
 	if !s.sameOrigin(c) {
 		return fiber.NewError(fiber.StatusForbidden, "cross-origin request refused")
 	}
@@ -77,7 +78,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 	}
 	name := strings.Clone(strings.ToLower(strings.TrimSpace(user)))
 	now := s.o.Now()
-	client := s.clientNet(c)
+	client := s.ClientNet(c)
 	target := name
 	if !ValidName(name) {
 		// Whatever was typed into the name field is not kept: it may be a
@@ -87,7 +88,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 	entry := AuditEntry{Actor: target, Action: AuditSignInFailed, Target: target, Client: client}
 	fail := func(status int, outcome, msg string) error {
 		entry.Outcome = outcome
-		_ = s.record(ctx, entry)
+		_ = s.Record(ctx, entry)
 		return s.renderLogin(c, status, target, msg)
 	}
 	// The network limit stops guessing from one place. A full table counts
@@ -136,7 +137,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 		return fail(fiber.StatusUnauthorized, outcome, badLogin)
 	}
 	entry.Action, entry.Outcome = AuditSignIn, "ok"
-	if err := s.record(ctx, entry); err != nil {
+	if err := s.Record(ctx, entry); err != nil {
 		return s.renderLogin(c, fiber.StatusServiceUnavailable, target, "Sign-in is unavailable, try again shortly.")
 	}
 	s.known.add(target, client)
@@ -152,16 +153,16 @@ func (s *Server) login(c *fiber.Ctx) error {
 // tooMany refuses a rate-limited attempt with 429 and Retry-After. The
 // attempt is not written on its own: it is counted in its network's
 // window, which becomes one audit row with the count (FlushRateLimited).
-func (s *Server) tooMany(c *fiber.Ctx, now time.Time, d ratelimit.Decision, target, client string, limit int) error {
+func (s *Gate) tooMany(c *fiber.Ctx, now time.Time, d ratelimit.Decision, target, client string, limit int) error {
 	s.refused.add(client, target, limit, now)
 	wait := d.RetryAfter(now)
-	c.Set(fiber.HeaderRetryAfter, itoa(int(wait.Seconds())))
+	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(wait.Seconds())))
 	return s.renderLogin(c, fiber.StatusTooManyRequests, target,
 		"Too many failed attempts. Try again in "+max(wait.Round(time.Minute), time.Minute).String()+".")
 }
 
 // logout ends the session and audits it.
-func (s *Server) logout(c *fiber.Ctx) error {
+func (s *Gate) logout(c *fiber.Ctx) error {
 	raw, _ := c.Locals(localsSession).(string)
 	if raw != "" {
 		name, ok, err := s.sess.Delete(c.UserContext(), raw)
@@ -171,7 +172,7 @@ func (s *Server) logout(c *fiber.Ctx) error {
 			s.o.Logger.Error("cannot end a session in the store", "err", err)
 		}
 		if ok {
-			_ = s.record(c.UserContext(), AuditEntry{Actor: name, Action: AuditSignOut, Target: name, Outcome: "ok", Client: s.clientNet(c)})
+			_ = s.Record(c.UserContext(), AuditEntry{Actor: name, Action: AuditSignOut, Target: name, Outcome: "ok", Client: s.ClientNet(c)})
 		}
 	}
 	c.Cookie(&fiber.Cookie{Name: CookieName, Value: "", Path: "/", HTTPOnly: true, Secure: !s.o.InsecureCookie,

@@ -1,7 +1,8 @@
-// Package dashboards answers questions about visits from the aggregates in
-// the stats database only: the stats JSON API (and, later, the dashboard
-// pages). It never reads the identified database.
-package dashboards
+// Package statistics answers questions about visits from the aggregates in
+// the stats database only: queries, k-suppression, disclosure control, the
+// stats JSON API with CSV, and the dashboard page. It never reads the
+// identified database.
+package statistics
 
 import (
 	"cmp"

@@ -1,4 +1,4 @@
-package dashboards
+package staff
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sezim-analytics/sezim/hashchain"
+	"github.com/sezim-analytics/sezim/privacy/subject"
 	"github.com/sezim-analytics/sezim/store"
 )
 
@@ -234,4 +235,12 @@ func (a *Auditor) KnownNetworks(ctx context.Context, since time.Time) (map[[2]st
 		return nil, fmt.Errorf("cannot read the networks staff signed in from: %w", err)
 	}
 	return out, nil
+}
+
+// SubjectAudit returns the Audit function of a subject.Service that writes
+// its requests to a's chain: one audit log, one chain per process.
+func SubjectAudit(a *Auditor) func(context.Context, subject.AuditEvent) error {
+	return func(ctx context.Context, e subject.AuditEvent) error {
+		return a.Record(ctx, AuditEntry{Time: e.Time, Actor: e.Actor, Action: e.Action, Target: e.Target, Outcome: e.Outcome, Detail: e.Detail})
+	}
 }

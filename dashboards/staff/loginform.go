@@ -1,4 +1,4 @@
-package dashboards
+package staff
 
 import (
 	"mime"
@@ -9,9 +9,9 @@ import (
 	"github.com/sezim-analytics/sezim/reqbody"
 )
 
-// maxLoginBytes bounds the sign-in form as sent: a user name and a
+// MaxLoginBytes bounds the sign-in form as sent: a user name and a
 // password, URL-encoded, with room to spare.
-const maxLoginBytes = 4 << 10
+const MaxLoginBytes = 4 << 10
 
 // signInForm reads the sign-in form's fields. The body is read through
 // reqbody with a small limit and no Content-Encoding before anything parses
@@ -19,17 +19,17 @@ const maxLoginBytes = 4 << 10
 // URL-encoded form a browser sends for the page's form is taken. A refusal
 // is a *fiber.Error with the status and a short fixed reason.
 func signInForm(c *fiber.Ctx) (user, password string, err error) {
-	form, err := readForm(c)
+	form, err := ReadForm(c)
 	if err != nil {
 		return "", "", err
 	}
 	return form.Get("user"), form.Get("password"), nil
 }
 
-// readForm reads a page's small URL-encoded form (sign-in, first-run
-// setup) the way signInForm says.
-func readForm(c *fiber.Ctx) (url.Values, error) {
-	body, err := reqbody.Read(c, reqbody.Limit{Max: maxLoginBytes}, nil)
+// ReadForm reads a staff page's small URL-encoded form (sign-in, first-run
+// setup, the privacy console's subject tools) the way signInForm says.
+func ReadForm(c *fiber.Ctx) (url.Values, error) {
+	body, err := reqbody.Read(c, reqbody.Limit{Max: MaxLoginBytes}, nil)
 	if err != nil {
 		status, why := reqbody.Refusal(err)
 		return nil, fiber.NewError(status, why)

@@ -1,4 +1,4 @@
-package dashboards
+package staff
 
 // First run: the first admin account, made in the browser.
 //
@@ -56,7 +56,7 @@ func (l *setupLink) take(t string, now time.Time, use bool) bool {
 // SetupLink returns the path and query of a one-time first-run link
 // (/app/setup?t=...) and when it expires, when no account exists yet; ""
 // when one does. Each call replaces the previous link.
-func (s *Server) SetupLink(ctx context.Context) (string, time.Time, error) {
+func (s *Gate) SetupLink(ctx context.Context) (string, time.Time, error) {
 	users, err := s.dir.Users(ctx)
 	if err != nil {
 		return "", time.Time{}, err
@@ -118,7 +118,7 @@ type setupView struct {
 	Min                      int
 }
 
-func (s *Server) renderSetup(c *fiber.Ctx, status int, v setupView) error {
+func (s *Gate) renderSetup(c *fiber.Ctx, status int, v setupView) error {
 	v.Min = MinPasswordLen
 	var b bytes.Buffer
 	if err := setupTmpl.Execute(&b, v); err != nil {
@@ -133,7 +133,7 @@ func (s *Server) renderSetup(c *fiber.Ctx, status int, v setupView) error {
 const setupGone = "This setup link is no longer valid: an account exists or the link expired. Sign in, or make an account with sezim user add."
 
 // setupPage shows the first-run form for a live link.
-func (s *Server) setupPage(c *fiber.Ctx) error {
+func (s *Gate) setupPage(c *fiber.Ctx) error {
 	t := c.Query("t")
 	if !s.setup.take(t, s.o.Now(), false) {
 		return s.renderSetup(c, fiber.StatusGone, setupView{Done: setupGone})
@@ -142,11 +142,11 @@ func (s *Server) setupPage(c *fiber.Ctx) error {
 }
 
 // setupSubmit makes the first admin and spends the link.
-func (s *Server) setupSubmit(c *fiber.Ctx) error {
+func (s *Gate) setupSubmit(c *fiber.Ctx) error {
 	if !s.sameOrigin(c) {
 		return fiber.NewError(fiber.StatusForbidden, "cross-origin request refused")
 	}
-	form, err := readForm(c)
+	form, err := ReadForm(c)
 	if err != nil {
 		return err
 	}
@@ -184,8 +184,8 @@ func (s *Server) setupSubmit(c *fiber.Ctx) error {
 	if err := s.dir.PutUser(ctx, &User{Name: name, Role: RoleAdmin}, hash); err != nil {
 		return s.storeDown(c, err)
 	}
-	if err := s.record(ctx, AuditEntry{Actor: name, Action: AuditSetup, Target: name, Outcome: "ok",
-		Client: s.clientNet(c), Detail: "first admin, through the setup link"}); err != nil {
+	if err := s.Record(ctx, AuditEntry{Actor: name, Action: AuditSetup, Target: name, Outcome: "ok",
+		Client: s.ClientNet(c), Detail: "first admin, through the setup link"}); err != nil {
 		s.o.Logger.Error("first admin created but not audited", "err", err)
 	}
 	return s.renderSetup(c, fiber.StatusCreated, setupView{Done: "The administrator " + name + " was created. Sign in with it."})

@@ -1,4 +1,4 @@
-package dashboards
+package console
 
 // The privacy console's data-subject tools: export, block, unblock and
 // erase one person's identified data (policy 4.2, 6.1, 6.2.4, 6.2.5).
@@ -17,6 +17,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/sezim-analytics/sezim/dashboards/staff"
 	"github.com/sezim-analytics/sezim/privacy/subject"
 )
 
@@ -28,23 +29,15 @@ const AuditSubjectRequests = "subject_requests_view"
 // subjectRequestRows is how many past requests the console lists.
 const subjectRequestRows = 100
 
-// SubjectAudit returns the Audit function of a subject.Service that writes
-// its requests to a's chain: one audit log, one chain per process.
-func SubjectAudit(a *Auditor) func(context.Context, subject.AuditEvent) error {
-	return func(ctx context.Context, e subject.AuditEvent) error {
-		return a.Record(ctx, AuditEntry{Time: e.Time, Actor: e.Actor, Action: e.Action, Target: e.Target, Outcome: e.Outcome, Detail: e.Detail})
-	}
-}
-
 // subjects is the console's Service (see mountSubjects).
-func (s *Server) subjects() *subject.Service { return s.o.Privacy.Subjects }
+func (s *Console) subjects() *subject.Service { return s.o.Privacy.Subjects }
 
 // mountSubjects adds the subject tools to the console's group. Without
 // PrivacyOptions.Subjects, the Service is one over the privacy store that
 // writes to this server's audit log.
-func (s *Server) mountSubjects(g fiber.Router) {
+func (s *Console) mountSubjects(g fiber.Router) {
 	if s.o.Privacy.Subjects == nil {
-		s.o.Privacy.Subjects = subject.New(subject.Options{Store: s.privacyStore(), Sites: s.o.Sites, Audit: SubjectAudit(s.audit),
+		s.o.Privacy.Subjects = subject.New(subject.Options{Store: s.privacyStore(), Sites: s.o.Sites, Audit: staff.SubjectAudit(s.o.Gate.Auditor()),
 			Now: s.o.Now, Logger: s.o.Logger})
 	}
 	g.Get("/subjects", s.subjectsPage)
@@ -86,8 +79,8 @@ func (f subjectForm) request(actor string) subject.Request {
 // someone and a legal reason must be given, before anything is read or
 // asked. The Service checks both again; this check gives the page its
 // message.
-func (s *Server) readSubjectForm(c *fiber.Ctx) (subjectForm, error) {
-	vals, err := readForm(c)
+func (s *Console) readSubjectForm(c *fiber.Ctx) (subjectForm, error) {
+	vals, err := staff.ReadForm(c)
 	if err != nil {
 		return subjectForm{}, err
 	}
@@ -108,7 +101,7 @@ func (s *Server) readSubjectForm(c *fiber.Ctx) (subjectForm, error) {
 // subjectRefusal maps the Service's errors to a status and the page's
 // message: a short fixed reason, then what to do. Store failures are
 // logged and answered 503.
-func (s *Server) subjectRefusal(err error) (int, string) {
+func (s *Console) subjectRefusal(err error) (int, string) {
 	var fe *fiber.Error
 	switch {
 	case errors.As(err, &fe):
@@ -130,7 +123,7 @@ func (s *Server) subjectRefusal(err error) (int, string) {
 }
 
 // renderSubjects renders the subjects tab with the past requests.
-func (s *Server) renderSubjects(c *fiber.Ctx, status int, v subjectsView, msg string) error {
+func (s *Console) renderSubjects(c *fiber.Ctx, status int, v subjectsView, msg string) error {
 	for _, st := range s.o.Sites.Sites {
 		v.Sites = append(v.Sites, st.ID)
 	}
@@ -145,7 +138,7 @@ func (s *Server) renderSubjects(c *fiber.Ctx, status int, v subjectsView, msg st
 
 // subjectsPage shows the request form and the past requests; the list
 // (who asked what, and why) is audited as a view.
-func (s *Server) subjectsPage(c *fiber.Ctx) error {
+func (s *Console) subjectsPage(c *fiber.Ctx) error {
 	if err := s.audited(c, AuditSubjectRequests, "", "ok"); err != nil {
 		return err
 	}
@@ -154,7 +147,7 @@ func (s *Server) subjectsPage(c *fiber.Ctx) error {
 
 // subjectFailed answers a refused or failed request on the subjects tab,
 // with the form as it was sent.
-func (s *Server) subjectFailed(c *fiber.Ctx, f subjectForm, err error) error {
+func (s *Console) subjectFailed(c *fiber.Ctx, f subjectForm, err error) error {
 	status, msg := s.subjectRefusal(err)
 	f.Confirm = ""
 	return s.renderSubjects(c, status, subjectsView{Form: f}, msg)
@@ -163,12 +156,12 @@ func (s *Server) subjectFailed(c *fiber.Ctx, f subjectForm, err error) error {
 // subjectExport answers an export: the JSON on the page, or with
 // download=1 as a file. Each is a request of its own, recorded and
 // audited, since each hands the data out.
-func (s *Server) subjectExport(c *fiber.Ctx) error {
+func (s *Console) subjectExport(c *fiber.Ctx) error {
 	f, err := s.readSubjectForm(c)
 	if err != nil {
 		return s.subjectFailed(c, f, err)
 	}
-	ex, err := s.subjects().Export(c.UserContext(), f.request(userOf(c).Name))
+	ex, err := s.subjects().Export(c.UserContext(), f.request(staff.UserOf(c).Name))
 	if err != nil {
 		return s.subjectFailed(c, f, err)
 	}
@@ -184,7 +177,7 @@ func (s *Server) subjectExport(c *fiber.Ctx) error {
 	return s.renderSubjects(c, fiber.StatusOK, subjectsView{Form: f, Export: string(b)}, "")
 }
 
-func (s *Server) subjectBlock(c *fiber.Ctx) error {
+func (s *Console) subjectBlock(c *fiber.Ctx) error {
 	f, err := s.readSubjectForm(c)
 	if err != nil {
 		return s.subjectFailed(c, f, err)
@@ -192,7 +185,7 @@ func (s *Server) subjectBlock(c *fiber.Ctx) error {
 	return s.subjectAct(c, f, s.subjects().Block)
 }
 
-func (s *Server) subjectUnblock(c *fiber.Ctx) error {
+func (s *Console) subjectUnblock(c *fiber.Ctx) error {
 	f, err := s.readSubjectForm(c)
 	if err != nil {
 		return s.subjectFailed(c, f, err)
@@ -203,7 +196,7 @@ func (s *Server) subjectUnblock(c *fiber.Ctx) error {
 // subjectErase asks first: the page repeats the request and wants the
 // reference typed again; only a second POST whose confirmation matches
 // erases. The outcome shows the verification ("0 rows left").
-func (s *Server) subjectErase(c *fiber.Ctx) error {
+func (s *Console) subjectErase(c *fiber.Ctx) error {
 	f, err := s.readSubjectForm(c)
 	if err != nil {
 		return s.subjectFailed(c, f, err)
@@ -221,8 +214,8 @@ func (s *Server) subjectErase(c *fiber.Ctx) error {
 
 // subjectAct runs a block, unblock or erase and shows its outcome; a
 // failed one shows the outcome it recorded, if any, with the refusal.
-func (s *Server) subjectAct(c *fiber.Ctx, f subjectForm, act func(context.Context, subject.Request) (subject.Outcome, error)) error {
-	out, err := act(c.UserContext(), f.request(userOf(c).Name))
+func (s *Console) subjectAct(c *fiber.Ctx, f subjectForm, act func(context.Context, subject.Request) (subject.Outcome, error)) error {
+	out, err := act(c.UserContext(), f.request(staff.UserOf(c).Name))
 	f.Confirm = ""
 	if err != nil {
 		status, msg := s.subjectRefusal(err)

@@ -1,4 +1,4 @@
-package dashboards
+package statistics
 
 import (
 	"encoding/json"

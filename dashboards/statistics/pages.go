@@ -1,17 +1,13 @@
-package dashboards
+package statistics
 
 import (
-	"strconv"
-
 	"github.com/gofiber/fiber/v2"
 
 	webapp "github.com/sezim-analytics/sezim/web/app"
 )
 
-func itoa(n int) string { return strconv.Itoa(n) }
-
-// appShell serves the dashboard page; the script fills it from the API.
-func (s *Server) appShell(c *fiber.Ctx) error {
+// AppShell serves the dashboard page; the script fills it from the API.
+func AppShell(c *fiber.Ctx) error {
 	if c.Path() == "/app" {
 		return c.Redirect("/app/", fiber.StatusMovedPermanently)
 	}
@@ -23,8 +19,8 @@ func (s *Server) appShell(c *fiber.Ctx) error {
 	return c.Send(b)
 }
 
-// asset serves app.js and app.css.
-func (s *Server) asset(c *fiber.Ctx) error {
+// Asset serves app.js and app.css.
+func Asset(c *fiber.Ctx) error {
 	name := c.Params("name")
 	if name != "app.js" && name != "app.css" {
 		return fiber.NewError(fiber.StatusNotFound, "not found")

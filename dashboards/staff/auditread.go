@@ -1,4 +1,4 @@
-package dashboards
+package staff
 
 // Reading the audit log: the console's list, its export, and verify.
 
@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sezim-analytics/sezim/dashboards/internal/csvcell"
 	"github.com/sezim-analytics/sezim/hashchain"
 	"github.com/sezim-analytics/sezim/store"
 )
@@ -123,8 +124,8 @@ func WriteAudit(w io.Writer, format string, entries []AuditEntry) error {
 		cw := csv.NewWriter(w)
 		_ = cw.Write([]string{"time", "actor", "action", "target", "outcome", "client", "detail", "attempts", "chain", "seq", "row_hash", "hash_alg"})
 		for _, e := range entries {
-			_ = cw.Write([]string{e.Time.UTC().Format(time.RFC3339), csvSafe(e.Actor), csvSafe(e.Action), csvSafe(e.Target),
-				csvSafe(e.Outcome), csvSafe(e.Client), csvSafe(e.Detail), strconv.FormatUint(uint64(max(e.Attempts, 1)), 10),
+			_ = cw.Write([]string{e.Time.UTC().Format(time.RFC3339), csvcell.Safe(e.Actor), csvcell.Safe(e.Action), csvcell.Safe(e.Target),
+				csvcell.Safe(e.Outcome), csvcell.Safe(e.Client), csvcell.Safe(e.Detail), strconv.FormatUint(uint64(max(e.Attempts, 1)), 10),
 				e.Chain, strconv.FormatUint(e.Seq, 10), e.RowHash, e.Alg})
 		}
 		cw.Flush()

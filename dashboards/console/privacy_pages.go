@@ -1,19 +1,28 @@
-package dashboards
+// Package console is the privacy console under /app/privacy/: pages over
+// the privacy package's report, inventory and receipt look-up, the
+// data-subject tools of privacy/subject and the retention history. It is a
+// package of its own, not part of privacy, so that privacy (run by sezim
+// privacy without any web server) stays free of Fiber and staff sign-in.
+package console
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"html/template"
+	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sezim-analytics/sezim/dashboards/staff"
+	"github.com/sezim-analytics/sezim/dashboards/statistics"
 	"github.com/sezim-analytics/sezim/privacy"
 	"github.com/sezim-analytics/sezim/privacy/retention"
 	"github.com/sezim-analytics/sezim/privacy/subject"
+	"github.com/sezim-analytics/sezim/site"
 	"github.com/sezim-analytics/sezim/store"
 )
 
@@ -49,7 +58,7 @@ type PrivacyOptions struct {
 }
 
 // privacyStore is the store the console reads identified data with.
-func (s *Server) privacyStore() store.Store {
+func (s *Console) privacyStore() store.Store {
 	if s.o.Privacy.Store != nil {
 		return s.o.Privacy.Store
 	}
@@ -59,10 +68,51 @@ func (s *Server) privacyStore() store.Store {
 // auditViewRows is how many audit rows the console shows, newest first.
 const auditViewRows = 500
 
-// mountPrivacy adds the privacy console under /app/privacy/: for the
-// privacy and admin roles only; everyone else signed in gets 403.
-func (s *Server) mountPrivacy(app *fiber.App) {
-	g := app.Group("/app/privacy", s.authenticate, requirePrivacyRole)
+// Options configure the privacy console.
+type Options struct {
+	Sites *site.Config
+	// Store is the dashboards' connection (the stats database); see
+	// PrivacyOptions.Store for the one identified data is read with.
+	Store   store.Store
+	Privacy PrivacyOptions
+	// Gate signs staff in and writes the audit log.
+	Gate   Gate
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Gate is what the console needs of staff sign-in (staff.Gate): the
+// middleware in front of its pages, the audit log its views are written
+// to, and the client network an audit row names.
+type Gate interface {
+	Authenticate(c *fiber.Ctx) error
+	ClientNet(c *fiber.Ctx) string
+	Record(ctx context.Context, e staff.AuditEntry) error
+	Auditor() *staff.Auditor
+}
+
+// Console is the privacy console: the report, the schema inventory,
+// receipt look-up, the data-subject tools, the retention history and the
+// audit log, each view of identified data audited.
+type Console struct {
+	o Options
+}
+
+// New returns the privacy console; Mount adds its pages to an app.
+func New(o Options) *Console {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &Console{o: o}
+}
+
+// Mount adds the privacy console under /app/privacy/: for the privacy and
+// admin roles only; everyone else signed in gets 403.
+func (s *Console) Mount(app fiber.Router) {
+	g := app.Group("/app/privacy", s.o.Gate.Authenticate, requirePrivacyRole)
 	g.Get("/", s.privacyHome)
 	g.Get("/report", s.privacyReport)
 	g.Get("/inventory", s.privacyInventory)
@@ -74,7 +124,7 @@ func (s *Server) mountPrivacy(app *fiber.App) {
 }
 
 func requirePrivacyRole(c *fiber.Ctx) error {
-	if u := userOf(c); u == nil || !u.Role.AtLeast(RolePrivacy) {
+	if u := staff.UserOf(c); u == nil || !u.Role.AtLeast(staff.RolePrivacy) {
 		return fiber.NewError(fiber.StatusForbidden, "privacy role required")
 	}
 	return c.Next()
@@ -88,14 +138,14 @@ type privacyPage struct {
 	Inventory       []privacy.InventoryTable
 	Receipt         string
 	Lookup          *privacy.ReceiptLookup
-	Audit           []AuditEntry
+	Audit           []staff.AuditEntry
 	AuditForm       auditForm
 	Subjects        *subjectsView
 	Retention       *retentionView
 }
 
-func (s *Server) renderPrivacy(c *fiber.Ctx, status int, p privacyPage) error {
-	u := userOf(c)
+func (s *Console) renderPrivacy(c *fiber.Ctx, status int, p privacyPage) error {
+	u := staff.UserOf(c)
 	p.User, p.Role = u.Name, string(u.Role)
 	var b bytes.Buffer
 	if err := privacyTmpl.Execute(&b, p); err != nil {
@@ -105,14 +155,14 @@ func (s *Server) renderPrivacy(c *fiber.Ctx, status int, p privacyPage) error {
 	return c.Status(status).Send(b.Bytes())
 }
 
-func (s *Server) privacyHome(c *fiber.Ctx) error {
+func (s *Console) privacyHome(c *fiber.Ctx) error {
 	return s.renderPrivacy(c, fiber.StatusOK, privacyPage{Tab: "home"})
 }
 
 // audited writes the audit row of a view before the view is shown: a view
 // of identified data that cannot be audited is not shown (503).
-func (s *Server) audited(c *fiber.Ctx, action, target, outcome string) error {
-	err := s.record(c.UserContext(), AuditEntry{Actor: userOf(c).Name, Action: action, Target: target, Outcome: outcome, Client: s.clientNet(c)})
+func (s *Console) audited(c *fiber.Ctx, action, target, outcome string) error {
+	err := s.o.Gate.Record(c.UserContext(), staff.AuditEntry{Actor: staff.UserOf(c).Name, Action: action, Target: target, Outcome: outcome, Client: s.o.Gate.ClientNet(c)})
 	if err != nil {
 		return fiber.NewError(fiber.StatusServiceUnavailable, "audit log unavailable, try again")
 	}
@@ -121,11 +171,11 @@ func (s *Server) audited(c *fiber.Ctx, action, target, outcome string) error {
 
 // privacyReport runs the privacy report on demand (the same checks as
 // `sezim privacy report`), as a page or, with ?format=json, as JSON.
-func (s *Server) privacyReport(c *fiber.Ctx) error {
+func (s *Console) privacyReport(c *fiber.Ctx) error {
 	o := s.o.Privacy
 	r, err := privacy.Run(c.UserContext(), privacy.Options{Store: s.privacyStore(), Sites: s.o.Sites, SaltDays: o.SaltDays,
 		Metrics: o.Metrics, History: o.History, Now: s.o.Now,
-		Extra: []func(context.Context, time.Time) (privacy.Outcome, error){CheckDisclosureNow(s.o.Store, s.o.Sites)}})
+		Extra: []func(context.Context, time.Time) (privacy.Outcome, error){statistics.CheckDisclosureNow(s.o.Store, s.o.Sites)}})
 	outcome := "ok"
 	switch {
 	case err != nil:
@@ -146,7 +196,7 @@ func (s *Server) privacyReport(c *fiber.Ctx) error {
 	return s.renderPrivacy(c, fiber.StatusOK, privacyPage{Tab: "report", Report: r})
 }
 
-func (s *Server) privacyInventory(c *fiber.Ctx) error {
+func (s *Console) privacyInventory(c *fiber.Ctx) error {
 	inv, err := privacy.Inventory(nil)
 	if err != nil {
 		return err
@@ -161,7 +211,7 @@ func (s *Server) privacyInventory(c *fiber.Ctx) error {
 // and whether the chain verifies. Every lookup is audited with the
 // receipt, found or not; a malformed id is refused (400) unaudited, as it
 // reads nothing.
-func (s *Server) receiptLookup(c *fiber.Ctx) error {
+func (s *Console) receiptLookup(c *fiber.Ctx) error {
 	id := c.Query("receipt")
 	if id == "" {
 		return s.renderPrivacy(c, fiber.StatusOK, privacyPage{Tab: "receipts"})
@@ -190,7 +240,7 @@ func (s *Server) receiptLookup(c *fiber.Ctx) error {
 
 // auditView shows the newest rows of the audit log the filter selects;
 // the view is audited first, so it shows itself.
-func (s *Server) auditView(c *fiber.Ctx) error {
+func (s *Console) auditView(c *fiber.Ctx) error {
 	form, f, err := auditFilter(c)
 	if err != nil {
 		// A filter typed wrong is answered on the page, with the form.
@@ -204,7 +254,7 @@ func (s *Server) auditView(c *fiber.Ctx) error {
 		return err
 	}
 	f.Limit = auditViewRows
-	rows, err := s.audit.Query(c.UserContext(), f)
+	rows, err := s.o.Gate.Auditor().Query(c.UserContext(), f)
 	if err != nil {
 		s.o.Logger.Error("cannot read the audit log", "err", err)
 		return fiber.NewError(fiber.StatusServiceUnavailable, "the audit log could not be read, try again")

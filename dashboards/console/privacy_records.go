@@ -1,4 +1,4 @@
-package dashboards
+package console
 
 // The privacy console's records: the retention history (what was
 // destroyed, when, under which rule) and the audit log's filters and
@@ -13,6 +13,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/sezim-analytics/sezim/dashboards/staff"
 	"github.com/sezim-analytics/sezim/privacy/retention"
 )
 
@@ -29,7 +30,7 @@ type retentionView struct {
 
 // retentionHistory is the history the console reads: PrivacyOptions.
 // Retention, else the privacy store's.
-func (s *Server) retentionHistory() *retention.History {
+func (s *Console) retentionHistory() *retention.History {
 	if s.o.Privacy.Retention != nil {
 		return s.o.Privacy.Retention
 	}
@@ -39,7 +40,7 @@ func (s *Server) retentionHistory() *retention.History {
 // retentionPage shows the retention history, newest first, and when the
 // job last ran. It shows counts and rules, nothing about a person, so it
 // is not audited as a view of identified data.
-func (s *Server) retentionPage(c *fiber.Ctx) error {
+func (s *Console) retentionPage(c *fiber.Ctx) error {
 	rows, err := s.retentionHistory().Recent(c.UserContext(), retentionViewRows)
 	if err != nil {
 		s.o.Logger.Error("cannot read the retention history", "err", err)
@@ -70,11 +71,11 @@ const maxFilterLen = 256
 
 // auditFilter reads the filter from the query; the error is a 400 with a
 // short fixed reason.
-func auditFilter(c *fiber.Ctx) (auditForm, AuditFilter, error) {
+func auditFilter(c *fiber.Ctx) (auditForm, staff.AuditFilter, error) {
 	// Copied: both outlive the handler in the audit row and the page.
 	form := auditForm{Actor: strings.Clone(strings.TrimSpace(c.Query("actor"))), Action: strings.Clone(strings.TrimSpace(c.Query("action"))),
 		Since: strings.Clone(c.Query("since")), Until: strings.Clone(c.Query("until"))}
-	f := AuditFilter{Actor: form.Actor, Action: form.Action}
+	f := staff.AuditFilter{Actor: form.Actor, Action: form.Action}
 	if len(form.Actor) > maxFilterLen || len(form.Action) > maxFilterLen {
 		return form, f, fiber.NewError(fiber.StatusBadRequest, "invalid_filter: an actor or an action is at most 256 bytes")
 	}
@@ -124,9 +125,9 @@ func (f auditForm) describe() string {
 // auditExport exports the rows the filter selects as CSV or JSON (at most
 // MaxAuditRows, newest first). The export is audited first, with its
 // format and filter: an export that cannot be audited is not given.
-func (s *Server) auditExport(c *fiber.Ctx) error {
+func (s *Console) auditExport(c *fiber.Ctx) error {
 	format := c.Query("format")
-	if format != ExportCSV && format != ExportJSON {
+	if format != staff.ExportCSV && format != staff.ExportJSON {
 		return fiber.NewError(fiber.StatusBadRequest, "invalid_format: use csv or json")
 	}
 	format = strings.Clone(format)
@@ -134,22 +135,22 @@ func (s *Server) auditExport(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	f.Limit = MaxAuditRows
-	rows, err := s.audit.Query(c.UserContext(), f)
+	f.Limit = staff.MaxAuditRows
+	rows, err := s.o.Gate.Auditor().Query(c.UserContext(), f)
 	if err != nil {
 		s.o.Logger.Error("cannot read the audit log", "err", err)
 		return fiber.NewError(fiber.StatusServiceUnavailable, "the audit log could not be read, try again")
 	}
-	if err := s.record(c.UserContext(), AuditEntry{Actor: userOf(c).Name, Action: AuditLogExport, Target: format, Outcome: "ok",
-		Client: s.clientNet(c), Detail: fmt.Sprintf("%d rows; %s", len(rows), form.describe())}); err != nil {
+	if err := s.o.Gate.Record(c.UserContext(), staff.AuditEntry{Actor: staff.UserOf(c).Name, Action: staff.AuditLogExport, Target: format, Outcome: "ok",
+		Client: s.o.Gate.ClientNet(c), Detail: fmt.Sprintf("%d rows; %s", len(rows), form.describe())}); err != nil {
 		return fiber.NewError(fiber.StatusServiceUnavailable, "audit log unavailable, try again")
 	}
 	var b bytes.Buffer
-	if err := WriteAudit(&b, format, rows); err != nil {
+	if err := staff.WriteAudit(&b, format, rows); err != nil {
 		return err
 	}
 	ctype := "text/csv; charset=utf-8"
-	if format == ExportJSON {
+	if format == staff.ExportJSON {
 		ctype = fiber.MIMEApplicationJSONCharsetUTF8
 	}
 	c.Set(fiber.HeaderContentType, ctype)

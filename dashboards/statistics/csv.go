@@ -1,4 +1,4 @@
-package dashboards
+package statistics
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/sezim-analytics/sezim/dashboards/internal/csvcell"
 	"github.com/sezim-analytics/sezim/site"
 )
 
@@ -20,12 +21,12 @@ func writeCSV(c *fiber.Ctx, s *site.Site, r Range, dim string, b Breakdown) erro
 	line := func(value string, m Metrics) {
 		if m.Suppressed {
 			hidden := "< " + strconv.Itoa(m.K)
-			_ = w.Write([]string{csvSafe(value), hidden, hidden, hidden, hidden, hidden, hidden, hidden})
+			_ = w.Write([]string{csvcell.Safe(value), hidden, hidden, hidden, hidden, hidden, hidden, hidden})
 			return
 		}
 		u := func(v uint64) string { return strconv.FormatUint(v, 10) }
 		f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
-		_ = w.Write([]string{csvSafe(value), u(m.Visitors), u(m.Visits), u(m.Pageviews), u(m.Events),
+		_ = w.Write([]string{csvcell.Safe(value), u(m.Visitors), u(m.Visits), u(m.Pageviews), u(m.Events),
 			f(m.ViewsPerVisit), f(m.BounceRate), f(m.VisitDuration)})
 	}
 	for _, row := range b.Rows {
@@ -39,13 +40,4 @@ func writeCSV(c *fiber.Ctx, s *site.Site, r Range, dim string, b Breakdown) erro
 	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 	c.Set(fiber.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="sezim-%s-%s-%s-%s.csv"`, s.ID, dim, r.From, r.To))
 	return c.Send(buf.Bytes())
-}
-
-// csvSafe keeps a spreadsheet from reading a value as a formula: a UTM
-// value or a page path comes from the internet.
-func csvSafe(v string) string {
-	if v != "" && (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@' || v[0] == '\t' || v[0] == '\r') {
-		return "'" + v
-	}
-	return v
 }
