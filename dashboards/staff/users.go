@@ -24,7 +24,7 @@ type Role string
 const (
 	// RoleViewer reads the dashboards of the sites granted.
 	RoleViewer Role = "viewer"
-	// RolePrivacy also opens the privacy console (a later issue).
+	// RolePrivacy also opens the privacy console (/app/privacy/).
 	RolePrivacy Role = "privacy"
 	// RoleAdmin sees every site and manages accounts.
 	RoleAdmin Role = "admin"
