@@ -151,7 +151,12 @@ func visitKeysSQL(visits, period string) string {
 
 // visitorsSQL counts the distinct visitors of a group of R rows: a visitor
 // with one visit has one row per key.
-const visitorsSQL = "countIf(nv = 1) + uniqExactIf(visitor, nv > 1)"
+//
+// The visitors with several visits are collected with the same aggregate
+// as ckeySQL's, so the engine keeps one set of them per group, not two (a
+// second set, uniqExact beside groupUniqArray, made the rollup's pair step
+// costly enough to starve the collector under load).
+const visitorsSQL = "countIf(nv = 1) + length(groupUniqArrayIf(visitor, nv > 1))"
 
 // cellsSQL is the SELECT of one site's exact hourly or daily cells (p, d,
 // v, visitors, visits, pageviews, bounces, duration, events, ckey) from R rows
