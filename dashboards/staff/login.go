@@ -3,7 +3,6 @@ package staff
 import (
 	"bytes"
 	"errors"
-	"html/template"
 	"strconv"
 	"strings"
 	"time"
@@ -13,41 +12,14 @@ import (
 	"github.com/sezim-analytics/sezim/ratelimit"
 )
 
-var loginTmpl = template.Must(template.New("login").Parse(`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sign in · Sezim Analytics</title>
-<link rel="icon" href="data:,">
-<style>
-:root { color-scheme: light; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d2430; }
-body { margin: 0; min-height: 100vh; display: grid; place-items: center; background: #f4f6fa; }
-main { width: min(22rem, 100% - 2rem); background: #fff; border-radius: 12px; padding: 2rem; box-shadow: 0 2px 12px rgba(20,30,60,.08); }
-h1 { font-size: 1.25rem; margin: 0 0 1.5rem; }
-h1 span { color: #3b5bdb; }
-label { display: block; font-size: .875rem; color: #56607a; margin-top: 1rem; }
-input { width: 100%; box-sizing: border-box; font: inherit; padding: .55rem .7rem; border: 1px solid #cfd5e2; border-radius: 8px; margin-top: .25rem; }
-input:focus { outline: 2px solid #3b5bdb; border-color: transparent; }
-button { margin-top: 1.5rem; width: 100%; font: inherit; font-weight: 600; padding: .6rem; border: 0; border-radius: 8px; background: #3b5bdb; color: #fff; cursor: pointer; }
-p.error { background: #fff0f0; color: #a61e1e; border-radius: 8px; padding: .5rem .75rem; font-size: .875rem; }
-</style>
-</head>
-<body>
-<main>
-<h1><span>Sezim</span> Analytics</h1>
-{{if .Error}}<p class="error" role="alert" id="login-error">{{.Error}}</p>{{end}}
+var loginTmpl = formPage("login", "Sign in", `{{if .Error}}<p class="error" role="alert" id="login-error">{{.Error}}</p>{{end}}
 <form method="post" action="/app/login">
 <label for="user">User name</label>
 <input id="user" name="user" autocomplete="username" autocapitalize="none" required value="{{.User}}" autofocus>
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button>
-</form>
-</main>
-</body>
-</html>
-`))
+</form>`)
 
 func (s *Gate) renderLogin(c *fiber.Ctx, status int, user, msg string) error {
 	var b bytes.Buffer

@@ -16,7 +16,6 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
-	"html/template"
 	"strings"
 	"sync"
 	"time"
@@ -71,31 +70,7 @@ func (s *Gate) SetupLink(ctx context.Context) (string, time.Time, error) {
 	return "/app/setup?t=" + s.setup.token, s.setup.expires, nil
 }
 
-var setupTmpl = template.Must(template.New("setup").Parse(`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>First run · Sezim Analytics</title>
-<link rel="icon" href="data:,">
-<style>
-:root { color-scheme: light; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d2430; }
-body { margin: 0; min-height: 100vh; display: grid; place-items: center; background: #f4f6fa; }
-main { width: min(24rem, 100% - 2rem); background: #fff; border-radius: 12px; padding: 2rem; box-shadow: 0 2px 12px rgba(20,30,60,.08); }
-h1 { font-size: 1.25rem; margin: 0 0 .5rem; }
-h1 span { color: #3b5bdb; }
-p { color: #56607a; font-size: .9rem; margin: 0 0 1rem; }
-label { display: block; font-size: .875rem; color: #56607a; margin-top: 1rem; }
-input { width: 100%; box-sizing: border-box; font: inherit; padding: .55rem .7rem; border: 1px solid #cfd5e2; border-radius: 8px; margin-top: .25rem; }
-input:focus { outline: 2px solid #3b5bdb; border-color: transparent; }
-button { margin-top: 1.5rem; width: 100%; font: inherit; font-weight: 600; padding: .6rem; border: 0; border-radius: 8px; background: #3b5bdb; color: #fff; cursor: pointer; }
-p.error { background: #fff0f0; color: #a61e1e; border-radius: 8px; padding: .5rem .75rem; }
-</style>
-</head>
-<body>
-<main>
-<h1><span>Sezim</span> Analytics</h1>
-{{if .Done}}<p id="setup-gone">{{.Done}}</p><p><a href="/app/login">Sign in</a></p>{{else}}
+var setupTmpl = formPage("setup", "First run", `{{if .Done}}<p id="setup-gone">{{.Done}}</p><p><a href="/app/login">Sign in</a></p>{{else}}
 <p>No account exists yet. Create the first administrator: it can see every site and add the other accounts.</p>
 {{if .Error}}<p class="error" role="alert" id="setup-error">{{.Error}}</p>{{end}}
 <form method="post" action="/app/setup">
@@ -107,11 +82,7 @@ p.error { background: #fff0f0; color: #a61e1e; border-radius: 8px; padding: .5re
 <label for="password2">Password again</label>
 <input id="password2" name="password2" type="password" autocomplete="new-password" required minlength="{{.Min}}">
 <button type="submit">Create the administrator</button>
-</form>{{end}}
-</main>
-</body>
-</html>
-`))
+</form>{{end}}`)
 
 type setupView struct {
 	Token, User, Error, Done string
