@@ -243,6 +243,7 @@ sites:
     const chans = await b.page.$$eval('[data-panel="Sources"] table[data-dim="channel"] tr', (rs) => rs.slice(1).map((r) => [r.className, r.children[0].textContent, r.children[1].textContent]));
     assert.deepEqual(chans, [['row', 'direct', '≈500'], ['other', '(other values)', '< 5']]);
     assert.equal(await b.page.textContent('#metric-visitors'), '≈500');
+    await b.page.waitForFunction(() => document.querySelector('#realtime-n').textContent === '500');
     const status = await b.page.evaluate(async () => (await fetch('/api/v1/stats/aggregate?site=shop&period=today')).status);
     assert.equal(status, 404, 'a viewer of blog asking for the shop');
     const csvStatus = await b.page.evaluate(async () => (await fetch('/api/v1/stats/breakdown?site=shop&property=page&format=csv')).status);
