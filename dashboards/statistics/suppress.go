@@ -26,12 +26,14 @@ import (
 // nothing. The remainder is protected instead by rounding: every count of
 // a dominant cell (one of DominantFactor·k visitors or more), wherever it is
 // published (a row, "other", a breakdown's total, the site's top line, a
-// point of a chart, a filtered total, CSV), is rounded to a multiple of 2k
-// (half up) and marked "rounded". A total minus its dominant rows is then a
-// difference of multiples of 2k, each known to ±k, and for an odd k every
-// remainder from 1 to k−1 stays possible, however many dominant rows are
-// subtracted (TestRoundingHidesRemainder proves it by enumeration; the
-// README says why). Rounding is a function of the count alone, so the same
+// point of a chart, a filtered total, the live count, CSV), is rounded to a
+// multiple of 2k (half up) and marked "rounded". A total minus its dominant
+// rows is then a difference of multiples of 2k, each known to ±k, and for
+// an odd k the remainder is never pinned to one value, however many
+// dominant rows are subtracted: the bounds a viewer can derive are, modulo
+// 2k, n or n+k below and k−1 or 2k−1 above for n rows, never k−1 below or 1
+// above (TestRoundingHidesRemainder checks it by enumeration, and that an
+// even k fails with k−1 rows). Rounding is a function of the count alone, so the same
 // cell is published the same way in every answer and nothing can be
 // averaged. It costs at most k/(DominantFactor·k) = 1 % of a number, less as
 // it grows. The disclosure mode cellkey needs none of this: its k is 1 and
