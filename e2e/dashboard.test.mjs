@@ -97,6 +97,19 @@ sites:
         await (await fetch(`http://127.0.0.1:${pubPort}/p.gif?${q}`, { headers: { 'User-Agent': v.ua, Accept: 'image/*' } })).arrayBuffer();
       }
     }
+    // The blog: one channel dominant, two tiny ones (the case of issue 12:
+    // the dominant row must stay, rounded, beside the hidden remainder).
+    const blogVisit = async (i, ref) => {
+      const q = new URLSearchParams({ s: 'blog', u: 'https://blog.test/', r: ref, w: '1280' });
+      const ua = `Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.${i}.0 Safari/537.36`;
+      const res = await fetch(`http://127.0.0.1:${pubPort}/p.gif?${q}`, { headers: { 'User-Agent': ua, Accept: 'image/*' } });
+      assert.equal(res.status, 200, `blog pixel: ${res.headers.get('x-sezim-reason')}`);
+      await res.arrayBuffer();
+    };
+    await blogVisit(9000, 'https://vk.com/');
+    await blogVisit(9001, 'https://vk.com/');
+    await blogVisit(9002, 'https://www.google.com/');
+    for (let i = 0; i < 500; i++) await blogVisit(i, '');
     // The API with the admin's token, once the rollup has everything.
     const api = async (p, headers = { Authorization: `Bearer ${token}` }) => {
       const res = await fetch(`${dash}${p}`, { headers });
@@ -116,6 +129,15 @@ sites:
     // (20) joins them: only "/" is shown.
     assert.deepEqual(pages.results.map((r) => [r.value, r.visitors]), [['/', 30]]);
     assert.equal(pages.other.visitors, 24);
+    let channels;
+    await waitFor(async () => {
+      channels = await api('/api/v1/stats/breakdown?site=blog&period=today&property=channel');
+      const r = channels.body && channels.body.results;
+      return channels.status === 200 && r.length === 1 && r[0].value === 'direct' && r[0].rounded && r[0].visitors === 500;
+    }, { timeout: 30_000, interval: 500, describe: () => JSON.stringify(channels) });
+    assert.ok(channels.body.other.suppressed, 'the remainder of 3 stays hidden');
+    const blogTop = (await api('/api/v1/stats/aggregate?site=blog&period=today')).body.results;
+    assert.deepEqual([blogTop.visitors, blogTop.rounded], [500, true], 'the top line of 503 is rounded too');
 
     const browser = await chromium.launch({ executablePath: process.env.SEZIM_CHROMIUM || '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
     cleanups.unshift(() => browser.close());
@@ -216,6 +238,12 @@ sites:
     await b.page.goto(`${dash}/app/?site=shop&period=today`);
     await loaded(b.page);
     assert.equal(await b.page.inputValue('#site'), 'blog');
+    // The channels: direct shown rounded, the two tiny ones hidden.
+    await b.page.waitForSelector('[data-panel="Sources"] table[data-dim="channel"] tr.row');
+    const chans = await b.page.$$eval('[data-panel="Sources"] table[data-dim="channel"] tr', (rs) => rs.slice(1).map((r) => [r.className, r.children[0].textContent, r.children[1].textContent]));
+    assert.deepEqual(chans, [['row', 'direct', '≈500'], ['other', '(other values)', '< 5']]);
+    assert.equal(await b.page.textContent('#metric-visitors'), '≈500');
+    await b.page.waitForFunction(() => document.querySelector('#realtime-n').textContent === '500');
     const status = await b.page.evaluate(async () => (await fetch('/api/v1/stats/aggregate?site=shop&period=today')).status);
     assert.equal(status, 404, 'a viewer of blog asking for the shop');
     const csvStatus = await b.page.evaluate(async () => (await fetch('/api/v1/stats/breakdown?site=shop&property=page&format=csv')).status);

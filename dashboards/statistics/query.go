@@ -35,8 +35,10 @@ type Metrics struct {
 	// the threshold they fell under.
 	Suppressed bool `json:"suppressed"`
 	K          int  `json:"k,omitempty"`
-	bounces    uint64
-	duration   uint64
+	// Rounded cells are dominant ones published rounded (see suppress.go).
+	Rounded  bool `json:"rounded,omitempty"`
+	bounces  uint64
+	duration uint64
 }
 
 func (m *Metrics) derive() {
@@ -183,6 +185,9 @@ func (q *Querier) Aggregates(ctx context.Context, s *site.Site, rs []Range, f Fi
 			out[i].suppressUnder(kOf(s))
 		}
 	}
+	for i := range out {
+		out[i].coarsen(kOf(s))
+	}
 	return out, nil
 }
 
@@ -240,6 +245,7 @@ func (q *Querier) Timeseries(ctx context.Context, s *site.Site, r Range, hourly 
 	if f.Dim != "" {
 		protectSeries(out, kOf(s))
 	}
+	coarsenPoints(out, kOf(s))
 	return out, nil
 }
 
@@ -287,6 +293,7 @@ func (q *Querier) Breakdown(ctx context.Context, s *site.Site, r Range, dim stri
 	}
 	// One value: its row is the total, shown or suppressed as a whole.
 	total.suppressUnder(kOf(s))
+	total.coarsen(kOf(s))
 	b := Breakdown{Rows: []BreakdownRow{}, Total: total}
 	if !total.zero() {
 		b.Rows = append(b.Rows, BreakdownRow{Value: *only, Metrics: total})
@@ -362,11 +369,14 @@ func (a panelAnswer) breakdown(dim string, limit, k int) Breakdown {
 		return cmp.Or(by, strings.Compare(x.Value, y.Value))
 	})
 	shown, other := foldBreakdown(a.rows, a.total, limit, k)
-	// Other is suppressed only when nothing is shown (see foldBreakdown),
-	// and then it is the total.
+	// Other is suppressed only when nothing is shown, and then it is the
+	// total, or when only dominant rows are, and then they and the total
+	// are rounded (see foldBreakdown).
 	total := a.total
 	total.suppressUnder(k)
-	return Breakdown{Rows: shown, Other: other, Total: total}
+	b := Breakdown{Rows: shown, Other: other, Total: total}
+	b.coarsen(k)
+	return b
 }
 
 // Realtime is the number of distinct visitors with an event in the last

@@ -18,15 +18,58 @@ import (
 // are protected as a group: a breakdown folds every row below k into an
 // "other" row (other = the breakdown's total minus the rows shown), and if
 // that "other" still holds fewer than k visitors, the smallest shown rows
-// are folded into it until it holds at least k or nothing is left shown.
-// A filtered time series does the same with its points. So every number
-// the API, the pages and the CSV export show is either 0, or computed from
-// at least k visitors, or the total it is part of.
+// are folded into it until it holds at least k. A filtered time series
+// does the same with its points.
+//
+// Dominant cells. A row of at least DominantFactor·k visitors is never
+// folded: hiding 4,825 visitors to protect 3 leaves a panel that says
+// nothing. The remainder is protected instead by rounding: every count of
+// a dominant cell (one of DominantFactor·k visitors or more), wherever it is
+// published (a row, "other", a breakdown's total, the site's top line, a
+// point of a chart, a filtered total, the live count, CSV), is rounded to a
+// multiple of 2k (half up) and marked "rounded". A total minus its dominant
+// rows is then a difference of multiples of 2k, each known to ±k, and for
+// an odd k the remainder is never pinned to one value, however many
+// dominant rows are subtracted: the bounds a viewer can derive are, modulo
+// 2k, n or n+k below and k−1 or 2k−1 above for n rows, never k−1 below or 1
+// above (TestRoundingHidesRemainder checks it by enumeration, and that an
+// even k fails with k−1 rows). Rounding is a function of the count alone, so the same
+// cell is published the same way in every answer and nothing can be
+// averaged. It costs at most k/(DominantFactor·k) = 1 % of a number, less as
+// it grows. The disclosure mode cellkey needs none of this: its k is 1 and
+// its noise hides remainders (disclosure.go).
 //
 // Visitors over several days are the sum of each day's visitors (see the
 // README), and k applies to that sum: one person who came on five days is
 // five visitors of a seven-day range. Differencing two overlapping ranges
-// is not prevented: k-suppression bounds what one answer shows.
+// of counts below the dominant size is not prevented in the exact mode:
+// k-suppression bounds what one answer shows.
+
+// DominantFactor times k is the size from which a row is never folded to
+// protect a remainder, and its counts are published rounded to 2k instead.
+const DominantFactor = 100
+
+// dominant reports whether a cell of v visitors is published rounded
+// under k (never when k is 1: nothing is hidden, so nothing needs cover).
+func dominant(v uint64, k int) bool { return k > 1 && v >= DominantFactor*uint64(k) }
+
+// roundTo rounds n half up to a multiple of base.
+func roundTo(n, base uint64) uint64 { return (n + base/2) / base * base }
+
+// coarsen publishes a dominant cell rounded: each count to a multiple of 2k,
+// the rates derived again from the rounded counts (a rate of the exact
+// counts would give them back). Other cells are left as they are.
+func (m *Metrics) coarsen(k int) {
+	if !dominant(m.Visitors, k) {
+		return
+	}
+	b := 2 * uint64(k)
+	for _, c := range []*uint64{&m.Visitors, &m.Visits, &m.Pageviews, &m.Events, &m.bounces, &m.duration} {
+		*c = roundTo(*c, b)
+	}
+	m.Rounded = true
+	m.derive()
+}
 
 // hidden reports whether m must be suppressed under k.
 func (m *Metrics) hidden(k int) bool { return m.Visitors > 0 && m.Visitors < uint64(k) }
@@ -92,10 +135,19 @@ func foldBreakdown(rows []BreakdownRow, total Metrics, limit, k int) ([]Breakdow
 		other.sub(r.Metrics)
 	}
 	// Complementary suppression: "other" is the total minus what is shown,
-	// so it may not be a small count either.
-	for other.hidden(k) && len(shown) > 0 {
-		other.add(shown[len(shown)-1].Metrics)
-		shown = shown[:len(shown)-1]
+	// so it may not be a small count either. The smallest row below the
+	// dominant size joins it (rows are in display order, which for events
+	// is by events); a dominant row stays, as rounding covers the rest.
+	for other.hidden(k) {
+		i := len(shown) - 1
+		for i >= 0 && dominant(shown[i].Visitors, k) {
+			i--
+		}
+		if i < 0 {
+			break
+		}
+		other.add(shown[i].Metrics)
+		shown = append(shown[:i], shown[i+1:]...)
 	}
 	if other.zero() {
 		return shown, nil
@@ -107,7 +159,8 @@ func foldBreakdown(rows []BreakdownRow, total Metrics, limit, k int) ([]Breakdow
 
 // protectSeries applies k to the points of a filtered time series: points
 // below k are suppressed, and while the suppressed points add up to fewer
-// than k visitors, the smallest shown point joins them.
+// than k visitors, the smallest shown point below the dominant size joins
+// them.
 func protectSeries(pts []Point, k int) {
 	var sum uint64
 	for i := range pts {
@@ -119,7 +172,7 @@ func protectSeries(pts []Point, k int) {
 	for sum > 0 && sum < uint64(k) {
 		best := -1
 		for i := range pts {
-			if !pts[i].Suppressed && pts[i].Visitors > 0 && (best < 0 || pts[i].Visitors < pts[best].Visitors) {
+			if !pts[i].Suppressed && pts[i].Visitors > 0 && !dominant(pts[i].Visitors, k) && (best < 0 || pts[i].Visitors < pts[best].Visitors) {
 				best = i
 			}
 		}
@@ -129,6 +182,26 @@ func protectSeries(pts []Point, k int) {
 		pts[best].Suppressed, pts[best].K = true, k
 		sum += pts[best].Visitors
 	}
+}
+
+// coarsenPoints publishes each point of a series, filtered or not (see
+// coarsen): a dominant point is rounded, as every total is.
+func coarsenPoints(pts []Point, k int) {
+	for i := range pts {
+		pts[i].coarsen(k)
+	}
+}
+
+// coarsen publishes every cell of a breakdown after its fold (which needs
+// the exact counts): rows, "other" and the total.
+func (b *Breakdown) coarsen(k int) {
+	for i := range b.Rows {
+		b.Rows[i].coarsen(k)
+	}
+	if b.Other != nil {
+		b.Other.coarsen(k)
+	}
+	b.Total.coarsen(k)
 }
 
 // metricsJSON is the wire form of Metrics: every number is null when the
@@ -143,6 +216,7 @@ type metricsJSON struct {
 	VisitDuration *float64 `json:"visit_duration"`
 	Suppressed    bool     `json:"suppressed"`
 	K             int      `json:"k,omitempty"`
+	Rounded       bool     `json:"rounded,omitempty"`
 }
 
 func (m Metrics) wire() metricsJSON {
@@ -150,7 +224,7 @@ func (m Metrics) wire() metricsJSON {
 		return metricsJSON{Suppressed: true, K: m.K}
 	}
 	return metricsJSON{Visitors: &m.Visitors, Visits: &m.Visits, Pageviews: &m.Pageviews, Events: &m.Events,
-		ViewsPerVisit: &m.ViewsPerVisit, BounceRate: &m.BounceRate, VisitDuration: &m.VisitDuration}
+		ViewsPerVisit: &m.ViewsPerVisit, BounceRate: &m.BounceRate, VisitDuration: &m.VisitDuration, Rounded: m.Rounded}
 }
 
 // MarshalJSON writes the metrics, or nulls and "suppressed": true.

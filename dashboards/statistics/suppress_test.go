@@ -50,6 +50,106 @@ func TestFoldBreakdown(t *testing.T) {
 	f([]BreakdownRow{rowOf("/a", 2, 2), rowOf("/b", 1, 1)}, 10, 5, "", "suppressed")
 	// k = 1 hides nothing.
 	f([]BreakdownRow{rowOf("/a", 2, 2), rowOf("/b", 1, 1)}, 10, 1, "/a:2 /b:1", "none")
+	// The channels: a dominant row is never folded to protect a
+	// small remainder (rounding protects it instead: TestCoarsen).
+	f([]BreakdownRow{rowOf("direct", 4825, 9000), rowOf("email", 2, 2), rowOf("social", 1, 1)}, 10, 5, "direct:4825", "suppressed")
+	// Rows below the dominant size still fold, the smallest first, and a
+	// dominant row is skipped even where it is not the last.
+	f([]BreakdownRow{rowOf("direct", 4825, 9000), rowOf("search", 499, 600), rowOf("email", 2, 2)}, 10, 5, "direct:4825", "501/602")
+	f([]BreakdownRow{rowOf("a", 600, 600), rowOf("b", 500, 500), rowOf("c", 7, 7), rowOf("d", 1, 1)}, 10, 5, "a:600 b:500", "8/8")
+	f([]BreakdownRow{rowOf("a", 600, 600), rowOf("b", 500, 500), rowOf("d", 3, 3)}, 10, 5, "a:600 b:500", "suppressed")
+}
+
+// TestCoarsen: a dominant cell has every count rounded half up to a
+// multiple of 2k and its rates derived from the rounded counts; other
+// cells, and every cell when k is 1, stay exact.
+func TestCoarsen(t *testing.T) {
+	f := func(m Metrics, k int, want string) {
+		t.Helper()
+		m.derive()
+		m.coarsen(k)
+		got := fmt.Sprintf("%d/%d/%d/%d/%d/%d %v %v", m.Visitors, m.Visits, m.Pageviews, m.Events, m.bounces, m.duration, m.BounceRate, m.Rounded)
+		if got != want {
+			t.Fatalf("got %s, want %s", got, want)
+		}
+	}
+	f(Metrics{Visitors: 4825, Visits: 5004, Pageviews: 9000, Events: 3, bounces: 1234, duration: 123456}, 5,
+		"4830/5000/9000/0/1230/123460 24.6 true")
+	f(Metrics{Visitors: 500, Visits: 504, Pageviews: 505}, 5, "500/500/510/0/0/0 0 true")
+	f(Metrics{Visitors: 499, Visits: 504, Pageviews: 505}, 5, "499/504/505/0/0/0 0 false")
+	f(Metrics{Visitors: 4825, Visits: 5004}, 1, "4825/5004/0/0/0/0 0 false")
+	f(Metrics{Visitors: 2013, Visits: 2013}, 10, "2020/2020/0/0/0/0 0 true")
+}
+
+// TestRoundingHidesRemainder is the proof of the rounding rule for one
+// panel. A viewer sees a panel's total T' and its n dominant rows R_i',
+// each the true count rounded to a multiple of 2k, and knows the hidden
+// remainder r = T − ΣR_i is from 1 to k−1 ("< k"). Every true count lies
+// within [x' − k, x' + k − 1], so r lies within
+// [T' − k − Σ(R_i' + k − 1), T' + k − 1 − Σ(R_i' − k)]. The test tries every
+// remainder, every position of every row within its rounding step (which
+// is all that matters: adding 2k to a row adds 2k to its rounded value and
+// the total's) and up to eight rows, and requires that the values left for
+// r are never just one. For an odd k that holds; for an even k the same
+// attacker pins r when k − 1 rows all sit at the top of their step, so the
+// test also checks that it can fail.
+func TestRoundingHidesRemainder(t *testing.T) {
+	pinned := func(k, maxRows int) (string, int) {
+		b := uint64(2 * k)
+		base := uint64(DominantFactor * k) // every row dominant
+		narrowest := k - 1
+		var pos []uint64
+		var try func() string
+		try = func() string {
+			if n := len(pos); n > 0 {
+				for r := uint64(1); r < uint64(k); r++ {
+					var sumR, sumShown uint64
+					for i, p := range pos {
+						v := base + uint64(i)*b*7 + p
+						sumR += v
+						sumShown += roundTo(v, b)
+					}
+					T := roundTo(sumR+r, b)
+					lo := int64(T) - int64(k) - int64(sumShown) - int64(n)*int64(k-1)
+					hi := int64(T) + int64(k-1) - int64(sumShown) + int64(n)*int64(k)
+					lo, hi = max(lo, 1), min(hi, int64(k-1))
+					if int64(r) < lo || int64(r) > hi {
+						t.Fatalf("k=%d rows %v r=%d: the truth is outside [%d, %d]", k, pos, r, lo, hi)
+					}
+					narrowest = min(narrowest, int(hi-lo+1))
+					if lo == hi {
+						return fmt.Sprintf("rows at %v of their step, r=%d", pos, r)
+					}
+				}
+			}
+			if len(pos) == maxRows {
+				return ""
+			}
+			for p := uint64(0); p < b; p++ {
+				pos = append(pos, p)
+				if s := try(); s != "" {
+					return s
+				}
+				pos = pos[:len(pos)-1]
+			}
+			return ""
+		}
+		return try(), narrowest
+	}
+	for _, k := range []int{3, 5, 7} {
+		rows := 5
+		if k > 5 {
+			rows = 4
+		}
+		if how, narrowest := pinned(k, rows); how != "" {
+			t.Errorf("k=%d: the remainder is pinned: %s", k, how)
+		} else {
+			t.Logf("k=%d, up to %d dominant rows: r is never pinned; at worst %d values are left of %d", k, rows, narrowest, k-1)
+		}
+	}
+	if how, _ := pinned(4, 3); how == "" {
+		t.Errorf("k=4: the attacker never pins the remainder, so this test could not fail")
+	}
 }
 
 // TestNoSmallCountLeaves: over random breakdowns and series, no visitors

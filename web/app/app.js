@@ -111,7 +111,7 @@
     const p = agg.previous && agg.previous.results;
     for (const def of METRICS) {
       const fmt = def.fmt || num;
-      const value = r.suppressed ? suppressedText(r, agg.k) : fmt(r[def.key]);
+      const value = r.suppressed ? suppressedText(r, agg.k) : `${r.rounded ? '≈' : ''}${fmt(r[def.key])}`;
       let delta = null;
       if (p && !r.suppressed && !p.suppressed) {
         const a = r[def.key], b = p[def.key];
@@ -259,7 +259,7 @@
     for (const r of rows) {
       const cell = (v) => (r.suppressed
         ? el('td', { class: 'supp', title: `Fewer than ${r.k} visitors: hidden`, text: `< ${r.k}` })
-        : el('td', { text: num(v) }));
+        : el('td', { text: `${r.rounded ? '≈' : ''}${num(v)}`, title: r.rounded ? `Rounded to a multiple of ${2 * b.k}: a large row is shown rounded so that the small ones hidden beside it cannot be worked out` : null }));
       const width = r.suppressed ? 0 : Math.round((100 * (r[key] || 0)) / top);
       const name = r.other ? '(other values)' : (r.value === '' ? '(none)' : r.value);
       const first = el('td', { title: name }, el('div', { class: 'bg', style: `width:${width}%` }), el('span', { text: name }));
