@@ -27,7 +27,9 @@ package rollup
 // salt day's cells it no longer produces; an incremental run adds the
 // dirty visitors' difference (incremental.go, applyDelta). Cells carry a
 // cell key (perturb.go) like every other cell, so the dashboards publish
-// them in the site's disclosure mode.
+// them in the site's disclosure mode. The table is not compacted by month
+// (compact.go): it holds a row per day, funnel, step and salt day, few
+// enough that reading it FINAL costs nothing worth a second read path.
 
 import (
 	"context"
