@@ -101,6 +101,8 @@ type Site struct {
 	// site's pages sends (data-website-id), so that POST /api/send finds
 	// the site by it; without one the page's host decides (dropin.go).
 	UmamiWebsiteID string `yaml:"umami_website_id"`
+	// Funnels are counted by the rollup per visit (funnels.go).
+	Funnels []Funnel `yaml:"funnels"`
 
 	// Location is TimeZone loaded.
 	Location *time.Location `yaml:"-"`
@@ -279,6 +281,7 @@ func (s *Site) validate(key string, bad func(key, format string, args ...any)) {
 		{"consent_log_days", &r.ConsentLogDays, DefaultConsentLogDays},
 	})
 	s.validatePaths(key, bad)
+	s.validateFunnels(key, bad)
 	switch {
 	case s.KThreshold == 0:
 		s.KThreshold = DefaultKThreshold

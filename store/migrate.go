@@ -136,7 +136,7 @@ func (m *Migrator) render(ctx context.Context, mig migration) ([]string, error) 
 		Option("missingkey=error").
 		Funcs(template.FuncMap{"engine": m.engine, "hasColumn": func(table, col string) (bool, error) {
 			return m.hasColumn(ctx, table, col)
-		}, "sharded": func() []string { return ShardedTables }}).
+		}, "sharded": func() []string { return shardedBy019 }}).
 		Parse(mig.text)
 	if err != nil {
 		return nil, fmt.Errorf("cannot parse migration %s: %w", mig.name, err)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -15,7 +16,12 @@ import (
 // (the session-log ledger, rollup_state, staff, the identified database)
 // is not sharded: rollup_state and agg_compacted belong to their node,
 // the rest is reached on the node every collector names in --store.
-var ShardedTables = []string{"events", "agg_hourly", "agg_daily", "agg_pairs"}
+var ShardedTables = append(slices.Clone(shardedBy019), "funnels")
+
+// shardedBy019 are the tables migration 019 shards; a table created later
+// is sharded by the migration that creates it (funnels: 020), so that 019
+// never renames a table that does not exist yet.
+var shardedBy019 = []string{"events", "agg_hourly", "agg_daily", "agg_pairs"}
 
 // LocalSuffix names a sharded table's part on one node.
 const LocalSuffix = "_local"

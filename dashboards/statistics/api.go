@@ -74,6 +74,8 @@ func (a *API) Mount(r fiber.Router, mw ...fiber.Handler) {
 	route("/timeseries", a.timeseries)
 	route("/breakdown", a.breakdown)
 	route("/realtime", a.realtime)
+	route("/funnels", a.funnels)
+	route("/funnel", a.funnel)
 }
 
 // site returns the site named by the request's site parameter if the

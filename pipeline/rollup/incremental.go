@@ -193,6 +193,9 @@ func (r *Rollup) runIncremental(ctx context.Context, s *site.Site, day store.Day
 						return err
 					}
 				}
+				if err := r.applyFunnelDelta(ctx, s, day, version, ca, cb); err != nil {
+					return err
+				}
 				if r.topN <= 0 {
 					return nil
 				}
@@ -221,6 +224,10 @@ var metricCols = []string{"visitors", "visits", "pageviews", "bounces", "duratio
 // nothing. It returns the rows written.
 func (r *Rollup) applyDelta(ctx context.Context, s *site.Site, day store.Day, version uint64, table string, keys, srcKeys []string, after, before string) (int, error) {
 	db := r.st.DB().Stats
+	metricCols := metricCols
+	if table == FunnelsTable {
+		metricCols = funnelMetricCols
+	}
 	// The difference is made once into a table of its own: both the
 	// lookup of the stored rows and the insert read it.
 	tmp := fmt.Sprintf("%s.rollup_delta_%d_%d", db, version, r.seq.Add(1))
@@ -235,11 +242,11 @@ func (r *Rollup) applyDelta(ctx context.Context, s *site.Site, day store.Day, ve
 		diff[i] = fmt.Sprintf("sum(m%d) AS m%d", i, i)
 		nonzero[i] = fmt.Sprintf("m%d != 0", i)
 	}
-	sides := deltaSide(after, srcKeys, "")
+	sides := deltaSide(after, srcKeys, metricCols, "")
 	if after == "" {
-		sides = deltaSide(before, srcKeys, "-")
+		sides = deltaSide(before, srcKeys, metricCols, "-")
 	} else if before != "" {
-		sides += "\n  UNION ALL\n  " + deltaSide(before, srcKeys, "-")
+		sides += "\n  UNION ALL\n  " + deltaSide(before, srcKeys, metricCols, "-")
 	}
 	create := fmt.Sprintf(`CREATE TABLE %s ENGINE = Memory AS
  SELECT %s, %s FROM (
@@ -311,7 +318,7 @@ func (r *Rollup) countTable(ctx context.Context, table string) (int, error) {
 
 // deltaSide renames one side's key columns srcKeys to k0… and its
 // metricCols to m0…, negated with sign "-".
-func deltaSide(src string, srcKeys []string, sign string) string {
+func deltaSide(src string, srcKeys, metricCols []string, sign string) string {
 	out := make([]string, 0, len(srcKeys)+len(metricCols))
 	for i, c := range srcKeys {
 		out = append(out, fmt.Sprintf("%s AS k%d", c, i))

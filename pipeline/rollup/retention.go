@@ -119,6 +119,7 @@ func (r *Rollup) Retention(ctx context.Context, now time.Time) error {
 			{"agg_hourly", "hour", "agg_hourly_days", s.Retention.HourlyDays},
 			{"agg_daily", "day", "agg_daily_days", s.Retention.DailyDays},
 			{pairsTable, "day", "agg_daily_days", s.Retention.DailyDays},
+			{FunnelsTable, "day", "agg_daily_days", s.Retention.DailyDays},
 		} {
 			cutoff := store.DayOf(now.In(s.Location).AddDate(0, 0, -t.days))
 			where := fmt.Sprintf("site = %s AND %s < %s", store.Quote(s.ID), t.col, cutoffExpr(t.col, cutoff))

@@ -123,6 +123,9 @@ func (r *Rollup) runSQL(ctx context.Context, s *site.Site, day store.Day, versio
 	err := r.withCells(ctx, s, where, top, func(cells cellSources) error {
 		n, err := r.writeSQL(ctx, s, day, version, cells)
 		res.Rows = n
+		if err == nil {
+			err = r.writeFunnelsSQL(ctx, s, day, version, cells.funnel)
+		}
 		if err != nil || r.topN <= 0 {
 			// With pairs off earlier pair rows stay as they were, as on
 			// the Go path.

@@ -211,6 +211,7 @@ func (r *Rollup) withTable(ctx context.Context, tag, sel string, fn func(name st
 // daily (cellsSQL columns) and pairs (pairCellsSQL columns).
 type cellSources struct {
 	hourly, daily, pairs string
+	funnel               string // funnelCellsSQL's; "" without funnels
 }
 
 // withCells sessionises the events matching where (see visitsSQL, top
@@ -226,6 +227,7 @@ func (r *Rollup) withCells(ctx context.Context, s *site.Site, where, top string,
 				hourly: cellsSQL("(" + visitKeysSQL(visits, periods[hourly]) + ")"),
 				daily:  cellsSQL(keys),
 				pairs:  pairCellsSQL(keys, visits),
+				funnel: funnelCellsSQL(s, visits, periods[daily]),
 			})
 		})
 	})

@@ -276,6 +276,66 @@
     body.append(table);
   }
 
+  // ---- funnels -----------------------------------------------------------
+  // A chooser of the site's funnels and one bar per step: the visits that
+  // reached it (as a share of step 1), the conversion from the step before
+  // and the drop-off. A suppressed step shows "< k". Funnels are counted per
+  // visit and take no filter: under one, the panel says so.
+  let funnelPick = '';
+  let funnelSeq = 0;
+  async function renderFunnels() {
+    const seq = ++funnelSeq;
+    let box = $('funnels');
+    if (!box) {
+      box = el('section', { id: 'funnels', class: 'card funnels', 'aria-label': 'Funnels' });
+      $('panels').after(box);
+    }
+    let list;
+    try {
+      list = await api('stats/funnels', new URLSearchParams({ site: state.site }));
+    } catch (err) {
+      if (seq === funnelSeq) { box.textContent = ''; box.append(el('div', { class: 'empty', text: err.message })); }
+      return;
+    }
+    if (seq !== funnelSeq) return;
+    box.textContent = '';
+    box.hidden = !list.funnels.length;
+    if (!list.funnels.length) return;
+    if (!list.funnels.some((f) => f.name === funnelPick)) funnelPick = list.funnels[0].name;
+    const pick = el('select', { id: 'funnel', 'aria-label': 'Funnel' });
+    for (const f of list.funnels) pick.append(el('option', { value: f.name, text: f.name }));
+    pick.value = funnelPick;
+    pick.addEventListener('change', () => { funnelPick = pick.value; renderFunnels(); });
+    const body = el('div', { class: 'panel-body' });
+    box.append(el('div', { class: 'panel-head' }, el('h2', { text: 'Funnels' }), pick,
+      el('span', { class: 'note', text: state.filter ? 'All visits: funnels are not filtered.' : 'Visits that went through the steps in order.' })), body);
+    const q = new URLSearchParams({ site: state.site, period: state.period, funnel: funnelPick });
+    if (state.period === 'custom') { q.set('from', state.from); q.set('to', state.to); }
+    let f;
+    try {
+      f = await api('stats/funnel', q);
+    } catch (err) {
+      if (seq === funnelSeq) body.append(el('div', { class: 'empty', text: err.message }));
+      return;
+    }
+    if (seq !== funnelSeq) return;
+    box.dataset.funnel = f.funnel;
+    const first = f.steps[0] && !f.steps[0].suppressed ? f.steps[0].visits : 0;
+    const rows = el('ol', { class: 'steps' });
+    for (const st of f.steps) {
+      const label = `${st.kind === 'event' ? 'Event ' : ''}${st.label}`;
+      const width = st.suppressed || !first ? 0 : Math.round((100 * st.visits) / first);
+      const nums = st.suppressed
+        ? [el('span', { class: 'supp', title: `Fewer than ${st.k} visitors: hidden, with every step after it`, text: `< ${st.k}` })]
+        : [el('b', { class: 'visits', text: num(st.visits) }), el('span', { class: 'note', text: ` visits · ${Math.round(st.conversion_from_first)}% of step 1` }),
+          st.step > 1 ? el('span', { class: 'drop', text: ` · −${num(st.dropoff)} (${Math.round(st.dropoff_rate)}%) from step ${st.step - 1}` }) : null];
+      rows.append(el('li', { class: 'step', 'data-step': String(st.step), 'data-suppressed': String(st.suppressed) },
+        el('div', { class: 'step-head' }, el('span', { class: 'step-label', title: label, text: `${st.step}. ${label}` }), el('span', { class: 'step-nums' }, ...nums)),
+        el('div', { class: 'step-bar' }, el('div', { class: 'fill', style: `width:${width}%` }))));
+    }
+    body.append(rows);
+  }
+
   function setFilter(dim, value) {
     state.filter = { dim, value };
     writeURL();
@@ -299,6 +359,7 @@
         : 'Everything shows the visits with this value.';
     }
     renderPanels();
+    renderFunnels();
     try {
       const aggQ = params(state.compare ? { compare: 'previous' } : {});
       const [agg, ts] = await Promise.all([api('stats/aggregate', aggQ), api('stats/timeseries', params())]);
