@@ -101,7 +101,7 @@ func TestPrivacyInventory(t *testing.T) {
 		t.Fatalf("%v: %s", err, out.String())
 	}
 	out.Reset()
-	if code := run(t.Context(), []string{"privacy", "inventory"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "identified.audit_log") {
+	if code := run(t.Context(), []string{"privacy", "inventory"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "staff.audit_log") {
 		t.Fatalf("exit %d: %s%s", code, out.String(), errOut.String())
 	}
 }
