@@ -46,6 +46,7 @@ GRANT SELECT, INSERT ON sezim_staff.staff_users TO sezim_dashboards;
 GRANT SELECT, INSERT ON sezim_staff.staff_tokens TO sezim_dashboards;
 GRANT SELECT, INSERT ON sezim_staff.audit_log TO sezim_dashboards;
 GRANT SELECT, INSERT ON sezim_staff.staff_sessions TO sezim_dashboards;
+GRANT SELECT, INSERT ON sezim_staff.share_links TO sezim_dashboards;
 
 CREATE USER IF NOT EXISTS sezim_privacy IDENTIFIED WITH sha256_password BY '@PRIVACY_PASSWORD@';
 GRANT SELECT ON sezim_stats.* TO sezim_privacy;
