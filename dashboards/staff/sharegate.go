@@ -235,7 +235,6 @@ var shareTmpl = template.Must(template.New("share").Parse(`<!doctype html>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
 <title>Shared dashboard · Sezim Analytics</title>
 <link rel="icon" href="data:,">
 <style>
