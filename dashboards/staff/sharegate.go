@@ -168,13 +168,13 @@ func (s *ShareGate) password(c *fiber.Ctx) error {
 	if !s.g.sameOrigin(c) {
 		return fiber.NewError(fiber.StatusForbidden, "cross-origin request refused")
 	}
-	form, err := ReadForm(c)
-	if err != nil {
-		return err
-	}
 	link, err := s.shareLink(c)
 	if err != nil {
 		return s.renderPage(c, err, false)
+	}
+	form, err := ReadForm(c)
+	if err != nil {
+		return err
 	}
 	if !link.Password {
 		return c.Redirect(c.Path(), fiber.StatusSeeOther)
