@@ -160,6 +160,10 @@ func TestEveryRouteNeedsSignIn(t *testing.T) {
 		"GET /app/setup": true, "POST /app/setup": true, "HEAD /app/setup": true}
 	seen := 0
 	for _, r := range srv.App().GetRoutes() {
+		if strings.HasPrefix(r.Path, "/share") {
+			shareRouteRefuses(t, srv, r.Method, r.Path)
+			continue
+		}
 		if !strings.HasPrefix(r.Path, "/app") && !strings.HasPrefix(r.Path, "/api") {
 			t.Errorf("route %s %s is outside /app/ and /api/", r.Method, r.Path)
 			continue
@@ -363,6 +367,37 @@ func TestConcurrentRequests(t *testing.T) {
 	for i := range 16 {
 		if d := accounts.Peek(fmt.Sprintf("user%02d", i)); d.Count != 1 {
 			t.Fatalf("rate-limit key user%02d: %+v (keys %d)", i, d, accounts.Len())
+		}
+	}
+}
+
+// shareRouteRefuses checks a /share/ route without a live link: its page
+// and API answer 404 (405 for a write to the API) and show nothing, except
+// the shared page's script and stylesheet, which hold no data.
+func shareRouteRefuses(t *testing.T, srv *Server, method, route string) {
+	t.Helper()
+	if strings.HasPrefix(route, "/share/_/") {
+		return
+	}
+	methods := []string{method}
+	if method == "USE" || method == "ALL" {
+		methods = []string{"GET", "POST", "DELETE"}
+	}
+	path := strings.NewReplacer(":token", "nosuch", "*", "x").Replace(route)
+	for _, m := range methods {
+		req := httptest.NewRequest(m, "http://dash.test"+path+"?site=alpha", nil)
+		req.Header.Set("Origin", "http://dash.test")
+		resp, err := srv.App().Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("%s %s without a link: %d %s", m, path, resp.StatusCode, b)
+		}
+		if strings.Contains(string(b), "visitors") || strings.Contains(string(b), "<script") {
+			t.Errorf("%s %s without a link leaked content: %s", m, path, b)
 		}
 	}
 }

@@ -83,7 +83,7 @@ func fetchPage(t *testing.T, c *http.Client, u string) (int, http.Header, string
 func auditRows(t *testing.T, st store.Store, action, target, outcome string) uint64 {
 	t.Helper()
 	var n uint64
-	q := "SELECT count() FROM " + st.DB().Identified + ".audit_log WHERE action = " + store.Quote(action) +
+	q := "SELECT count() FROM " + st.DB().Staff + ".audit_log WHERE action = " + store.Quote(action) +
 		" AND target = " + store.Quote(target) + " AND outcome = " + store.Quote(outcome)
 	if err := st.Query(t.Context(), q, func(r store.Row) error { n = r.Uint64(0); return nil }); err != nil {
 		t.Fatal(err)

@@ -69,6 +69,7 @@ type Server struct {
 	gate    *staff.Gate
 	api     *statistics.API
 	console *console.Console
+	share   *staff.ShareGate
 	app     *fiber.App
 }
 
@@ -91,9 +92,13 @@ func New(o Options) *Server {
 		console: console.New(console.Options{Sites: o.Sites, Store: o.Store, Privacy: o.Privacy, Gate: gate,
 			Logger: o.Logger, Now: o.Now}),
 	}
+	s.share = staff.NewShareGate(gate, staff.ShareGateOptions{Shell: statistics.ShareShell})
 	s.app = s.newApp()
 	return s
 }
+
+// ShareLinks returns the shared links (see staff.ShareGate).
+func (s *Server) ShareLinks() *staff.ShareLinks { return s.share.Links() }
 
 // App returns the Fiber app; serve it with Listener.
 func (s *Server) App() *fiber.App { return s.app }
@@ -138,6 +143,13 @@ func (s *Server) newApp() *fiber.App {
 	app.Get("/api/v1/sites", auth, s.sites)
 	s.api.Mount(app, auth)
 	s.console.Mount(app)
+	// Shared links: the staff's API to make them, and /share/<token>, a
+	// site's read-only dashboard without an account.
+	s.share.MountAPI(app, auth)
+	app.Use("/share", reqbody.Middleware)
+	app.Use("/share", securityHeaders)
+	app.Get("/share/_/:name", statistics.ShareAsset)
+	s.share.MountPublic(app, func(r fiber.Router, mw fiber.Handler) { s.api.Mount(r, mw) })
 	// Anything else under /app/ or /api/ is refused like the routes above
 	// (sign-in first), so probing tells a stranger nothing.
 	app.Use("/app", auth, notFound)

@@ -61,11 +61,11 @@ func TestSessionsSharedAcrossNodes(t *testing.T) {
 		if code := me(restarted, c2); code != http.StatusUnauthorized {
 			t.Fatalf("idle session: %d", code)
 		}
-		if n := countRows(t, st, st.DB().Identified+".staff_sessions"); n == 0 {
+		if n := countRows(t, st, st.DB().Staff+".staff_sessions"); n == 0 {
 			t.Fatal("no session rows stored")
 		}
 		// Nothing in the table is a cookie.
-		q := "SELECT count() FROM " + st.DB().Identified + ".staff_sessions WHERE token_hash = " + store.Quote(c.Value)
+		q := "SELECT count() FROM " + st.DB().Staff + ".staff_sessions WHERE token_hash = " + store.Quote(c.Value)
 		var n uint64
 		if err := st.Query(t.Context(), q, func(r store.Row) error { n = r.Uint64(0); return nil }); err != nil || n != 0 {
 			t.Fatalf("a raw token in the table: %d %v", n, err)
@@ -74,13 +74,13 @@ func TestSessionsSharedAcrossNodes(t *testing.T) {
 		if err := staff.SweepSessions(t.Context(), st, a.clock()); err != nil {
 			t.Fatal(err)
 		}
-		if countRows(t, st, st.DB().Identified+".staff_sessions") == 0 {
+		if countRows(t, st, st.DB().Staff+".staff_sessions") == 0 {
 			t.Fatal("a sweep dropped live sessions")
 		}
 		if err := staff.SweepSessions(t.Context(), st, a.clock().Add(72*time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		if n := countRows(t, st, st.DB().Identified+".staff_sessions"); n != 0 {
+		if n := countRows(t, st, st.DB().Staff+".staff_sessions"); n != 0 {
 			t.Fatalf("%d session rows left after the sweep", n)
 		}
 	})

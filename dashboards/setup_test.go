@@ -78,7 +78,7 @@ func TestSetupLink(t *testing.T) {
 			t.Fatalf("SetupLink with an account: %q %v", link, err)
 		}
 		var n uint64
-		q := "SELECT count() FROM " + st.DB().Identified + ".audit_log WHERE action = '" + staff.AuditSetup + "' AND target = 'owner'"
+		q := "SELECT count() FROM " + st.DB().Staff + ".audit_log WHERE action = '" + staff.AuditSetup + "' AND target = 'owner'"
 		if err := st.Query(t.Context(), q, func(r store.Row) error { n = r.Uint64(0); return nil }); err != nil || n != 1 {
 			t.Fatalf("audit rows of the setup: %d %v", n, err)
 		}

@@ -139,7 +139,7 @@ sites:
 
 async function serve() {
   return startServe(S.bin, [
-    '--store', S.store, '--stats-db', S.statsDB, '--identified-db', S.identDB,
+    ...S.storeArgs,
     '--config', S.config, '--data', path.join(S.tmp, 'data'),
     '--addr', `127.0.0.1:${S.pubPort}`, '--api-addr', `127.0.0.1:${S.apiPort}`, '--admin-addr', `127.0.0.1:${S.adminPort}`,
     '--consent-key', S.key, '--consent-cookie-secure', 'never',
@@ -160,12 +160,14 @@ before(async () => {
   const run = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
   S.statsDB = `e2e_consent_${run}_stats`;
   S.identDB = `e2e_consent_${run}_identified`;
+  S.staffDB = `e2e_consent_${run}_staff`;
   S.cleanups.unshift(async () => {
     await chQuery(`DROP DATABASE IF EXISTS ${S.statsDB}`);
     await chQuery(`DROP DATABASE IF EXISTS ${S.identDB}`);
+    await chQuery(`DROP DATABASE IF EXISTS ${S.staffDB}`);
   });
   S.key = randomBytes(32).toString('hex');
-  S.storeArgs = ['--store', S.store, '--stats-db', S.statsDB, '--identified-db', S.identDB];
+  S.storeArgs = ['--store', S.store, '--stats-db', S.statsDB, '--identified-db', S.identDB, '--staff-db', S.staffDB];
 
   const began = Date.now();
   S.bin = await buildSezim(S.tmp);

@@ -72,6 +72,7 @@ test('privacy console: receipts in the banner, the console for the privacy role 
   const run = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
   const statsDB = `e2e_privacy_${run}_stats`;
   const identDB = `e2e_privacy_${run}_identified`;
+  const staffDB = `e2e_privacy_${run}_staff`;
   const chQuery = async (sql) => {
     const res = await fetch(chHTTP, { method: 'POST', body: sql });
     if (!res.ok) throw new Error(`ClickHouse HTTP ${res.status}: ${await res.text()}`);
@@ -82,6 +83,7 @@ test('privacy console: receipts in the banner, the console for the privacy role 
     () => rm(tmp, { recursive: true, force: true }),
     () => chQuery(`DROP DATABASE IF EXISTS ${statsDB}`),
     () => chQuery(`DROP DATABASE IF EXISTS ${identDB}`),
+    () => chQuery(`DROP DATABASE IF EXISTS ${staffDB}`),
   ];
   let serve;
   let failed = true;
@@ -118,7 +120,7 @@ sites:
       policy_text_hash: "${createHash('sha256').update('Sezim e2e privacy policy').digest('hex')}"
       cookie_domain: site.test
 `);
-    const store = ['--store', process.env.SEZIM_TEST_CLICKHOUSE, '--stats-db', statsDB, '--identified-db', identDB, '--config', config];
+    const store = ['--store', process.env.SEZIM_TEST_CLICKHOUSE, '--stats-db', statsDB, '--identified-db', identDB, '--staff-db', staffDB, '--config', config];
     await runSezimOK(bin, ['migrate', 'up', ...store]);
     await runSezimOK(bin, ['user', 'add', ...store, '--role', 'viewer', '--sites', SITE_ID, 'vic'], { stdin: `${PASSWORD}\n` });
     await runSezimOK(bin, ['user', 'add', ...store, '--role', 'privacy', '--sites', SITE_ID, 'pia'], { stdin: `${PASSWORD}\n` });

@@ -22,7 +22,9 @@ import (
 //     `-- Retention: ...`, and `-- Tier: staff` for staff tables (otherwise
 //     the tier is the table's database: stats or identified).
 //
-// Tables dropped by a later migration are left out.
+// Tables dropped by a later migration are left out; a table that a later
+// migration moves (RENAME TABLE to another database) is listed where it
+// ends up, with the comments of its CREATE TABLE.
 
 // Tiers of data (see ARCHITECTURE.md).
 const (
@@ -42,7 +44,7 @@ type InventoryColumn struct {
 
 // InventoryTable is one table of the schema.
 type InventoryTable struct {
-	Database  string            `json:"database"` // stats or identified
+	Database  string            `json:"database"` // stats, identified or staff
 	Name      string            `json:"name"`
 	Tier      string            `json:"tier"`
 	Retention string            `json:"retention"`
@@ -50,9 +52,10 @@ type InventoryTable struct {
 }
 
 var (
-	createRe = regexp.MustCompile(`^CREATE TABLE (?:IF NOT EXISTS )?\{\{\.(Stats|Identified)\}\}\.(\w+)`)
-	alterRe  = regexp.MustCompile(`^ALTER TABLE \{\{\.(Stats|Identified)\}\}\.(\w+).*\bADD COLUMN (\w+) ([^;]+?)(?: DEFAULT [^;]*)?;`)
-	dropRe   = regexp.MustCompile(`^DROP TABLE (?:IF EXISTS )?\{\{\.(Stats|Identified)\}\}\.(\w+)`)
+	createRe = regexp.MustCompile(`^CREATE TABLE (?:IF NOT EXISTS )?\{\{\.(Stats|Identified|Staff)\}\}\.(\w+)`)
+	alterRe  = regexp.MustCompile(`^ALTER TABLE \{\{\.(Stats|Identified|Staff)\}\}\.(\w+).*\bADD COLUMN (\w+) ([^;]+?)(?: DEFAULT [^;]*)?;`)
+	dropRe   = regexp.MustCompile(`^DROP TABLE (?:IF EXISTS )?\{\{\.(Stats|Identified|Staff)\}\}\.(\w+)`)
+	renameRe = regexp.MustCompile(`^RENAME TABLE \{\{\.(Stats|Identified|Staff)\}\}\.(\w+) TO \{\{\.(Stats|Identified|Staff)\}\}\.(\w+)`)
 	colRe    = regexp.MustCompile(`^\s+(\w+) ([^-]+?),?\s*(?:--\s*(.*))?$`)
 )
 
@@ -140,6 +143,18 @@ func Inventory(files fs.FS) ([]InventoryTable, error) {
 				tb.Columns = append(tb.Columns, InventoryColumn{Name: m[3], Type: strings.TrimSpace(m[4]), Purpose: purpose, Migration: mig})
 			} else if m := dropRe.FindStringSubmatch(t); m != nil {
 				delete(tables, m[1]+"."+m[2])
+			} else if m := renameRe.FindStringSubmatch(t); m != nil {
+				from, to := m[1]+"."+m[2], m[3]+"."+m[4]
+				tb := tables[from]
+				if tb == nil {
+					return nil, fmt.Errorf("cannot read migration %s: it renames %s before any migration creates it", name, m[2])
+				}
+				delete(tables, from)
+				tb.Database, tb.Name = strings.ToLower(m[3]), m[4]
+				if _, ok := tables[to]; !ok {
+					order = append(order, to)
+				}
+				tables[to] = tb
 			}
 			block = block[:0]
 		}

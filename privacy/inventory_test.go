@@ -30,13 +30,18 @@ func TestInventory(t *testing.T) {
 		}
 	}
 	for name, tier := range map[string]string{"stats.events": TierStats, "stats.agg_pairs": TierStats, "identified.consent_log": TierIdentified,
-		"identified.events": TierIdentified, "identified.audit_log": TierStaff, "identified.staff_users": TierStaff} {
+		"identified.events": TierIdentified, "staff.audit_log": TierStaff, "staff.staff_users": TierStaff, "staff.staff_sessions": TierStaff} {
 		if byName[name].Tier != tier {
 			t.Errorf("%s: tier %q, want %q", name, byName[name].Tier, tier)
 		}
 	}
 	if _, ok := byName["stats.agg_daily_pairs"]; ok {
 		t.Error("a dropped table is listed")
+	}
+	for _, moved := range []string{"identified.audit_log", "identified.staff_users", "identified.staff_tokens", "identified.staff_sessions"} {
+		if _, ok := byName[moved]; ok {
+			t.Errorf("%s is listed where it was before migration 018 moved it", moved)
+		}
 	}
 	has := func(table, col string) bool {
 		for _, c := range byName[table].Columns {
@@ -46,7 +51,7 @@ func TestInventory(t *testing.T) {
 		}
 		return false
 	}
-	if !has("stats.events", "batch_id") || !has("stats.events", "inserted") || !has("identified.audit_log", "attempts") {
+	if !has("stats.events", "batch_id") || !has("stats.events", "inserted") || !has("staff.audit_log", "attempts") || !has("staff.audit_log", "row_hash") {
 		t.Error("a column added by ALTER TABLE is missing")
 	}
 	if cols < 100 {
@@ -62,5 +67,6 @@ func TestInventory(t *testing.T) {
 	}
 	f("-- Retention: 1 day\nCREATE TABLE {{.Stats}}.t (\n    a String, -- why\n    b UInt8\n) ENGINE = Memory;\n", "t.b has no purpose comment")
 	f("CREATE TABLE {{.Stats}}.t (\n    a String -- why\n) ENGINE = Memory;\n", "table t has no Retention")
+	f("RENAME TABLE {{.Identified}}.t TO {{.Staff}}.t;\n", "renames t before any migration creates it")
 	f("-- Retention: 1 day\nCREATE TABLE {{.Stats}}.t (\n    a String -- why\n) ENGINE = Memory;\n-- A new column.\n{{if true}}\nALTER TABLE {{.Stats}}.t ADD COLUMN c String;\n{{end}}\n", "t.c has no purpose comment")
 }

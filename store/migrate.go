@@ -125,6 +125,7 @@ func (m *Migrator) load() ([]migration, error) {
 type templateData struct {
 	Stats      string
 	Identified string
+	Staff      string
 	OnCluster  string // "" or " ON CLUSTER name"
 	Cluster    string // the cluster's name, "" on a single node
 }
@@ -142,7 +143,7 @@ func (m *Migrator) render(ctx context.Context, mig migration) ([]string, error) 
 		return nil, fmt.Errorf("cannot parse migration %s: %w", mig.name, err)
 	}
 	var b bytes.Buffer
-	data := templateData{Stats: names.Stats, Identified: names.Identified, OnCluster: m.onCluster(), Cluster: m.cluster}
+	data := templateData{Stats: names.Stats, Identified: names.Identified, Staff: names.Staff, OnCluster: m.onCluster(), Cluster: m.cluster}
 	if err := tmpl.Execute(&b, data); err != nil {
 		return nil, fmt.Errorf("cannot render migration %s: %w", mig.name, err)
 	}
@@ -254,7 +255,7 @@ func stripComment(line string) string {
 // are spliced into DDL.
 func (m *Migrator) checkNames() error {
 	n := m.store.DB()
-	if !isIdent(n.Stats) || !isIdent(n.Identified) {
+	if !isIdent(n.Stats) || !isIdent(n.Identified) || !isIdent(n.Staff) {
 		return fmt.Errorf("cannot migrate: database names must be identifiers")
 	}
 	if m.cluster != "" && !isIdent(m.cluster) {

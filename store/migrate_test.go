@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/sezim-analytics/sezim/store"
 	"github.com/sezim-analytics/sezim/store/storetest"
@@ -195,5 +196,114 @@ func TestMigratePairSums(t *testing.T) {
 		if err != nil || old != 0 {
 			t.Fatalf("agg_daily_pairs still there: %d (%v)", old, err)
 		}
+	})
+}
+
+// TestMigrateStaffDB upgrades a store migrated up to 017 (the staff tables
+// in the identified database, a row in each) to the latest schema: the
+// tables are in the staff database with their rows, gone from the
+// identified one, and the identified tables are where they were. A rerun
+// of 018 (a crash after the renames, before it was recorded) moves
+// nothing twice.
+func TestMigrateStaffDB(t *testing.T) {
+	storetest.ForEachEmpty(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		migrations := func(below string) fstest.MapFS {
+			files := fstest.MapFS{}
+			entries, err := os.ReadDir("migrations")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries {
+				if e.Name() < below {
+					b, err := os.ReadFile(filepath.Join("migrations", e.Name()))
+					if err != nil {
+						t.Fatal(err)
+					}
+					files[e.Name()] = &fstest.MapFile{Data: b}
+				}
+			}
+			return files
+		}
+		if _, err := store.NewMigrator(st, store.MigrateOptions{Files: migrations("018")}).Up(ctx); err != nil {
+			t.Fatal(err)
+		}
+		id, staff := st.DB().Identified, st.DB().Staff
+		now := time.Now().UTC().Truncate(time.Second)
+		rows := map[string][]any{
+			"staff_users":    {"ann", "admin", "", "$argon2id$x", uint8(0), now, uint64(1)},
+			"staff_tokens":   {"tok1", "hash1", "ann", "viewer", "ci", now, uint8(0), uint64(1)},
+			"staff_sessions": {"sess1", "ann", now, now, uint8(0), uint64(1)},
+			"audit_log":      {now, "ann", "sign_in", "ann", "ok", "192.0.2.0/24", "", "chain1", uint64(1), "", "h1", "hmac-sha256"},
+		}
+		cols := map[string][]string{
+			"staff_users":    {"name", "role", "sites", "password", "disabled", "updated_at", "version"},
+			"staff_tokens":   {"id", "hash", "user", "role", "label", "created_at", "revoked", "version"},
+			"staff_sessions": {"token_hash", "user", "created", "last_seen", "ended", "version"},
+			"audit_log":      {"ts", "actor", "action", "target", "outcome", "client", "detail", "chain", "seq", "prev_hash", "row_hash", "hash_alg"},
+		}
+		for table, row := range rows {
+			if err := st.Insert(ctx, id+"."+table, cols[table], [][]any{row}); err != nil {
+				t.Fatalf("%s: %v", table, err)
+			}
+		}
+		if err := st.Insert(ctx, id+".consent_log", []string{"chain", "seq", "receipt", "site", "ts"}, [][]any{{"c", uint64(1), "r1", "s", now}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.NewMigrator(st, store.MigrateOptions{}).Up(ctx); err != nil {
+			t.Fatal(err)
+		}
+		check := func() {
+			t.Helper()
+			for table, row := range rows {
+				var got string
+				q := "SELECT " + strings.Join(cols[table], ", ") + " FROM " + staff + "." + table
+				n := 0
+				err := st.Query(ctx, q, func(r store.Row) error {
+					n++
+					got = r.String(1) // a String column in every table
+
+					return nil
+				})
+				if err != nil || n != 1 || got != row[1] {
+					t.Errorf("%s.%s after the upgrade: %d rows, %q (%v); want the row written before it", staff, table, n, got, err)
+				}
+			}
+			left := tables(t, st, id)
+			for table := range rows {
+				if slices.Contains(left, table) {
+					t.Errorf("%s is still in %s: %q", table, id, left)
+				}
+			}
+			for _, want := range []string{"events", "consent_log", "subject_requests"} {
+				if !slices.Contains(left, want) {
+					t.Errorf("%s missing from %s: %q", want, id, left)
+				}
+			}
+			var n uint64
+			if err := st.Query(ctx, "SELECT count() FROM "+id+".consent_log", func(r store.Row) error { n = r.Uint64(0); return nil }); err != nil || n != 1 {
+				t.Errorf("consent_log holds %d rows (%v), want 1", n, err)
+			}
+		}
+		check()
+		if err := st.Exec(ctx, "ALTER TABLE "+st.DB().Stats+".schema_migrations DELETE WHERE version = 18"); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			n, err := store.NewMigrator(st, store.MigrateOptions{}).Pending(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d pending after forgetting 018", n)
+			}
+		}
+		if applied, err := store.NewMigrator(st, store.MigrateOptions{}).Up(ctx); err != nil || len(applied) != 1 {
+			t.Fatalf("rerun of 018: %q, %v", applied, err)
+		}
+		check()
 	})
 }

@@ -27,7 +27,7 @@ type Store interface {
 	Version(ctx context.Context) (string, error)
 	// Engine is "clickhouse" or "chdb".
 	Engine() string
-	// DB names the two databases (see Names).
+	// DB names the databases (see Names).
 	DB() Names
 	// Close releases the connection.
 	Close() error
@@ -50,16 +50,25 @@ type Row interface {
 // one server or one embedded session.
 type Names struct {
 	Stats      string // aggregates and anonymous data only
-	Identified string // consented per-visitor rows, consent log, audit
+	Identified string // consented per-visitor rows, consent log, subject requests
+	// Staff holds the staff accounts, tokens, sessions and the audit log:
+	// what the dashboards must read and write to sign staff in. It is a
+	// database of its own because ClickHouse 18.16's users.xml grants
+	// whole databases only, and the dashboards' user must not reach
+	// Identified.
+	Staff string
 }
 
 // DefaultNames are the production database names.
-var DefaultNames = Names{Stats: "sezim_stats", Identified: "sezim_identified"}
+var DefaultNames = Names{Stats: "sezim_stats", Identified: "sezim_identified", Staff: "sezim_staff"}
 
 // WithPrefix returns names with prefix prepended ("t1_" → "t1_sezim_stats").
 func (n Names) WithPrefix(prefix string) Names {
-	return Names{Stats: prefix + n.Stats, Identified: prefix + n.Identified}
+	return Names{Stats: prefix + n.Stats, Identified: prefix + n.Identified, Staff: prefix + n.Staff}
 }
+
+// All lists the databases, stats first.
+func (n Names) All() []string { return []string{n.Stats, n.Identified, n.Staff} }
 
 // Day is a calendar date for a Date column, free of time zones.
 type Day struct {

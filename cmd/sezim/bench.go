@@ -167,7 +167,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if st == "" {
 		st = "chdb://" + filepath.Join(dir, "chdb")
 	}
-	names := store.Names{Stats: fmt.Sprintf("sezim_bench_%d_stats", time.Now().Unix()), Identified: fmt.Sprintf("sezim_bench_%d_identified", time.Now().Unix())}
+	names := store.DefaultNames.WithPrefix(fmt.Sprintf("bench_%d_", time.Now().Unix()))
 	addr, err1 := freeAddr()
 	api, err2 := freeAddr()
 	admin, err3 := freeAddr()
@@ -175,7 +175,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	sargs := []string{"serve", "--automigrate", "--store", st, "--config", cfg, "--data", filepath.Join(dir, "data"),
-		"--stats-db", names.Stats, "--identified-db", names.Identified,
+		"--stats-db", names.Stats, "--identified-db", names.Identified, "--staff-db", names.Staff, "--staff-db", names.Staff,
 		"--addr", addr, "--api-addr", api, "--admin-addr", admin, "--log-level", "warn"}
 	if *serveArgs != "" {
 		sargs = append(sargs, strings.Fields(*serveArgs)...)
@@ -211,7 +211,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer s.Close()
 	defer func() {
-		for _, db := range []string{names.Stats, names.Identified} {
+		for _, db := range names.All() {
 			_ = s.Exec(ctx, "DROP DATABASE IF EXISTS "+db)
 		}
 	}()

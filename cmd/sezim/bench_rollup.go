@@ -41,14 +41,14 @@ func benchRollup(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		url = "chdb://" + dir
 	}
 	stamp := time.Now().Unix()
-	names := store.Names{Stats: fmt.Sprintf("sezim_bench_rollup_%d_stats", stamp), Identified: fmt.Sprintf("sezim_bench_rollup_%d_identified", stamp)}
+	names := store.DefaultNames.WithPrefix(fmt.Sprintf("bench_rollup_%d_", stamp))
 	st, err := store.Open(ctx, url, names)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	defer func() {
-		for _, db := range []string{names.Stats, names.Identified} {
+		for _, db := range names.All() {
 			_ = st.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
 		}
 	}()

@@ -71,8 +71,8 @@ func TestTwoShardCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clustered := store.Names{Stats: "cl_stats", Identified: "cl_identified"}
-	single := store.Names{Stats: "one_stats", Identified: "one_identified"}
+	clustered := store.Names{Stats: "cl_stats", Identified: "cl_identified", Staff: "cl_staff"}
+	single := store.Names{Stats: "one_stats", Identified: "one_identified", Staff: "one_staff"}
 	run := func(args ...string) {
 		t.Helper()
 		self, _ := os.Executable()
@@ -82,9 +82,9 @@ func TestTwoShardCluster(t *testing.T) {
 	}
 	for _, n := range nodes {
 		run("migrate", "up", "--store", n, "--cluster", "sezim_test", "--cluster-per-node",
-			"--stats-db", clustered.Stats, "--identified-db", clustered.Identified, "--config", cfgPath)
+			"--stats-db", clustered.Stats, "--identified-db", clustered.Identified, "--staff-db", clustered.Staff, "--config", cfgPath)
 	}
-	run("migrate", "up", "--store", nodes[0], "--stats-db", single.Stats, "--identified-db", single.Identified, "--config", cfgPath)
+	run("migrate", "up", "--store", nodes[0], "--stats-db", single.Stats, "--identified-db", single.Identified, "--staff-db", single.Staff, "--config", cfgPath)
 
 	// Two collectors. Both take node 1 as their store (the ledger, the
 	// consent log and the staff tables are not sharded), and write events
@@ -120,7 +120,7 @@ func TestTwoShardCluster(t *testing.T) {
 		}
 		c := &coll{addr: addrs[0], logs: &lockedBuffer{}}
 		args := []string{"serve", "--store", nodes[0] + "?insert_distributed_sync=1", "--cluster", "sezim_test",
-			"--store-shard", nodes[i], "--stats-db", clustered.Stats, "--identified-db", clustered.Identified,
+			"--store-shard", nodes[i], "--stats-db", clustered.Stats, "--identified-db", clustered.Identified, "--staff-db", clustered.Staff,
 			"--config", cfgPath, "--data", data, "--addr", addrs[0], "--api-addr", addrs[1], "--admin-addr", addrs[2],
 			"--rollup-interval", "1h", "--flush-interval", "200ms", "--log-level", "warn"}
 		if c.c, err = startChild(ctx, args, "http://"+addrs[2]+"/readyz", c.logs); err != nil {

@@ -88,7 +88,7 @@ func newFaultEnv(t *testing.T, storeURL string, names store.Names, st store.Stor
 		t.Fatal(err)
 	}
 	e.args = []string{"serve", "--automigrate", "--store", storeURL, "--config", cfg, "--data", dataDir,
-		"--stats-db", e.names.Stats, "--identified-db", e.names.Identified,
+		"--stats-db", e.names.Stats, "--identified-db", e.names.Identified, "--staff-db", e.names.Staff,
 		"--addr", e.addr, "--api-addr", api, "--admin-addr", e.admin, "--flush-interval", "300ms"}
 	return e
 }
@@ -288,7 +288,7 @@ func TestKill9UnderLoad(t *testing.T) {
 	t.Run("chdb", func(t *testing.T) {
 		storetest.RequireLib(t) // for the collector, and for reading its store here
 		url := "chdb://" + filepath.Join(t.TempDir(), "chdb")
-		e := newFaultEnv(t, url, store.Names{Stats: "fault_stats", Identified: "fault_identified"}, nil, "")
+		e := newFaultEnv(t, url, store.Names{Stats: "fault_stats", Identified: "fault_identified", Staff: "fault_staff"}, nil, "")
 		kill9UnderLoad(t, e)
 	})
 }
@@ -364,7 +364,7 @@ func TestClickHouseOutage(t *testing.T) {
 	chStart()
 	t.Cleanup(chStop)
 	url := fmt.Sprintf("clickhouse://default:@127.0.0.1:%d/", port)
-	st, err := store.Open(t.Context(), url, store.Names{Stats: "fault_stats", Identified: "fault_identified"})
+	st, err := store.Open(t.Context(), url, store.Names{Stats: "fault_stats", Identified: "fault_identified", Staff: "fault_staff"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,7 @@ func TestImportCommandDirect(t *testing.T) {
 		t.Fatal(err)
 	}
 	args := []string{"import", "--direct", "--store", os.Getenv(storetest.EnvServer), "--config", cfg,
-		"--stats-db", names.Stats, "--identified-db", names.Identified, "--data", dir, "--progress", "lines",
+		"--stats-db", names.Stats, "--identified-db", names.Identified, "--staff-db", names.Staff, "--data", dir, "--progress", "lines",
 		"--consent-key", strings.Repeat("5a", 32), input}
 	var out, errOut bytes.Buffer
 	if code := run(t.Context(), args, &out, &errOut); code != 0 || !strings.Contains(out.String(), "accepted 3, skipped 0, rejected 1") {

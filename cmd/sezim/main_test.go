@@ -95,7 +95,7 @@ func TestServeOnAServerWithoutLibchdb(t *testing.T) {
 	t.Setenv("CHDB_LIB_PATH", "/nonexistent/libchdb.so")
 	cfg := "../../config/example.yaml"
 	args := []string{"serve", "--store", url, "--config", cfg, "--data", t.TempDir(),
-		"--stats-db", names.Stats, "--identified-db", names.Identified,
+		"--stats-db", names.Stats, "--identified-db", names.Identified, "--staff-db", names.Staff,
 		"--addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}
 
 	var out, errOut lockedBuffer

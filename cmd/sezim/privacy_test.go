@@ -33,7 +33,7 @@ func TestPrivacyReport(t *testing.T) {
 	metrics := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	defer metrics.Close()
 	base := []string{"privacy", "report", "--store", os.Getenv(storetest.EnvServer),
-		"--stats-db", names.Stats, "--identified-db", names.Identified, "--config", "../../config/example.yaml",
+		"--stats-db", names.Stats, "--identified-db", names.Identified, "--staff-db", names.Staff, "--config", "../../config/example.yaml",
 		"--data", t.TempDir(), "--metrics", metrics.URL}
 	report := func(format string) (int, string, string) {
 		t.Helper()
@@ -78,7 +78,7 @@ func TestPrivacyReport(t *testing.T) {
 	}
 	// Every run is in the audit log, with its outcome.
 	var runs, failed uint64
-	if err := st.Query(t.Context(), "SELECT count(), countIf(outcome = 'fail') FROM "+names.Identified+".audit_log WHERE action = 'privacy_report'",
+	if err := st.Query(t.Context(), "SELECT count(), countIf(outcome = 'fail') FROM "+names.Staff+".audit_log WHERE action = 'privacy_report'",
 		func(r store.Row) error { runs, failed = r.Uint64(0), r.Uint64(1); return nil }); err != nil || runs < 2 || failed == 0 {
 		t.Fatalf("report runs audited: %d (%d failed), %v", runs, failed, err)
 	}
@@ -101,7 +101,7 @@ func TestPrivacyInventory(t *testing.T) {
 		t.Fatalf("%v: %s", err, out.String())
 	}
 	out.Reset()
-	if code := run(t.Context(), []string{"privacy", "inventory"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "identified.audit_log") {
+	if code := run(t.Context(), []string{"privacy", "inventory"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "staff.audit_log") {
 		t.Fatalf("exit %d: %s%s", code, out.String(), errOut.String())
 	}
 }

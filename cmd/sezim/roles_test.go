@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sezim-analytics/sezim/dashboards"
 	"github.com/sezim-analytics/sezim/dashboards/staff"
 	"github.com/sezim-analytics/sezim/store"
 )
@@ -45,15 +47,19 @@ func TestRoleFlagsNeedAServer(t *testing.T) {
 // with the owner's URL and one URL per role. A consented beacon and a pixel
 // go through the collector's user (write-ahead log, consent log), a
 // dashboard reads them back through the dashboards' user, and the privacy
-// user reads the identified rows. Then each user is tried on what it must
-// not do: the collector and the dashboards cannot drop, truncate, alter,
-// delete, create or lift their own ban; no role user reaches a database
-// outside Sezim's two.
+// user reads the identified rows. A staff member signs in with a password
+// through the dashboards (sessions and audit rows written by the
+// dashboards' user). Then each user is tried on what it must not do: the
+// collector and the dashboards cannot drop, truncate, alter, delete, create
+// or lift their own ban; the dashboards' user is refused on every table of
+// sezim_identified (the consented events and the consent log above all),
+// the collector's on sezim_staff; no role user reaches a database outside
+// Sezim's three.
 //
 // What 18.16 cannot enforce, and this test therefore does not claim: rights
 // per table or column (deploy/clickhouse/roles.sql does that on servers with
-// SQL users), so on 18.16 the collector and the dashboards' user can read
-// sezim_identified, where the staff tables live.
+// SQL users), so on 18.16 the collector can read the sezim_identified
+// tables it writes.
 func TestServerUsersSeparateTheRoles(t *testing.T) {
 	if _, err := exec.LookPath("clickhouse-server"); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -123,6 +129,7 @@ func TestServerUsersSeparateTheRoles(t *testing.T) {
     domains: [sez.test]
     origins: [https://sez.test]
     timezone: UTC
+    disclosure: exact # the count below is exact; cell-key noise would move it
     consent:
       purposes: [statistics]
       policy_version: "1"
@@ -289,6 +296,35 @@ func TestServerUsersSeparateTheRoles(t *testing.T) {
 		t.Fatalf("the dashboard shows %d pageviews, want 2 (a pixel and a beacon): %s", got.Results.Pageviews, errOut.String())
 	}
 
+	// A sign-in with the password: the session row and the audit row are
+	// the dashboards' user's to write, in sezim_staff. The session then
+	// reads the aggregates.
+	form := url.Values{"user": {"ann"}, "password": {"a long enough password"}}
+	req, _ = http.NewRequest("POST", dash+"/app/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", dash)
+	noRedirect := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var session *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == dashboards.CookieName {
+			session = c
+		}
+	}
+	if resp.StatusCode != http.StatusSeeOther || session == nil {
+		t.Fatalf("sign-in through the dashboards' user: %d: %s", resp.StatusCode, errOut.String())
+	}
+	req, _ = http.NewRequest("GET", dash+"/api/v1/stats/aggregate?site=sez&period=7d", nil)
+	req.AddCookie(session)
+	do(req, 200)
+	if n, err := count(dashStore, "SELECT count() FROM sezim_staff.staff_sessions"); err != nil || n == 0 {
+		t.Errorf("the dashboards' user reads %d sessions (%v), want the one just made", n, err)
+	}
+
 	// Each part ran as its own user: the query log says who inserted and
 	// who read what.
 	def, err := store.Open(t.Context(), fmt.Sprintf("clickhouse://default:@127.0.0.1:%d/", port), store.DefaultNames)
@@ -313,6 +349,7 @@ func TestServerUsersSeparateTheRoles(t *testing.T) {
 		"INSERT INTO sezim_stats.events %":           "sezim_collector",
 		"INSERT INTO sezim_identified.events %":      "sezim_collector",
 		"INSERT INTO sezim_identified.consent_log %": "sezim_collector",
+		"INSERT INTO sezim_staff.staff_sessions %":   "sezim_dashboards",
 		"%FROM sezim_stats.agg_daily%":               "sezim_admin,sezim_dashboards", // the rollup and the dashboards
 		"CREATE TABLE %":                             "sezim_admin",
 	} {
@@ -353,6 +390,24 @@ func TestServerUsersSeparateTheRoles(t *testing.T) {
 		if _, err := count(open(role), "SELECT count() FROM default.outside"); err == nil || !strings.Contains(err.Error(), denied) {
 			t.Errorf("%s reads a database outside Sezim's: %v", role, err)
 		}
+	}
+	// The dashboards' user reaches no identified table, whatever the
+	// statement; the collector's reaches no staff table.
+	for _, c := range []struct{ role, sql string }{
+		{"dashboards", "SELECT count() FROM sezim_identified.events"},
+		{"dashboards", "SELECT count() FROM sezim_identified.consent_log"},
+		{"dashboards", "SELECT count() FROM sezim_identified.consent_log WHERE ip != ''"},
+		{"dashboards", "SELECT count() FROM sezim_identified.subject_requests"},
+		{"dashboards", "SELECT count() FROM sezim_stats.agg_daily WHERE site IN (SELECT site FROM sezim_identified.events)"},
+		{"collector", "SELECT count() FROM sezim_staff.staff_users"},
+		{"collector", "SELECT count() FROM sezim_staff.audit_log"},
+	} {
+		if _, err := count(open(c.role), c.sql); err == nil || !strings.Contains(err.Error(), denied) {
+			t.Errorf("%s: %s: %v, want %q", c.role, c.sql, err, denied)
+		}
+	}
+	if err := dashStore.Insert(t.Context(), "sezim_identified.consent_log", []string{"chain", "seq"}, [][]any{{"forged", uint64(1)}}); err == nil || !strings.Contains(err.Error(), denied) {
+		t.Errorf("dashboards: insert into the consent log: %v, want %q", err, denied)
 	}
 	// The refused statements changed nothing.
 	if n, err := count(privacy, "SELECT count() FROM sezim_stats.events"); err != nil || n != 2 {
@@ -410,7 +465,13 @@ func TestDeployedUsersAgree(t *testing.T) {
 		migrations.WriteString(read(strings.TrimPrefix(f, "../../")))
 	}
 	m := migrations.String()
-	db := map[string]string{"sezim_stats": "{{.Stats}}", "sezim_identified": "{{.Identified}}"}
+	db := map[string]string{"sezim_stats": "{{.Stats}}", "sezim_identified": "{{.Identified}}", "sezim_staff": "{{.Staff}}"}
+	// A table a migration moved (RENAME TABLE, as 018 moves the staff
+	// tables) was created under its old name.
+	created := map[string]string{}
+	for _, r := range regexp.MustCompile(`(?m)^RENAME TABLE (\{\{\.\w+\}\}\.\w+) TO (\{\{\.\w+\}\}\.\w+)`).FindAllStringSubmatch(m, -1) {
+		created[r[2]] = r[1]
+	}
 	grant := regexp.MustCompile(`(?m)^GRANT [A-Z, ]+?(?:\(([a-z_, ]+)\))? ON (sezim_\w+)\.(\w+) TO`)
 	n := 0
 	for _, g := range grant.FindAllStringSubmatch(sql, -1) {
@@ -422,7 +483,11 @@ func TestDeployedUsersAgree(t *testing.T) {
 			t.Errorf("roles.sql grants on unknown database %s", g[2])
 			continue
 		}
-		create := regexp.MustCompile(`CREATE TABLE (?:IF NOT EXISTS )?` + regexp.QuoteMeta(tmpl+"."+table) + `\{\{\.OnCluster\}\} \(([^;]*?)\n\)`).FindStringSubmatch(m)
+		name := tmpl + "." + table
+		if from, ok := created[name]; ok {
+			name = from
+		}
+		create := regexp.MustCompile(`CREATE TABLE (?:IF NOT EXISTS )?` + regexp.QuoteMeta(name) + `\{\{\.OnCluster\}\} \(([^;]*?)\n\)`).FindStringSubmatch(m)
 		if create == nil {
 			t.Errorf("roles.sql grants on %s.%s, which no migration creates", g[2], table)
 			continue
@@ -432,7 +497,7 @@ func TestDeployedUsersAgree(t *testing.T) {
 			if col == "" {
 				continue
 			}
-			added := regexp.MustCompile(regexp.QuoteMeta(tmpl+"."+table) + `\{\{\.OnCluster\}\} ADD COLUMN ` + col + ` `).MatchString(m)
+			added := regexp.MustCompile(regexp.QuoteMeta(name) + `\{\{\.OnCluster\}\} ADD COLUMN ` + col + ` `).MatchString(m)
 			if !strings.Contains(create[1], "\n    "+col+" ") && !added {
 				t.Errorf("roles.sql grants column %s of %s.%s, which no migration makes", col, g[2], table)
 			}

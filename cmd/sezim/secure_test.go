@@ -48,7 +48,7 @@ func TestServePublicURLMakesConsentCookiesSecure(t *testing.T) {
 	t.Setenv("SEZIM_PUBLIC_URL", "https://stats.sez.test")
 	empty := storetest.ServerEmpty(t)
 	args := []string{"serve", "--store", os.Getenv(storetest.EnvServer), "--config", cfg, "--data", dir,
-		"--stats-db", empty.DB().Stats, "--identified-db", empty.DB().Identified, "--automigrate",
+		"--stats-db", empty.DB().Stats, "--identified-db", empty.DB().Identified, "--staff-db", empty.DB().Staff, "--automigrate",
 		"--addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()

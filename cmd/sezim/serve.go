@@ -38,6 +38,7 @@ type storeFlags struct {
 	perNode    bool
 	statsDB    string
 	identified string
+	staffDB    string
 	password   string
 }
 
@@ -48,6 +49,7 @@ func (f *storeFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.perNode, "cluster-per-node", false, "with --cluster: migrate only the node --store names, without ON CLUSTER and with plain engines (shards without replicas and without Keeper: migrate every node)")
 	fs.StringVar(&f.statsDB, "stats-db", store.DefaultNames.Stats, "name of the aggregates database")
 	fs.StringVar(&f.identified, "identified-db", store.DefaultNames.Identified, "name of the identified-data database")
+	fs.StringVar(&f.staffDB, "staff-db", store.DefaultNames.Staff, "name of the staff database (accounts, tokens, sessions, audit log)")
 	secretVar(fs, &f.password, "store-password", "password of the ClickHouse user named in a clickhouse:// --store (replaces one in the URL)")
 }
 
@@ -56,7 +58,12 @@ func (f *storeFlags) open(ctx context.Context) (store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return store.Open(ctx, u, store.Names{Stats: f.statsDB, Identified: f.identified})
+	return store.Open(ctx, u, f.names())
+}
+
+// names are the database names the flags ask for.
+func (f *storeFlags) names() store.Names {
+	return store.Names{Stats: f.statsDB, Identified: f.identified, Staff: f.staffDB}
 }
 
 // migrateOptions are the Migrator's options the flags ask for.
@@ -489,7 +496,7 @@ func (o *serveOptions) rollupStore(ctx context.Context, owner store.Store) (st s
 	if o.storeShard == "" {
 		return owner, o.sf.cluster == "", nil
 	}
-	shard, err := store.Open(ctx, o.storeShard, store.Names{Stats: o.sf.statsDB, Identified: o.sf.identified})
+	shard, err := store.Open(ctx, o.storeShard, o.sf.names())
 	if err != nil {
 		return nil, false, err
 	}

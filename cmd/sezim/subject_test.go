@@ -46,7 +46,7 @@ func TestSubjectCommand(t *testing.T) {
 	data := t.TempDir()
 	sezim := func(args ...string) (int, string, string) {
 		t.Helper()
-		args = append(args, "--store", os.Getenv(storetest.EnvServer), "--stats-db", names.Stats, "--identified-db", names.Identified, "--config", cfg, "--data", data)
+		args = append(args, "--store", os.Getenv(storetest.EnvServer), "--stats-db", names.Stats, "--identified-db", names.Identified, "--staff-db", names.Staff, "--config", cfg, "--data", data)
 		var out, errOut bytes.Buffer
 		code := run(t.Context(), args, &out, &errOut)
 		return code, out.String(), errOut.String()

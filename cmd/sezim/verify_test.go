@@ -42,7 +42,7 @@ func TestVerifyConsentLog(t *testing.T) {
 	if err := l.Close(); err != nil { // ships and checkpoints
 		t.Fatal(err)
 	}
-	common := []string{"--store", os.Getenv(storetest.EnvServer), "--stats-db", names.Stats, "--identified-db", names.Identified, "--data", dir}
+	common := []string{"--store", os.Getenv(storetest.EnvServer), "--stats-db", names.Stats, "--identified-db", names.Identified, "--staff-db", names.Staff, "--data", dir}
 	sezim := func(args ...string) (int, string, string) {
 		var out, errOut bytes.Buffer
 		code := run(t.Context(), append(args, common...), &out, &errOut)
@@ -99,10 +99,10 @@ func TestVerifyConsentLog(t *testing.T) {
 
 	// The export rows removed, each the whole chain of its process: the
 	// checkpoints tell.
-	if err := st.Exec(t.Context(), "ALTER TABLE "+names.Identified+".audit_log DELETE WHERE action = "+store.Quote(staff.AuditLogExport)); err != nil {
+	if err := st.Exec(t.Context(), "ALTER TABLE "+names.Staff+".audit_log DELETE WHERE action = "+store.Quote(staff.AuditLogExport)); err != nil {
 		t.Fatal(err)
 	}
-	waitMutations(t, st, names.Identified)
+	waitMutations(t, st, names.Staff)
 	if code, out, errOut := sezim("verify", "audit-log"); code != 1 || !strings.Contains(out, hashchain.ReasonVanished) ||
 		!strings.Contains(errOut, "the audit log does not verify") {
 		t.Fatalf("audit log without its newest rows: exit %d\n%s%s", code, out, errOut)
@@ -144,7 +144,7 @@ func TestServeNeedsAConsentKey(t *testing.T) {
 	t.Setenv("CHDB_LIB_PATH", "/nonexistent/libchdb.so")
 	empty := storetest.ServerEmpty(t)
 	args := []string{"serve", "--store", os.Getenv(storetest.EnvServer), "--config", cfg, "--data", dir,
-		"--stats-db", empty.DB().Stats, "--identified-db", empty.DB().Identified, "--automigrate",
+		"--stats-db", empty.DB().Stats, "--identified-db", empty.DB().Identified, "--staff-db", empty.DB().Staff, "--automigrate",
 		"--addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}
 	var out, errOut lockedBuffer
 	if code := run(t.Context(), args, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "--consent-key (SEZIM_CONSENT_KEY) is required") {

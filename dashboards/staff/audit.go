@@ -94,7 +94,7 @@ func (e *AuditEntry) sum(k *hashchain.Key) string {
 	return h.Sum()
 }
 
-// Auditor appends to sezim_identified.audit_log. Each Auditor writes its
+// Auditor appends to sezim_staff.audit_log. Each Auditor writes its
 // own hash chain, with a random id: several processes (every serve, every
 // command) write the log at once, and one chain per writer needs no
 // coordination between them. Rows are keyed with AuditorOptions.Key and
@@ -185,7 +185,7 @@ func (a *Auditor) RecordAll(ctx context.Context, entries []AuditEntry) error {
 		rows = append(rows, []any{e.Time, e.Actor, e.Action, e.Target, e.Outcome, e.Client, e.Detail, e.Attempts,
 			e.Chain, e.Seq, e.PrevHash, e.RowHash, e.Alg})
 	}
-	if err := a.st.Insert(ctx, a.st.DB().Identified+".audit_log", auditColumns, rows); err != nil {
+	if err := a.st.Insert(ctx, a.st.DB().Staff+".audit_log", auditColumns, rows); err != nil {
 		a.unsure = true
 		return fmt.Errorf("cannot write the audit log (%d rows): %w", len(rows), err)
 	}
@@ -207,7 +207,7 @@ var auditColumns = []string{"ts", "actor", "action", "target", "outcome", "clien
 // may not have landed, so the next row neither reuses nor skips a seq.
 func (a *Auditor) readHead(ctx context.Context) error {
 	q := fmt.Sprintf("SELECT seq, row_hash FROM %s.audit_log WHERE chain = %s ORDER BY seq DESC LIMIT 1",
-		a.st.DB().Identified, store.Quote(a.chain))
+		a.st.DB().Staff, store.Quote(a.chain))
 	seq, head := uint64(0), ""
 	if err := a.st.Query(ctx, q, func(r store.Row) error {
 		seq, head = r.Uint64(0), r.String(1)
@@ -226,7 +226,7 @@ func (a *Auditor) readHead(ctx context.Context) error {
 // sign-ins, not visitors, so far fewer in practice.
 func (a *Auditor) KnownNetworks(ctx context.Context, since time.Time) (map[[2]string]time.Time, error) {
 	q := fmt.Sprintf("SELECT target, client, toUInt32(max(ts)) AS last FROM %s.audit_log WHERE action = %s AND outcome = 'ok' AND ts >= toDateTime(%d, 'UTC') GROUP BY target, client ORDER BY last DESC LIMIT 100000",
-		a.st.DB().Identified, store.Quote(AuditSignIn), since.Unix())
+		a.st.DB().Staff, store.Quote(AuditSignIn), since.Unix())
 	out := map[[2]string]time.Time{}
 	if err := a.st.Query(ctx, q, func(r store.Row) error {
 		out[[2]string{r.String(0), r.String(1)}] = time.Unix(int64(r.Uint64(2)), 0).UTC()

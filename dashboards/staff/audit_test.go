@@ -33,14 +33,14 @@ func keyedAuditor(t *testing.T, st store.Store, k *hashchain.Key, now func() tim
 // tamper runs an ALTER TABLE mutation on the audit log and waits for it.
 func tamper(t *testing.T, st store.Store, stmt string) {
 	t.Helper()
-	if err := st.Exec(t.Context(), "ALTER TABLE "+st.DB().Identified+".audit_log "+stmt); err != nil {
+	if err := st.Exec(t.Context(), "ALTER TABLE "+st.DB().Staff+".audit_log "+stmt); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	for {
 		var pending uint64
-		err := st.Query(ctx, "SELECT count() FROM system.mutations WHERE database = "+store.Quote(st.DB().Identified)+
+		err := st.Query(ctx, "SELECT count() FROM system.mutations WHERE database = "+store.Quote(st.DB().Staff)+
 			" AND table = 'audit_log' AND is_done = 0", func(r store.Row) error {
 			pending = r.Uint64(0)
 			return nil
@@ -91,7 +91,7 @@ func TestAuditChainsDetectTampering(t *testing.T) {
 		}
 		wg.Wait()
 		// A row from before chains: no chain fields at all.
-		if err := st.Insert(t.Context(), st.DB().Identified+".audit_log", []string{"ts", "actor", "action", "target", "outcome", "client", "detail"},
+		if err := st.Insert(t.Context(), st.DB().Staff+".audit_log", []string{"ts", "actor", "action", "target", "outcome", "client", "detail"},
 			[][]any{{base, "admin", AuditSignIn, "admin", "ok", "203.0.113.0", ""}}); err != nil {
 			t.Fatal(err)
 		}
@@ -132,7 +132,7 @@ func TestAuditChainsDetectTampering(t *testing.T) {
 		}
 		tamper(t, st, "DELETE WHERE (chain = "+store.Quote(middle)+" AND seq = 3) OR (chain = "+store.Quote(truncated)+
 			" AND seq >= 5) OR chain = "+store.Quote(removed)+" OR chain = "+store.Quote(rewritten))
-		if err := st.Insert(t.Context(), st.DB().Identified+".audit_log", auditColumns, values); err != nil {
+		if err := st.Insert(t.Context(), st.DB().Staff+".audit_log", auditColumns, values); err != nil {
 			t.Fatal(err)
 		}
 		tamper(t, st, "UPDATE target = 'nobody' WHERE chain = "+store.Quote(altered)+" AND seq = 4")

@@ -60,7 +60,7 @@ func (a *Auditor) Query(ctx context.Context, f AuditFilter) ([]AuditEntry, error
 	if limit <= 0 || limit > MaxAuditRows {
 		limit = MaxAuditRows
 	}
-	q := "SELECT " + auditSelect + " FROM " + a.st.DB().Identified + ".audit_log"
+	q := "SELECT " + auditSelect + " FROM " + a.st.DB().Staff + ".audit_log"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -163,7 +163,7 @@ func (v *AuditVerification) Broken() int {
 func VerifyAudit(ctx context.Context, st store.Store, k *hashchain.Key, heads *hashchain.Heads) (*AuditVerification, error) {
 	out := &AuditVerification{}
 	v := hashchain.NewVerifier(hashchain.LogAudit, k, heads)
-	q := "SELECT " + auditSelect + " FROM " + st.DB().Identified + ".audit_log ORDER BY chain, seq"
+	q := "SELECT " + auditSelect + " FROM " + st.DB().Staff + ".audit_log ORDER BY chain, seq"
 	if err := st.Query(ctx, q, func(r store.Row) error {
 		e := scanAudit(r)
 		if e.Chain == "" {

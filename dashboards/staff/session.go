@@ -14,7 +14,7 @@ import (
 // table hands out live cookies.
 //
 // With a Store (as serve runs it), every session is a row of
-// sezim_identified.staff_sessions, so any dashboards node serves any
+// sezim_staff.staff_sessions, so any dashboards node serves any
 // signed-in user and a restart signs no one out. Each node keeps the
 // sessions it has seen in memory and asks the table again when its copy is
 // older than Recheck (default 30 s): a sign-out on one node ends the
@@ -50,7 +50,7 @@ type SessionOptions struct {
 	Touch    time.Duration // write the time of last use back at most this often (default 5m)
 	Recheck  time.Duration // read a held session from the table again after this long (default 30s)
 	Now      func() time.Time
-	// Store keeps the sessions in the identified database; nil keeps
+	// Store keeps the sessions in the staff database; nil keeps
 	// them in this process only.
 	Store store.Store
 }
@@ -91,7 +91,7 @@ func (s *Sessions) write(ctx context.Context, key string, v *session, ended bool
 		end = 1
 	}
 	row := []any{key, v.user, v.created.UTC(), v.lastSeen.UTC(), end, uint64(s.now().UnixNano())}
-	if err := s.st.Insert(ctx, s.st.DB().Identified+".staff_sessions", sessionCols, [][]any{row}); err != nil {
+	if err := s.st.Insert(ctx, s.st.DB().Staff+".staff_sessions", sessionCols, [][]any{row}); err != nil {
 		return fmt.Errorf("cannot store a session of %s: %w", v.user, err)
 	}
 	return nil
@@ -101,7 +101,7 @@ func (s *Sessions) write(ctx context.Context, key string, v *session, ended bool
 // session ended.
 func (s *Sessions) read(ctx context.Context, key string) (*session, error) {
 	q := fmt.Sprintf("SELECT user, toUInt32(created), toUInt32(last_seen), ended FROM %s.staff_sessions FINAL WHERE token_hash = %s",
-		s.st.DB().Identified, store.Quote(key))
+		s.st.DB().Staff, store.Quote(key))
 	var v *session
 	err := s.st.Query(ctx, q, func(r store.Row) error {
 		if r.Uint64(3) != 0 {
@@ -239,13 +239,13 @@ func SweepSessions(ctx context.Context, st store.Store, now time.Time) error {
 	cutoff := now.Add(-12*time.Hour - 24*time.Hour).UTC()
 	// Partitions are named YYYYMMDD (migration 017): they sort as text.
 	q := fmt.Sprintf(`SELECT DISTINCT partition FROM system.parts WHERE database = %s AND table = 'staff_sessions' AND active
- AND partition < %s`, store.Quote(st.DB().Identified), store.Quote(cutoff.Format("20060102")))
+ AND partition < %s`, store.Quote(st.DB().Staff), store.Quote(cutoff.Format("20060102")))
 	var parts []string
 	if err := st.Query(ctx, q, func(r store.Row) error { parts = append(parts, r.String(0)); return nil }); err != nil {
 		return fmt.Errorf("cannot list old sessions: %w", err)
 	}
 	for _, p := range parts {
-		if err := st.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.staff_sessions DROP PARTITION %s", st.DB().Identified, p)); err != nil {
+		if err := st.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.staff_sessions DROP PARTITION %s", st.DB().Staff, p)); err != nil {
 			return fmt.Errorf("cannot drop old sessions (%s): %w", p, err)
 		}
 	}

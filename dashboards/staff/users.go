@@ -104,7 +104,7 @@ type DirectoryOptions struct {
 }
 
 // Directory reads and writes staff accounts and API tokens in the
-// identified database. Reads come from an in-memory copy of the (small)
+// staff database. Reads come from an in-memory copy of the (small)
 // tables, refreshed after TTL, so a dashboards request costs no query.
 type Directory struct {
 	o      DirectoryOptions
@@ -125,7 +125,7 @@ func NewDirectory(o DirectoryOptions) *Directory {
 	return &Directory{o: o}
 }
 
-func (d *Directory) table(name string) string { return d.o.Store.DB().Identified + "." + name }
+func (d *Directory) table(name string) string { return d.o.Store.DB().Staff + "." + name }
 
 // Invalidate makes the next read reload the tables.
 func (d *Directory) Invalidate() {

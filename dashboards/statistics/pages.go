@@ -19,10 +19,10 @@ func AppShell(c *fiber.Ctx) error {
 	return c.Send(b)
 }
 
-// Asset serves app.js and app.css.
+// Asset serves app.js, shares.js and app.css.
 func Asset(c *fiber.Ctx) error {
 	name := c.Params("name")
-	if name != "app.js" && name != "app.css" {
+	if name != "app.js" && name != "app.css" && name != "shares.js" {
 		return fiber.NewError(fiber.StatusNotFound, "not found")
 	}
 	b, err := webapp.Files.ReadFile(name)
@@ -30,7 +30,7 @@ func Asset(c *fiber.Ctx) error {
 		return err
 	}
 	ct := "text/css; charset=utf-8"
-	if name == "app.js" {
+	if name == "app.js" || name == "shares.js" {
 		ct = "text/javascript; charset=utf-8"
 	}
 	c.Set(fiber.HeaderContentType, ct)

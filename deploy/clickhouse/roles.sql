@@ -9,13 +9,14 @@
 --   sezim_admin       migrations, rollup, retention, compaction (owner)
 --   sezim_collector   inserts what it collects, reads back only batch ids,
 --                     the session-log batch ledger and the consent chain's head
---   sezim_dashboards  reads sezim_stats, reads and writes the staff tables,
---                     refused on sezim_identified.events and consent_log
+--   sezim_dashboards  reads sezim_stats, reads and writes the staff tables
+--                     of sezim_staff, refused on all of sezim_identified
 --   sezim_privacy     reads everything, erases in sezim_identified
 
 CREATE USER IF NOT EXISTS sezim_admin IDENTIFIED WITH sha256_password BY '@ADMIN_PASSWORD@';
 GRANT ALL ON sezim_stats.* TO sezim_admin;
 GRANT ALL ON sezim_identified.* TO sezim_admin;
+GRANT ALL ON sezim_staff.* TO sezim_admin;
 -- The migration table, scratch tables and partitions are found through these.
 GRANT SELECT ON system.tables TO sezim_admin;
 GRANT SELECT ON system.columns TO sezim_admin;
@@ -41,13 +42,17 @@ GRANT SELECT(chain, seq, row_hash) ON sezim_identified.consent_log TO sezim_coll
 
 CREATE USER IF NOT EXISTS sezim_dashboards IDENTIFIED WITH sha256_password BY '@DASHBOARDS_PASSWORD@';
 GRANT SELECT ON sezim_stats.* TO sezim_dashboards;
-GRANT SELECT, INSERT ON sezim_identified.staff_users TO sezim_dashboards;
-GRANT SELECT, INSERT ON sezim_identified.staff_tokens TO sezim_dashboards;
-GRANT SELECT, INSERT ON sezim_identified.audit_log TO sezim_dashboards;
-GRANT SELECT, INSERT ON sezim_identified.staff_sessions TO sezim_dashboards;
+GRANT SELECT, INSERT ON sezim_staff.staff_users TO sezim_dashboards;
+GRANT SELECT, INSERT ON sezim_staff.staff_tokens TO sezim_dashboards;
+GRANT SELECT, INSERT ON sezim_staff.audit_log TO sezim_dashboards;
+GRANT SELECT, INSERT ON sezim_staff.staff_sessions TO sezim_dashboards;
+GRANT SELECT, INSERT ON sezim_staff.share_links TO sezim_dashboards;
 
 CREATE USER IF NOT EXISTS sezim_privacy IDENTIFIED WITH sha256_password BY '@PRIVACY_PASSWORD@';
 GRANT SELECT ON sezim_stats.* TO sezim_privacy;
 GRANT SELECT, INSERT, ALTER DELETE ON sezim_identified.* TO sezim_privacy;
+-- The console's audit log view (and its export), and the audit rows of
+-- the requests it answers.
+GRANT SELECT, INSERT ON sezim_staff.audit_log TO sezim_privacy;
 GRANT SELECT ON system.tables TO sezim_privacy;
 GRANT SELECT ON system.columns TO sezim_privacy;

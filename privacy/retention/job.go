@@ -29,7 +29,8 @@ type Options struct {
 	Wait time.Duration
 }
 
-// Job applies the retention of the identified database.
+// Job applies the retention of the identified database and of the staff
+// database's audit log.
 type Job struct {
 	o Options
 }
@@ -49,13 +50,15 @@ func NewJob(o Options) *Job {
 // rule is one retention rule over one table: rows whose time column is
 // before the cutoff go.
 type rule struct {
+	staff      bool // the table is in the staff database, not the identified one
 	table, col string
 	site       *site.Site // nil: a table of no one site
 	setting    string
 	days       int
 }
 
-// rules lists every table of the identified database with its period:
+// rules lists every table of the identified database, and the audit log
+// of the staff database, with its period:
 // per site the consented events, the receipt links and the consent log,
 // then the tables of no one site. subject_blocks and the staff accounts
 // are not listed: a block or an account lasts until it is lifted or
@@ -65,8 +68,8 @@ func (j *Job) rules() []rule {
 	for _, s := range j.o.Sites.Sites {
 		r := s.Retention
 		out = append(out,
-			rule{"events", "ts", s, "identified_days", r.IdentifiedDays},
-			rule{"consent_visitors", "ts", s, "identified_days", r.IdentifiedDays},
+			rule{false, "events", "ts", s, "identified_days", r.IdentifiedDays},
+			rule{false, "consent_visitors", "ts", s, "identified_days", r.IdentifiedDays},
 		)
 	}
 	// The consent log is one chain per collector across every site, and a
@@ -77,13 +80,13 @@ func (j *Job) rules() []rule {
 		longest = max(longest, s.Retention.ConsentLogDays)
 	}
 	if longest > 0 {
-		out = append(out, rule{"consent_log", "ts", nil, "consent_log_days", longest})
+		out = append(out, rule{false, "consent_log", "ts", nil, "consent_log_days", longest})
 	}
 	g := j.o.Sites.Retention
 	return append(out,
-		rule{"audit_log", "ts", nil, "audit_log_days", g.AuditLogDays},
-		rule{"subject_requests", "ts", nil, "subject_requests_days", g.SubjectRequestsDays},
-		rule{"retention_history", "ts", nil, "retention_history_days", g.RetentionHistoryDays},
+		rule{true, "audit_log", "ts", nil, "audit_log_days", g.AuditLogDays},
+		rule{false, "subject_requests", "ts", nil, "subject_requests_days", g.SubjectRequestsDays},
+		rule{false, "retention_history", "ts", nil, "retention_history_days", g.RetentionHistoryDays},
 	)
 }
 
@@ -98,10 +101,14 @@ const RunRule = "retention_run"
 // that lost rows). A rule that fails does not stop the others; the error
 // joins every failure.
 func (j *Job) Apply(ctx context.Context, now time.Time) ([]Destruction, error) {
-	db := j.o.Store.DB().Identified
+	names := j.o.Store.DB()
 	var done []Destruction
 	var errs []error
 	for _, r := range j.rules() {
+		db := names.Identified
+		if r.staff {
+			db = names.Staff
+		}
 		loc, siteID := time.UTC, ""
 		if r.site != nil {
 			loc, siteID = r.site.Location, r.site.ID
@@ -138,7 +145,7 @@ func (j *Job) Apply(ctx context.Context, now time.Time) ([]Destruction, error) {
 	}
 	// The run itself is a row too (table "", rule RunRule), so that the
 	// privacy report can tell a run that destroyed nothing from no run.
-	run := Destruction{Time: now.UTC(), DB: db, Rule: RunRule}
+	run := Destruction{Time: now.UTC(), DB: names.Identified, Rule: RunRule}
 	if err := j.o.History.Record(ctx, append(done, run)...); err != nil {
 		errs = append(errs, err)
 	}

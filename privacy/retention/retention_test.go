@@ -37,10 +37,17 @@ sites:
 	ago := func(days int) time.Time { return now.AddDate(0, 0, -days) }
 	storetest.ForEach(t, func(t *testing.T, s store.Store) {
 		ctx := context.Background()
-		id := s.DB().Identified
+		// The audit log is in the staff database (migration 018), the
+		// rest in the identified one.
+		tableOf := func(table string) string {
+			if table == "audit_log" {
+				return s.DB().Staff + "." + table
+			}
+			return s.DB().Identified + "." + table
+		}
 		insert := func(table string, cols []string, rows [][]any) {
 			t.Helper()
-			if err := s.Insert(ctx, id+"."+table, cols, rows); err != nil {
+			if err := s.Insert(ctx, tableOf(table), cols, rows); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -65,7 +72,7 @@ sites:
 		}
 		left := func(table, where string) uint64 {
 			t.Helper()
-			n, err := store.CountWhere(ctx, s, id+"."+table, where)
+			n, err := store.CountWhere(ctx, s, tableOf(table), where)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -98,7 +105,7 @@ sites:
 			t.Fatalf("destructions %+v", done)
 		}
 		for _, d := range done {
-			if want[[2]string{d.Table, d.Site}] != d.Rows || d.Rule == "" || d.Cutoff == "" {
+			if want[[2]string{d.Table, d.Site}] != d.Rows || d.Rule == "" || d.Cutoff == "" || tableOf(d.Table) != d.DB+"."+d.Table {
 				t.Errorf("destruction %+v", d)
 			}
 		}
@@ -130,7 +137,7 @@ sites:
 			if wantTime := map[bool]time.Time{true: later, false: now}[i < 5]; !r.Time.Equal(wantTime) {
 				t.Fatalf("history row %d at %v, want %v: %+v", i, r.Time, wantTime, recent)
 			}
-			if r.Rule == "" || r.Process != "test process" || r.DB != id {
+			if r.Rule == "" || r.Process != "test process" || (r.Table != "" && tableOf(r.Table) != r.DB+"."+r.Table) || (r.Table == "" && r.DB != s.DB().Identified) {
 				t.Fatalf("history row %+v", r)
 			}
 		}
@@ -165,7 +172,7 @@ sites:
 			{"c", uint64(1), "r1", "sez", ago(90), "h1"}, {"c", uint64(2), "r2", "sez", ago(70), "h2"}, {"c", uint64(3), "r3", "sez", ago(10), "h3"}}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Insert(ctx, id+".audit_log", []string{"ts", "actor", "action", "chain", "seq", "row_hash"}, [][]any{
+		if err := s.Insert(ctx, s.DB().Staff+".audit_log", []string{"ts", "actor", "action", "chain", "seq", "row_hash"}, [][]any{
 			{ago(120), "a", "sign_in", "a1", uint64(1), "x1"}, {ago(5), "a", "sign_in", "a1", uint64(2), "x2"}}); err != nil {
 			t.Fatal(err)
 		}

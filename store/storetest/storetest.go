@@ -136,7 +136,7 @@ func prefix(t testing.TB) string {
 func drop(t testing.TB, s store.Store) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, db := range []string{s.DB().Stats, s.DB().Identified} {
+	for _, db := range s.DB().All() {
 		if err := s.Exec(ctx, "DROP DATABASE IF EXISTS "+db); err != nil {
 			t.Errorf("cannot drop test database %s: %v", db, err)
 		}

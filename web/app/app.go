@@ -6,7 +6,8 @@ package app
 
 import "embed"
 
-// Files are index.html, app.js and app.css.
+// Files are index.html, app.js and app.css; share.html and share.js (the
+// read-only page of a shared link); shares.js (the staff panel of links).
 //
-//go:embed index.html app.js app.css
+//go:embed index.html app.js app.css share.html share.js shares.js
 var Files embed.FS
