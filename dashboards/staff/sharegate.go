@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"html/template"
 	"mime"
 	"strconv"
 	"strings"
@@ -230,37 +229,13 @@ func (s *ShareGate) begin(c *fiber.Ctx, link *ShareLink) error {
 	return nil
 }
 
-var shareTmpl = template.Must(template.New("share").Parse(`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Shared dashboard · Sezim Analytics</title>
-<link rel="icon" href="data:,">
-<style>
-:root { font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d2430; }
-body { margin: 0; min-height: 100vh; display: grid; place-items: center; background: #f4f6fa; }
-main { width: min(22rem, 100% - 2rem); background: #fff; border-radius: 12px; padding: 2rem; box-shadow: 0 2px 12px rgba(20,30,60,.08); }
-h1 { font-size: 1.25rem; margin: 0 0 1rem; }
-label { display: block; font-size: .875rem; color: #56607a; margin-top: 1rem; }
-input { width: 100%; box-sizing: border-box; font: inherit; padding: .55rem .7rem; border: 1px solid #cfd5e2; border-radius: 8px; margin-top: .25rem; }
-button { margin-top: 1.5rem; width: 100%; font: inherit; font-weight: 600; padding: .6rem; border: 0; border-radius: 8px; background: #3b5bdb; color: #fff; }
-p.error { background: #fff0f0; color: #a61e1e; border-radius: 8px; padding: .5rem .75rem; font-size: .875rem; }
-</style>
-</head>
-<body>
-<main>
-<h1>Shared dashboard</h1>
+var shareTmpl = formPage("share", "Shared dashboard", `<p>Shared dashboard</p>
 {{if .Form}}{{if .Error}}<p class="error" role="alert" id="share-error">{{.Error}}</p>{{end}}
 <form method="post">
 <label for="password">This link asks for a password</label>
 <input id="password" name="password" type="password" autocomplete="off" required autofocus>
 <button type="submit">Open</button>
-</form>{{else}}<p id="share-error">{{.Error}}</p>{{end}}
-</main>
-</body>
-</html>
-`))
+</form>{{else}}<p id="share-error">{{.Error}}</p>{{end}}`)
 
 func (s *ShareGate) renderForm(c *fiber.Ctx, status int, msg string) error {
 	return s.render(c, status, true, msg)
