@@ -66,9 +66,11 @@ type Range struct {
 	From, To store.Day
 }
 
-// Filter restricts an answer to one dimension's value.
+// Filter restricts an answer to one dimension's value: Op is how (the
+// zero Op is "is"; see filters.go for the others and what they answer).
 type Filter struct {
 	Dim, Value string
+	Op         Op
 }
 
 // Querier runs the stats queries.
@@ -197,6 +199,19 @@ type Point struct {
 // zero points where nothing happened. A filtered series is protected
 // against small counts (see protectSeries).
 func (q *Querier) Timeseries(ctx context.Context, s *site.Site, r Range, hourly bool, f Filter) ([]Point, error) {
+	out, err := q.series(ctx, s, r, hourly, f)
+	if err != nil {
+		return nil, err
+	}
+	if f.Dim != "" {
+		protectSeries(out, kOf(s))
+	}
+	return out, nil
+}
+
+// series is Timeseries before the protection of a filtered series, so
+// that buckets of a week or a month (interval.go) are protected as summed.
+func (q *Querier) series(ctx context.Context, s *site.Site, r Range, hourly bool, f Filter) ([]Point, error) {
 	q.prepare(ctx)
 	id := store.Quote(s.ID)
 	var sql string
@@ -236,9 +251,6 @@ func (q *Querier) Timeseries(ctx context.Context, s *site.Site, r Range, hourly 
 		} else {
 			t = t.AddDate(0, 0, 1)
 		}
-	}
-	if f.Dim != "" {
-		protectSeries(out, kOf(s))
 	}
 	return out, nil
 }
