@@ -2,6 +2,7 @@ package statistics
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -47,13 +48,22 @@ import (
 //     folded into remainders.
 //
 // Disclosure. A derived number must not uncover a hidden cell, one with
-// 0 < visitors < k (only in the exact mode: in the protective one every
-// cell is published with noise and k is 1, see disclosure.go). So a sum
-// or difference is suppressed as a whole when any cell it involves (a
-// summed cell, or a subtracted one) is hidden over the answer's span (the
-// range, or the chart's bucket), and a chart's suppressed points are kept
-// together at k or more as protectSeries does. Subtracting published cells
-// (noisy, or of k or more) reveals nothing they did not.
+// 0 < visitors < k over the answer's span (the range, or the chart's
+// bucket); only the exact mode has them: in the protective one every cell
+// is published with noise and k is 1 (disclosure.go), and sums and
+// differences of published cells reveal nothing the cells did not. The
+// shown rows of a property and its total are public, so:
+//
+//   - a sum of passing cells is suppressed when one of them is hidden
+//     (else it minus the shown rows is the hidden ones, and two filters
+//     that differ by one hidden value give that value);
+//   - a difference (only "is not") is suppressed when any value of the
+//     property is hidden: the total minus it is the excluded cells, and it
+//     minus the shown passing rows (and the visits without a value, the
+//     total minus the breakdown's total) the hidden passing ones.
+//
+// A chart's suppressed points are then kept together at k or more, as
+// protectSeries does.
 
 // Op is how a filter compares a property's value.
 type Op uint8
@@ -78,7 +88,8 @@ const MaxFilters = 4
 // ParseFilter reads one filter parameter: DIM==VALUE, DIM!=VALUE or
 // DIM~=TEXT, DIM a breakdown property.
 func ParseFilter(raw string) (Filter, error) {
-	i := strings.IndexFunc(raw, func(r rune) bool { return (r < 'a' || r > 'z') && r != '_' })
+	// A property's name holds none of =, ! and ~: its end is the first.
+	i := strings.IndexAny(raw, "=!~")
 	if i > 0 && i+2 <= len(raw) {
 		for op, tok := range opTokens {
 			if raw[i:i+2] == tok && validDim(raw[:i]) {
@@ -137,12 +148,16 @@ func valueCond(f Filter) string {
 	return "value = " + store.Quote(f.Value)
 }
 
-// valuePlan is how filters on one property select its rows: the cells
-// that involve (summed when positive, subtracted from the total when not).
+// valuePlan is how filters on one property select its rows.
 type valuePlan struct {
-	dim      string
-	positive bool   // an "is" or "contains" among them: a sum of the passing cells
-	involved string // the SQL condition on value of the involved cells
+	dim string
+	// positive: an "is" or "contains" among them, so the answer is the
+	// sum of the passing cells; else the total minus the other cells.
+	positive bool
+	pass     string // the SQL condition on value of a passing cell
+	// involved is the SQL condition of the cells whose hiding matters
+	// (see the package comment): the passing ones, or every one.
+	involved string
 }
 
 func planValues(fs []Filter) valuePlan {
@@ -152,10 +167,10 @@ func planValues(fs []Filter) valuePlan {
 		conds[i] = valueCond(f)
 		p.positive = p.positive || f.Op != OpIsNot
 	}
-	pass := "(" + strings.Join(conds, " AND ") + ")"
-	p.involved = pass
+	p.pass = "(" + strings.Join(conds, " AND ") + ")"
+	p.involved = p.pass
 	if !p.positive {
-		p.involved = "NOT " + pass
+		p.involved = "1"
 	}
 	return p
 }
@@ -182,6 +197,19 @@ type topPlan struct {
 	values *valuePlan // filters on one per-visit property
 	pair   [2]Filter  // two "is": pair[0] the filter value, pair[1] the cell's value
 	isPair bool
+	// swappable: either of pair can be the filter value (two per-visit
+	// properties: the cell is the same visits either way).
+	swappable bool
+}
+
+// pairDays is Querier.pairDays for p.pair, or for it swapped when that
+// filter value has no pair rows on some day and the other may.
+func (p topPlan) pairDays(ctx context.Context, q *Querier, s *site.Site, r Range) (pairAnswer, error) {
+	a, err := q.pairDays(ctx, s, r, p.pair)
+	if np := (noPairRows{}); errors.As(err, &np) && p.swappable {
+		return q.pairDays(ctx, s, r, [2]Filter{p.pair[1], p.pair[0]})
+	}
+	return a, err
 }
 
 func planTop(fs []Filter) (topPlan, error) {
@@ -210,7 +238,7 @@ func planTop(fs []Filter) (topPlan, error) {
 		if !rollup.IsPairFilterDim(a.Dim) {
 			return topPlan{}, unavailable("two filters need one of %s", strings.Join(rollup.PairFilterDims, ", "))
 		}
-		return topPlan{pair: [2]Filter{a, b}, isPair: true}, nil
+		return topPlan{pair: [2]Filter{a, b}, isPair: true, swappable: perVisit(a.Dim) && perVisit(b.Dim) && rollup.IsPairFilterDim(b.Dim)}, nil
 	}
 	return topPlan{}, unavailable("the totals and chart can be filtered by one property (is, is not, contains) or by two with is only: other combinations are not stored")
 }
@@ -233,7 +261,7 @@ func (q *Querier) AggregatesOf(ctx context.Context, s *site.Site, rs []Range, fs
 	for i, r := range rs {
 		whole := func(string) string { return "" }
 		if p.isPair {
-			days, err := q.pairDays(ctx, s, r, p.pair)
+			days, err := p.pairDays(ctx, q, s, r)
 			if err != nil {
 				return nil, err
 			}
@@ -270,16 +298,17 @@ func (q *Querier) AggregatesOf(ctx context.Context, s *site.Site, rs []Range, fs
 	return out, nil
 }
 
-// cellSum is the sum of the involved cells of one span (a range or a
-// bucket); hidden: one of them, summed over the span, is below k.
+// cellSum is, for one span (a range or a bucket), the sum of the cells an
+// answer adds (the passing ones) or subtracts (the others); hidden: an
+// involved cell, summed over the span, is below k.
 type cellSum struct {
 	m      Metrics
 	hidden bool
 }
 
-// valueCells sums the cells of p's involved values per span: bucket maps
-// a row's day (YYYY-MM-DD) or hour (unix seconds) to its span's key. A
-// cell is hidden when its visitors over the span are 0 < v < k.
+// valueCells sums the cells of p's property per span: bucket maps a row's
+// day (YYYY-MM-DD) or hour (unix seconds) to its span's key. A cell is
+// hidden when its visitors over the span are 0 < v < k.
 func (q *Querier) valueCells(ctx context.Context, s *site.Site, r Range, hourly bool, p valuePlan, bucket func(string) string) (map[string]cellSum, error) {
 	q.prepare(ctx)
 	id := store.Quote(s.ID)
@@ -291,13 +320,16 @@ func (q *Querier) valueCells(ctx context.Context, s *site.Site, r Range, hourly 
 		where = fmt.Sprintf("site = %s AND hour >= toDateTime(%d) AND hour < toDateTime(%d)", id, from.Unix(), to.Unix())
 	}
 	where += fmt.Sprintf(" AND dim = %s AND %s", store.Quote(p.dim), p.involved)
-	sql := fmt.Sprintf("SELECT %s AS t, value AS val, %s FROM %s GROUP BY t, val", t, sums, published(s, table, q.from(table, r, where)))
-	type cellKey struct{ span, value string }
+	sql := fmt.Sprintf("SELECT %s AS t, value AS val, toUInt8(%s) AS ok, %s FROM %s GROUP BY t, val, ok", t, p.pass, sums, published(s, table, q.from(table, r, where)))
+	type cellKey struct {
+		span, value string
+		pass        bool
+	}
 	cells := map[cellKey]Metrics{}
 	err := q.st.Query(ctx, sql, func(row store.Row) error {
-		k := cellKey{bucket(row.String(0)), row.String(1)}
+		k := cellKey{bucket(row.String(0)), row.String(1), row.Uint64(2) == 1}
 		m := cells[k]
-		m.add(scanMetrics(row, 2))
+		m.add(scanMetrics(row, 3))
 		cells[k] = m
 		return nil
 	})
@@ -308,12 +340,20 @@ func (q *Querier) valueCells(ctx context.Context, s *site.Site, r Range, hourly 
 	out := map[string]cellSum{}
 	for ck, m := range cells {
 		c := out[ck.span]
-		c.m.add(m)
+		if ck.pass == p.positive {
+			c.m.add(m)
+		}
 		c.hidden = c.hidden || m.hidden(k)
 		out[ck.span] = c
 	}
 	return out, nil
 }
+
+// noPairRows is the error of a pair question whose filter value lacks
+// pair rows on some day of the range.
+type noPairRows struct{ error }
+
+func (e noPairRows) Unwrap() error { return e.error }
 
 // pairAnswer is one pair cell per day of a range (see pairDays).
 type pairAnswer struct {
@@ -342,8 +382,8 @@ func (q *Querier) pairDays(ctx context.Context, s *site.Site, r Range, p [2]Filt
 		return pairAnswer{}, fmt.Errorf("cannot query the pair rows of site %q under %s: %w", s.ID, f.Dim, err)
 	}
 	if cover.missing > 0 {
-		return pairAnswer{}, unavailable("two filters are kept together only for the most visited values of each property per day (100 by default), and %s==%s was not among them on %d day(s) of this period",
-			f.Dim, f.Value, cover.missing)
+		return pairAnswer{}, noPairRows{unavailable("two filters are kept together only for the most visited values of each property per day (100 by default), and %s==%s was not among them on %d day(s) of this period",
+			f.Dim, f.Value, cover.missing)}
 	}
 	a := pairAnswer{byDay: map[string]Metrics{}, unsure: map[string]bool{}}
 	// Whether a cell is stored is the rollup's choice, not a published
@@ -486,11 +526,7 @@ func (q *Querier) valueBreakdown(ctx context.Context, s *site.Site, r Range, dim
 	k := kOf(s)
 	base := fmt.Sprintf("site = %s AND day >= %s AND day <= %s AND dim = %s",
 		store.Quote(s.ID), store.Quote(r.From.String()), store.Quote(r.To.String()), store.Quote(dim))
-	pass := p.involved
-	if !p.positive {
-		pass = strings.TrimPrefix(pass, "NOT ")
-	}
-	src := published(s, "agg_daily", q.from("agg_daily", r, base+" AND "+pass))
+	src := published(s, "agg_daily", q.from("agg_daily", r, base+" AND "+p.pass))
 	inv := published(s, "agg_daily", q.from("agg_daily", r, base+" AND "+p.involved))
 	parts := append(breakdownParts(src, src, "value", dim, k, limit),
 		fmt.Sprintf(`SELECT toUInt8(%d) AS part, toString('') AS val, toUInt64(count()) AS v, toUInt64(0) AS n, toUInt64(0) AS p, toUInt64(0) AS b, toUInt64(0) AS d, toUInt64(0) AS e

@@ -164,7 +164,7 @@ func (q *Querier) TimeseriesOf(ctx context.Context, s *site.Site, r Range, inter
 		if hourly {
 			return nil, unavailable("two filters together are kept per day: choose day, week or month")
 		}
-		a, err := q.pairDays(ctx, s, r, p.pair)
+		a, err := p.pairDays(ctx, q, s, r)
 		if err != nil {
 			return nil, err
 		}
