@@ -249,6 +249,8 @@ func TestSeveralFilters(t *testing.T) {
 			// Nov 23's cell is inside the remainder: "< k", not 0.
 			{span, []string{"country==KZ", "source==vk.com"}, "day 2 points: 2026-11-23=<k 2026-11-24=5/6/12/0"},
 			{span + "&interval=hour", []string{"country==KZ", "page==/"}, "400 filter not available: two filters together are kept per day: choose day, week or month"},
+			// A day's chart is hourly unless asked otherwise, and daily then.
+			{"site=flt&period=custom&from=2026-11-24&to=2026-11-24", []string{"country==KZ", "page==/pricing"}, "day 1 points: 2026-11-24=9/10/16/0"},
 			{"site=flt&period=custom&from=2026-11-24&to=2026-11-24", []string{"source!=vk.com"},
 				"hour 24 points: 2026-11-24T10:00:00Z=12/12/12/0 2026-11-24T11:00:00Z=30/30/30/0"},
 			// Weeks start on Monday: the 22nd is a Sunday, the 23rd a Monday;

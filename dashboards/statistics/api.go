@@ -188,6 +188,9 @@ func (a *API) timeseries(c *fiber.Ctx) error {
 	if err != nil {
 		return badRequest("%s", err.Error())
 	}
+	if c.Query("interval") == "" && interval == IntervalHour && !hourly(f) {
+		interval = IntervalDay
+	}
 	pts, err := a.q.TimeseriesOf(c.UserContext(), s, r, interval, f)
 	if err != nil {
 		return answerErr(err)

@@ -243,6 +243,14 @@ func planTop(fs []Filter) (topPlan, error) {
 	return topPlan{}, unavailable("the totals and chart can be filtered by one property (is, is not, contains) or by two with is only: other combinations are not stored")
 }
 
+// hourly reports whether a chart under fs can have hours (one of two
+// filters together cannot: pair cells are daily), so that the default
+// interval of a day's chart falls back to the day.
+func hourly(fs []Filter) bool {
+	p, err := planTop(fs)
+	return err != nil || !p.isPair
+}
+
 // AggregatesOf is Aggregates under any filters (see the package comment
 // above for which it answers and how it suppresses).
 func (q *Querier) AggregatesOf(ctx context.Context, s *site.Site, rs []Range, fs []Filter) ([]Metrics, error) {
