@@ -78,6 +78,11 @@ var filterPairs = []struct {
 
 func newFilterAPI(t *testing.T, st store.Store, now time.Time) *fiber.App {
 	t.Helper()
+	return newFilterAPIMode(t, st, now, site.DisclosureExact)
+}
+
+func newFilterAPIMode(t *testing.T, st store.Store, now time.Time, mode site.Disclosure) *fiber.App {
+	t.Helper()
 	ctx := t.Context()
 	day := func(s string) store.Day {
 		d, err := time.Parse(time.DateOnly, s)
@@ -110,7 +115,7 @@ func newFilterAPI(t *testing.T, st store.Store, now time.Time) *fiber.App {
 		"visitors", "visits", "pageviews", "bounces", "duration", "events"}, rows); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := site.Parse([]byte("sites:\n  - id: flt\n    domains: [flt.example]\n    timezone: UTC\n    k_threshold: 5\n    disclosure: exact\n"))
+	cfg, err := site.Parse([]byte("sites:\n  - id: flt\n    domains: [flt.example]\n    timezone: UTC\n    k_threshold: 5\n    disclosure: " + string(mode) + "\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -449,6 +454,67 @@ func TestRealtimeView(t *testing.T) {
 		// window; t.me (1) is folded, and vk.com joins it.
 		if got := shortRows(out["sources"].(map[string]any)); got != "google.com:6/0/11/0 other=6/0/6/0 total=12/0/17/0" {
 			t.Errorf("sources %s", got)
+		}
+	})
+}
+
+// TestFiltersPublishedCells: in the protective mode a filtered answer is
+// a sum or difference of the same published cells the other answers
+// show, never a count: "is not vk.com" is the published total minus
+// vk.com's published row, "contains google" the sum of the two google
+// rows, a week the sum of its published days; and UZ's cells, published
+// with noise, are no longer hidden (k is 1).
+func TestFiltersPublishedCells(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, st store.Store) {
+		app := newFilterAPIMode(t, st, time.Date(2026, 11, 24, 13, 0, 0, 0, time.UTC), site.DisclosureCellKey)
+		span := "site=flt&period=custom&from=2026-11-23&to=2026-11-24"
+		visitors := func(path string, filters ...string) (float64, map[string]any) {
+			t.Helper()
+			code, out := filterGet(t, app, path, filters...)
+			if code != 200 {
+				t.Fatalf("%s %q: %d %v", path, filters, code, out["error"])
+			}
+			m, _ := out["results"].(map[string]any)
+			v, _ := m["visitors"].(float64)
+			return v, out
+		}
+		total, _ := visitors("aggregate?" + span)
+		_, bd := visitors("breakdown?" + span + "&property=source")
+		row := map[string]float64{}
+		for _, r := range bd["results"].([]any) {
+			rm := r.(map[string]any)
+			row[rm["value"].(string)] = rm["visitors"].(float64)
+		}
+		if len(row) != 3 {
+			t.Fatalf("source rows %v", row)
+		}
+		if got, _ := visitors("aggregate?"+span, "source!=vk.com"); got != total-row["vk.com"] {
+			t.Errorf("is not vk.com: %v, want %v − %v", got, total, row["vk.com"])
+		}
+		if got, _ := visitors("aggregate?"+span, "source~=google"); got != row["google.com"]+row["google.kz"] {
+			t.Errorf("contains google: %v, want %v + %v", got, row["google.com"], row["google.kz"])
+		}
+		if got, out := visitors("aggregate?"+span, "country!=RU"); out["results"].(map[string]any)["suppressed"] != false || got == 0 {
+			t.Errorf("is not RU in the protective mode: %v", shortAny(out))
+		}
+		_, days := visitors("timeseries?site=flt&period=custom&from=2026-11-10&to=2026-11-24&interval=day", "source~=google")
+		_, weeks := visitors("timeseries?site=flt&period=custom&from=2026-11-10&to=2026-11-24&interval=week", "source~=google")
+		var sum float64
+		for _, p := range days["results"].([]any) {
+			if d := p.(map[string]any)["date"].(string); d >= "2026-11-23" {
+				sum += p.(map[string]any)["visitors"].(float64)
+			}
+		}
+		ws := weeks["results"].([]any)
+		if last := ws[len(ws)-1].(map[string]any)["visitors"].(float64); last != sum || sum != row["google.com"]+row["google.kz"] {
+			t.Errorf("the last week %v, its days %v, the rows %v", last, sum, row)
+		}
+		// Two filters: the pair cells, published.
+		if got, _ := visitors("aggregate?"+span, "country==KZ", "page==/pricing"); got == 0 {
+			t.Errorf("two filters: 0")
+		}
+		if code, out := filterGet(t, app, "realtime/detail?site=flt"); code != 200 || len(out["minutes"].([]any)) != 30 {
+			t.Errorf("realtime: %d %v", code, out)
 		}
 	})
 }
