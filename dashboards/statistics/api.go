@@ -188,7 +188,7 @@ func (a *API) timeseries(c *fiber.Ctx) error {
 	if err != nil {
 		return badRequest("%s", err.Error())
 	}
-	if c.Query("interval") == "" && interval == IntervalHour && !hourly(f) {
+	if c.Query("interval") == "" && interval == IntervalHour && !hoursAnswerable(f) {
 		interval = IntervalDay
 	}
 	pts, err := a.q.TimeseriesOf(c.UserContext(), s, r, interval, f)

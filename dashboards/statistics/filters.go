@@ -243,10 +243,10 @@ func planTop(fs []Filter) (topPlan, error) {
 	return topPlan{}, unavailable("the totals and chart can be filtered by one property (is, is not, contains) or by two with is only: other combinations are not stored")
 }
 
-// hourly reports whether a chart under fs can have hours (one of two
+// hoursAnswerable reports whether a chart under fs can have hours (one of two
 // filters together cannot: pair cells are daily), so that the default
 // interval of a day's chart falls back to the day.
-func hourly(fs []Filter) bool {
+func hoursAnswerable(fs []Filter) bool {
 	p, err := planTop(fs)
 	return err != nil || !p.isPair
 }
