@@ -40,8 +40,9 @@ import (
 //     that needs it is refused.
 //   - Breakdown of D under filters on D only: D's rows that pass them.
 //     Its total and "(other)" are the sum of the passing rows.
-//   - Breakdown of D under one "is" filter on another property (and "is"
-//     on D itself): the pair cells, as FilteredBreakdown says.
+//   - Breakdown of D under one "is" filter on another property: the pair
+//     cells, as FilteredBreakdown says; with "is" on D too, that one pair
+//     cell, as the top line under the two reads it.
 //   - Anything else (three properties, "is not" or "contains" on another
 //     property of a breakdown): refused; it would need a count of
 //     visits by three properties, or a difference of pair cells that were
@@ -499,24 +500,25 @@ func (q *Querier) BreakdownOf(ctx context.Context, s *site.Site, r Range, dim st
 }
 
 // filteredRow is the row of value in dim's breakdown under f: the pair
-// cell when it is shown there, else nothing but a suppressed total (it
-// is then below k, or folded into the remainder with cells below k).
+// cell of both, as the top line under the two filters reads it (pairDays),
+// shown or suppressed as a whole.
 func (q *Querier) filteredRow(ctx context.Context, s *site.Site, r Range, dim string, f Filter, value string) (Breakdown, error) {
-	all, err := q.FilteredBreakdown(ctx, s, r, dim, 1000, f)
+	p := topPlan{pair: [2]Filter{f, {Dim: dim, Value: value}}, isPair: true}
+	a, err := p.pairDays(ctx, q, s, r)
 	if err != nil {
 		return Breakdown{}, err
 	}
-	b := Breakdown{Rows: []BreakdownRow{}}
-	for _, row := range all.Rows {
-		if row.Value == value {
-			b.Rows = append(b.Rows, row)
-			b.Total = row.Metrics
-			return b, nil
-		}
+	if a.uncertain > 0 {
+		return Breakdown{}, unavailable("%s and %s together had fewer than %d visitors on %d day(s) of this period, and such days are kept only inside a remainder", f.Dim, dim, kOf(s), a.uncertain)
 	}
-	if all.Other != nil {
-		k := kOf(s)
-		b.Total = Metrics{Suppressed: true, K: k}
+	b := Breakdown{Rows: []BreakdownRow{}}
+	for _, m := range a.byDay {
+		b.Total.add(m)
+	}
+	b.Total.derive()
+	b.Total.suppressUnder(kOf(s))
+	if !b.Total.zero() {
+		b.Rows = append(b.Rows, BreakdownRow{Value: value, Metrics: b.Total})
 	}
 	return b, nil
 }
