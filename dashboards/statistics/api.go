@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -74,6 +73,7 @@ func (a *API) Mount(r fiber.Router, mw ...fiber.Handler) {
 	route("/timeseries", a.timeseries)
 	route("/breakdown", a.breakdown)
 	route("/realtime", a.realtime)
+	route("/realtime/detail", a.realtimeDetail)
 	route("/funnels", a.funnels)
 	route("/funnel", a.funnel)
 }
@@ -107,25 +107,35 @@ func badRequest(format string, args ...any) error {
 	return fiber.NewError(fiber.StatusBadRequest, fmt.Sprintf(format, args...))
 }
 
-// common reads site, period and filter: every endpoint takes them.
-func (a *API) common(c *fiber.Ctx) (*site.Site, Range, Filter, error) {
+// common reads site, period and filters (repeated filter parameters,
+// filters.go): every endpoint takes them.
+func (a *API) common(c *fiber.Ctx) (*site.Site, Range, []Filter, error) {
 	s, err := a.site(c)
 	if err != nil {
-		return nil, Range{}, Filter{}, err
+		return nil, Range{}, nil, err
 	}
 	r, err := ParsePeriod(c.Query("period", "30d"), c.Query("date"), c.Query("from"), c.Query("to"), a.o.Now().In(s.Location))
 	if err != nil {
-		return nil, Range{}, Filter{}, badRequest("%s", err.Error())
+		return nil, Range{}, nil, badRequest("%s", err.Error())
 	}
-	var f Filter
-	if raw := c.Query("filter"); raw != "" {
-		dim, value, ok := strings.Cut(raw, "==")
-		if !ok || !validDim(dim) {
-			return nil, Range{}, Filter{}, badRequest("filter must be DIMENSION==VALUE with a dimension of: %s", dimList())
-		}
-		f = Filter{Dim: dim, Value: value}
+	var raws []string
+	for _, raw := range c.Context().QueryArgs().PeekMulti("filter") {
+		raws = append(raws, string(raw))
 	}
-	return s, r, f, nil
+	fs, err := ParseFilters(raws)
+	if err != nil {
+		return nil, Range{}, nil, badRequest("%s", err.Error())
+	}
+	return s, r, fs, nil
+}
+
+// answerErr turns a question the aggregates cannot answer into a 400
+// with its reason.
+func answerErr(err error) error {
+	if errors.Is(err, ErrFilterUnavailable) {
+		return badRequest("%s", err.Error())
+	}
+	return err
 }
 
 type rangeJSON struct {
@@ -135,12 +145,20 @@ type rangeJSON struct {
 
 func rangeOut(r Range) rangeJSON { return rangeJSON{r.From.String(), r.To.String()} }
 
-// filterOut is the filter as answers echo it: null, or {"property", "value"}.
-func filterOut(f Filter) any {
-	if f.Dim == "" {
-		return nil
+// filterOut is the filters as answers echo them: "filter" is null, or
+// {"property", "value"} for one "is" filter (as before several existed);
+// "filters" lists every filter with its operator.
+func filterOut(out fiber.Map, fs []Filter) fiber.Map {
+	out["filter"] = nil
+	if len(fs) == 1 && fs[0].Op == OpIs {
+		out["filter"] = fiber.Map{"property": fs[0].Dim, "value": fs[0].Value}
 	}
-	return fiber.Map{"property": f.Dim, "value": f.Value}
+	list := make([]fiber.Map, len(fs))
+	for i, f := range fs {
+		list[i] = fiber.Map{"property": f.Dim, "op": f.Op.String(), "value": f.Value}
+	}
+	out["filters"] = list
+	return out
 }
 
 func (a *API) aggregate(c *fiber.Ctx) error {
@@ -152,11 +170,11 @@ func (a *API) aggregate(c *fiber.Ctx) error {
 	if c.Query("compare") == "previous" {
 		ranges = append(ranges, r.Previous())
 	}
-	ms, err := a.q.Aggregates(c.UserContext(), s, ranges, f)
+	ms, err := a.q.AggregatesOf(c.UserContext(), s, ranges, f)
 	if err != nil {
-		return err
+		return answerErr(err)
 	}
-	out := fiber.Map{"site": s.ID, "range": rangeOut(r), "k": kOf(s), "filter": filterOut(f), "results": ms[0]}
+	out := filterOut(fiber.Map{"site": s.ID, "range": rangeOut(r), "k": kOf(s), "results": ms[0]}, f)
 	if len(ranges) > 1 {
 		out["previous"] = fiber.Map{"range": rangeOut(ranges[1]), "results": ms[1]}
 	}
@@ -168,24 +186,18 @@ func (a *API) timeseries(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	interval := c.Query("interval")
-	if interval == "" {
-		interval = "day"
-		if r.From == r.To {
-			interval = "hour"
-		}
-	}
-	if interval != "hour" && interval != "day" {
-		return badRequest("interval must be hour or day")
-	}
-	if interval == "hour" && r.To.Time().Sub(r.From.Time()) > 31*24*time.Hour {
-		return badRequest("interval hour is limited to 31 days")
-	}
-	pts, err := a.q.Timeseries(c.UserContext(), s, r, interval == "hour", f)
+	interval, err := ParseInterval(c.Query("interval"), r)
 	if err != nil {
-		return err
+		return badRequest("%s", err.Error())
 	}
-	return c.JSON(fiber.Map{"site": s.ID, "range": rangeOut(r), "k": kOf(s), "filter": filterOut(f), "interval": interval, "results": pts})
+	if c.Query("interval") == "" && interval == IntervalHour && !hoursAnswerable(f) {
+		interval = IntervalDay
+	}
+	pts, err := a.q.TimeseriesOf(c.UserContext(), s, r, interval, f)
+	if err != nil {
+		return answerErr(err)
+	}
+	return c.JSON(filterOut(fiber.Map{"site": s.ID, "range": rangeOut(r), "k": kOf(s), "interval": interval, "results": pts}, f))
 }
 
 func (a *API) breakdown(c *fiber.Ctx) error {
@@ -205,23 +217,12 @@ func (a *API) breakdown(c *fiber.Ctx) error {
 		}
 		limit = n
 	}
-	var b Breakdown
-	if f.Dim != "" && f.Dim != dim {
-		// Another property's filter: the breakdown over the visits that
-		// have its value (pairs.go says what each number means).
-		b, err = a.q.FilteredBreakdown(c.UserContext(), s, r, dim, limit, f)
-		if errors.Is(err, ErrFilterUnavailable) {
-			return badRequest("%s", err.Error())
-		}
-	} else {
-		var only *string
-		if f.Dim != "" {
-			only = &f.Value
-		}
-		b, err = a.q.Breakdown(c.UserContext(), s, r, dim, limit, only)
-	}
+	// Another property's filter: the breakdown over the visits that have
+	// its value (pairs.go says what each number means, filters.go which
+	// filters combine).
+	b, err := a.q.BreakdownOf(c.UserContext(), s, r, dim, limit, f)
 	if err != nil {
-		return err
+		return answerErr(err)
 	}
 	switch c.Query("format", "json") {
 	case "json":
@@ -230,8 +231,8 @@ func (a *API) breakdown(c *fiber.Ctx) error {
 	default:
 		return badRequest("format must be json or csv")
 	}
-	return c.JSON(fiber.Map{"site": s.ID, "range": rangeOut(r), "k": kOf(s), "filter": filterOut(f),
-		"property": dim, "results": b.Rows, "other": b.Other, "total": b.Total})
+	return c.JSON(filterOut(fiber.Map{"site": s.ID, "range": rangeOut(r), "k": kOf(s),
+		"property": dim, "results": b.Rows, "other": b.Other, "total": b.Total}, f))
 }
 
 func (a *API) realtime(c *fiber.Ctx) error {

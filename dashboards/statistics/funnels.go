@@ -194,7 +194,7 @@ func (a *API) funnel(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if f.Dim != "" {
+	if len(f) > 0 {
 		return badRequest("funnels take no filter")
 	}
 	name := c.Query("funnel")

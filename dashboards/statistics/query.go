@@ -68,9 +68,11 @@ type Range struct {
 	From, To store.Day
 }
 
-// Filter restricts an answer to one dimension's value.
+// Filter restricts an answer to one dimension's value: Op is how (the
+// zero Op is "is"; see filters.go for the others and what they answer).
 type Filter struct {
 	Dim, Value string
+	Op         Op
 }
 
 // Querier runs the stats queries.
@@ -163,6 +165,19 @@ func (q *Querier) Aggregate(ctx context.Context, s *site.Site, r Range, f Filter
 // Aggregates is Aggregate for several ranges (a period and the one it is
 // compared with) in one query.
 func (q *Querier) Aggregates(ctx context.Context, s *site.Site, rs []Range, f Filter) ([]Metrics, error) {
+	out, err := q.aggregates(ctx, s, rs, f)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].coarsen(kOf(s))
+	}
+	return out, nil
+}
+
+// aggregates is Aggregates before a dominant total is rounded, so that a
+// number derived from it (filters.go) is rounded once, as published.
+func (q *Querier) aggregates(ctx context.Context, s *site.Site, rs []Range, f Filter) ([]Metrics, error) {
 	q.prepare(ctx)
 	parts := make([]string, len(rs))
 	for i, r := range rs {
@@ -185,9 +200,6 @@ func (q *Querier) Aggregates(ctx context.Context, s *site.Site, rs []Range, f Fi
 			out[i].suppressUnder(kOf(s))
 		}
 	}
-	for i := range out {
-		out[i].coarsen(kOf(s))
-	}
 	return out, nil
 }
 
@@ -202,6 +214,20 @@ type Point struct {
 // zero points where nothing happened. A filtered series is protected
 // against small counts (see protectSeries).
 func (q *Querier) Timeseries(ctx context.Context, s *site.Site, r Range, hourly bool, f Filter) ([]Point, error) {
+	out, err := q.series(ctx, s, r, hourly, f)
+	if err != nil {
+		return nil, err
+	}
+	if f.Dim != "" {
+		protectSeries(out, kOf(s))
+	}
+	coarsenPoints(out, kOf(s))
+	return out, nil
+}
+
+// series is Timeseries before the protection of a filtered series, so
+// that buckets of a week or a month (interval.go) are protected as summed.
+func (q *Querier) series(ctx context.Context, s *site.Site, r Range, hourly bool, f Filter) ([]Point, error) {
 	q.prepare(ctx)
 	id := store.Quote(s.ID)
 	var sql string
@@ -242,10 +268,6 @@ func (q *Querier) Timeseries(ctx context.Context, s *site.Site, r Range, hourly 
 			t = t.AddDate(0, 0, 1)
 		}
 	}
-	if f.Dim != "" {
-		protectSeries(out, kOf(s))
-	}
-	coarsenPoints(out, kOf(s))
 	return out, nil
 }
 

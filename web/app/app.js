@@ -24,7 +24,7 @@
     { title: 'Custom events', tabs: [['event', 'Events']] },
   ];
 
-  const state = { site: '', period: '7d', from: '', to: '', compare: false, filter: null, metric: 'visitors', tabs: {} };
+  const state = { site: '', period: '7d', from: '', to: '', compare: false, filters: [], interval: '', metric: 'visitors', tabs: {} };
   let sites = [];
   let loadSeq = 0;
 
@@ -63,12 +63,8 @@
     state.to = q.get('to') || '';
     state.compare = q.get('compare') === 'previous';
     state.metric = q.get('metric') || 'visitors';
-    const f = q.get('filter');
-    state.filter = null;
-    if (f && f.includes('==')) {
-      const i = f.indexOf('==');
-      state.filter = { dim: f.slice(0, i), value: f.slice(i + 2) };
-    }
+    state.interval = q.get('interval') || '';
+    state.filters = q.getAll('filter').map(parseFilter).filter(Boolean);
   }
   function writeURL() {
     const q = new URLSearchParams();
@@ -76,16 +72,75 @@
     q.set('period', state.period);
     if (state.period === 'custom') { q.set('from', state.from); q.set('to', state.to); }
     if (state.compare) q.set('compare', 'previous');
-    if (state.filter) q.set('filter', `${state.filter.dim}==${state.filter.value}`);
+    for (const f of state.filters) q.append('filter', filterParam(f));
+    if (state.interval) q.set('interval', state.interval);
     if (state.metric !== 'visitors') q.set('metric', state.metric);
     history.replaceState(null, '', `/app/?${q}`);
   }
   function params(extra) {
     const q = new URLSearchParams({ site: state.site, period: state.period });
     if (state.period === 'custom') { q.set('from', state.from); q.set('to', state.to); }
-    if (state.filter) q.set('filter', `${state.filter.dim}==${state.filter.value}`);
+    for (const f of state.filters) q.append('filter', filterParam(f));
     for (const [k, v] of Object.entries(extra || {})) q.set(k, v);
     return q;
+  }
+
+  // ---- filters ------------------------------------------------------------
+  // A filter is {dim, op, value}; op is the API's token: == (is), != (is
+  // not), ~= (contains). The API says which combinations it can answer.
+  const OPS = { '==': '=', '!=': '≠', '~=': 'contains' };
+  function parseFilter(raw) {
+    const m = /^([^=!~]+)(==|!=|~=)(.*)$/s.exec(raw);
+    return m ? { dim: m[1], op: m[2], value: m[3] } : null;
+  }
+  const filterParam = (f) => `${f.dim}${f.op}${f.value}`;
+  const filterText = (f) => `${f.dim} ${OPS[f.op]} ${f.value === '' ? '(none)' : f.value}`;
+  function addFilter(f) {
+    // Clicking a row replaces what filtered that property by equality.
+    state.filters = state.filters.filter((g) => !(g.dim === f.dim && (f.op === '==' || filterParam(g) === filterParam(f))));
+    state.filters.push(f);
+    writeURL();
+    load();
+  }
+  function removeFilter(i) {
+    state.filters.splice(i, 1);
+    writeURL();
+    load();
+  }
+  function renderFilters() {
+    const fb = $('filterbar');
+    fb.hidden = state.filters.length === 0;
+    const box = $('filter-text');
+    box.textContent = '';
+    state.filters.forEach((f, i) => {
+      box.append(el('span', { class: 'chip', 'data-filter': filterParam(f) },
+        el('span', { text: filterText(f) }),
+        el('button', { type: 'button', class: 'chip-x', 'aria-label': `Remove the filter ${filterText(f)}`, onclick: () => removeFilter(i) })));
+    });
+    const one = state.filters.length === 1 && state.filters[0].op === '==' ? state.filters[0] : null;
+    $('filter-note').textContent = one && (one.dim === 'page' || one.dim === 'event')
+      ? `Panels show the visits that include this ${one.dim === 'page' ? 'page' : 'event'}; the totals and the chart show the ${one.dim} itself.`
+      : 'Everything shows the visits that pass every filter; what the stored numbers cannot answer exactly says so.';
+  }
+
+  // ---- intervals ------------------------------------------------------------
+  // Which intervals a period allows (the API's limits: hours up to 7 days,
+  // weeks from 14, months from 28).
+  function rangeDays() {
+    const fixed = { today: 1, yesterday: 1, '7d': 7, '30d': 30, '90d': 90, month: 28 };
+    if (state.period in fixed) return fixed[state.period];
+    const a = Date.parse(state.from), b = Date.parse(state.to);
+    return Number.isNaN(a) || Number.isNaN(b) ? 1 : Math.round((b - a) / 86400000) + 1;
+  }
+  function renderIntervals() {
+    const days = rangeDays();
+    const ok = { '': true, hour: days <= 7, day: true, week: days >= 14, month: days >= 28 };
+    for (const o of $('interval').options) o.disabled = !ok[o.value];
+    if (!ok[state.interval]) {
+      state.interval = '';
+      writeURL();
+    }
+    $('interval').value = state.interval;
   }
 
   async function api(path, q) {
@@ -244,7 +299,7 @@
     }
     if (seq !== loadSeq) return;
     body.textContent = '';
-    body.parentElement.dataset.filtered = state.filter ? `${state.filter.dim}==${state.filter.value}` : '';
+    body.parentElement.dataset.filtered = state.filters.map(filterParam).join(' ');
     const rows = b.results.slice();
     if (b.other) rows.push(b.other);
     if (!rows.length) {
@@ -308,7 +363,7 @@
     pick.addEventListener('change', () => { funnelPick = pick.value; renderFunnels(); });
     const body = el('div', { class: 'panel-body' });
     box.append(el('div', { class: 'panel-head' }, el('h2', { text: 'Funnels' }), pick,
-      el('span', { class: 'note', text: state.filter ? 'All visits: funnels are not filtered.' : 'Visits that went through the steps in order.' })), body);
+      el('span', { class: 'note', text: state.filters.length ? 'All visits: funnels are not filtered.' : 'Visits that went through the steps in order.' })), body);
     const q = new URLSearchParams({ site: state.site, period: state.period, funnel: funnelPick });
     if (state.period === 'custom') { q.set('from', state.from); q.set('to', state.to); }
     let f;
@@ -337,9 +392,7 @@
   }
 
   function setFilter(dim, value) {
-    state.filter = { dim, value };
-    writeURL();
-    load();
+    addFilter({ dim, op: '==', value });
   }
 
   // ---- loading ------------------------------------------------------------
@@ -350,19 +403,14 @@
     $('custom').hidden = state.period !== 'custom';
     $('compare').checked = state.compare;
     $('site').value = state.site;
-    const fb = $('filterbar');
-    fb.hidden = !state.filter;
-    if (state.filter) {
-      $('filter-text').textContent = `${state.filter.dim} = ${state.filter.value === '' ? '(none)' : state.filter.value}`;
-      $('filter-note').textContent = state.filter.dim === 'page' || state.filter.dim === 'event'
-        ? `Panels show the visits that include this ${state.filter.dim === 'page' ? 'page' : 'event'}; the totals and the chart show the ${state.filter.dim} itself.`
-        : 'Everything shows the visits with this value.';
-    }
+    renderFilters();
+    renderIntervals();
     renderPanels();
     renderFunnels();
     try {
       const aggQ = params(state.compare ? { compare: 'previous' } : {});
-      const [agg, ts] = await Promise.all([api('stats/aggregate', aggQ), api('stats/timeseries', params())]);
+      const tsQ = params(state.interval ? { interval: state.interval } : {});
+      const [agg, ts] = await Promise.all([api('stats/aggregate', aggQ), api('stats/timeseries', tsQ)]);
       if (seq !== loadSeq) return;
       $('range').textContent = agg.range.from === agg.range.to ? agg.range.from : `${agg.range.from} – ${agg.range.to}`;
       renderCards(agg);
@@ -403,6 +451,75 @@
     } catch { /* shown on the next full load */ }
   }
 
+  // ---- realtime view ---------------------------------------------------------
+  // The last 30 minutes by minute, top pages and sources now; it asks
+  // again every 10 s while it is open.
+  let live = null;
+  function toggleLive() {
+    const open = !live;
+    $('live').hidden = !open;
+    $('realtime-toggle').setAttribute('aria-expanded', String(open));
+    if (open) {
+      live = setInterval(liveLoad, 10000);
+      liveLoad();
+    } else {
+      clearInterval(live);
+      live = null;
+    }
+  }
+  function liveTable(title, b) {
+    const rows = b.results.slice();
+    if (b.other) rows.push(b.other);
+    const box = el('div', {}, el('h3', { text: title }));
+    if (!rows.length) {
+      box.append(el('div', { class: 'empty', text: 'Nobody right now.' }));
+      return box;
+    }
+    const tbody = el('tbody');
+    for (const r of rows) {
+      const cell = (v) => (r.suppressed ? el('td', { class: 'supp', text: `< ${r.k}` }) : el('td', { text: num(v) }));
+      tbody.append(el('tr', { class: r.other ? 'other' : 'live-row', 'data-value': r.other ? null : r.value },
+        el('td', { title: r.value, text: r.other ? '(other values)' : r.value }), cell(r.visitors), cell(r.pageviews)));
+    }
+    box.append(el('table', {}, el('thead', {}, el('tr', {}, el('th', { text: 'Value' }), el('th', { text: 'Visitors' }), el('th', { text: 'Pageviews' }))), tbody));
+    return box;
+  }
+  async function liveLoad() {
+    if (!state.site) return;
+    let v;
+    try {
+      v = await api('stats/realtime/detail', new URLSearchParams({ site: state.site }));
+    } catch (err) {
+      showError(err);
+      return;
+    }
+    if (!live) return;
+    $('live-visitors').textContent = String(v.visitors);
+    const box = $('live-chart');
+    box.textContent = '';
+    const W = Math.max(box.clientWidth, 300), H = box.clientHeight || 120, padB = 16;
+    const max = Math.max(1, ...v.minutes.map((m) => (m.suppressed ? 0 : m.visitors)));
+    const w = W / v.minutes.length;
+    const s = svg('svg', { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: 'none' });
+    v.minutes.forEach((m, i) => {
+      const h = m.suppressed ? 4 : ((H - padB) * m.visitors) / max;
+      const r = svg('rect', { class: m.suppressed ? 'bar-h' : 'bar-v', x: i * w + 1, y: H - padB - h, width: Math.max(1, w - 2), height: h, 'data-minute': m.date.slice(11, 16) });
+      const t = svg('title', {});
+      t.textContent = `${m.date.slice(11, 16)}: ${m.suppressed ? `< ${m.k} visitors (hidden)` : `${m.visitors} visitors, ${m.pageviews} pageviews`}`;
+      r.append(t);
+      s.append(r);
+      if (i % 5 === 0) {
+        const l = svg('text', { class: 'axis', x: i * w + w / 2, y: H - 2, 'text-anchor': 'middle' });
+        l.textContent = m.date.slice(11, 16);
+        s.append(l);
+      }
+    });
+    box.append(s);
+    $('live-pages').replaceChildren(liveTable('Top pages', v.pages));
+    $('live-sources').replaceChildren(liveTable('Top sources', v.sources));
+    $('live').dataset.loaded = String(Date.now());
+  }
+
   async function start() {
     readURL();
     let me;
@@ -426,7 +543,7 @@
       return;
     }
     if (!sites.some((s) => s.id === state.site)) state.site = sites[0].id;
-    sel.addEventListener('change', () => { state.site = sel.value; state.filter = null; writeURL(); load(); realtime(); });
+    sel.addEventListener('change', () => { state.site = sel.value; state.filters = []; writeURL(); load(); realtime(); if (live) liveLoad(); });
     $('period').addEventListener('change', (e) => {
       state.period = e.target.value;
       if (state.period === 'custom') {
@@ -452,7 +569,18 @@
     $('from').value = state.from;
     $('to').value = state.to;
     $('compare').addEventListener('change', (e) => { state.compare = e.target.checked; writeURL(); load(); });
-    $('clear-filter').addEventListener('click', () => { state.filter = null; writeURL(); load(); });
+    $('clear-filter').addEventListener('click', () => { state.filters = []; writeURL(); load(); });
+    const addDim = $('add-dim');
+    for (const def of PANELS) for (const [d, name] of def.tabs) addDim.append(el('option', { value: d, text: name }));
+    $('add-filter').addEventListener('submit', (e) => {
+      e.preventDefault();
+      const value = $('add-value').value.trim();
+      if (!value) return;
+      $('add-value').value = '';
+      addFilter({ dim: addDim.value, op: $('add-op').value, value });
+    });
+    $('interval').addEventListener('change', (e) => { state.interval = e.target.value; writeURL(); load(); });
+    $('realtime-toggle').addEventListener('click', toggleLive);
     let resize;
     window.addEventListener('resize', () => { clearTimeout(resize); resize = setTimeout(load, 250); });
     writeURL();
