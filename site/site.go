@@ -101,6 +101,12 @@ type Site struct {
 	// site's pages sends (data-website-id), so that POST /api/send finds
 	// the site by it; without one the page's host decides (dropin.go).
 	UmamiWebsiteID string `yaml:"umami_website_id"`
+	// Goals are the conversions the site counts (goals.go); the console
+	// can add more (stored in the stats database).
+	Goals []Goal `yaml:"goals"`
+	// Properties are the custom event property keys the site keeps; the
+	// collector drops every other key and counts it.
+	Properties []string `yaml:"properties"`
 
 	// Location is TimeZone loaded.
 	Location *time.Location `yaml:"-"`
@@ -109,6 +115,8 @@ type Site struct {
 	patterns []originPattern
 	// PathRules are PathPatterns compiled; nil when there are none.
 	PathRules *scrub.Rules `yaml:"-"`
+	// properties is Properties as a set.
+	properties map[string]bool
 }
 
 // Config is the whole configuration file.
@@ -279,6 +287,7 @@ func (s *Site) validate(key string, bad func(key, format string, args ...any)) {
 		{"consent_log_days", &r.ConsentLogDays, DefaultConsentLogDays},
 	})
 	s.validatePaths(key, bad)
+	s.validateGoals(key, bad)
 	switch {
 	case s.KThreshold == 0:
 		s.KThreshold = DefaultKThreshold

@@ -28,6 +28,9 @@ const diffSites = `sites:
   - id: almaty
     domains: [a.kz]
     timezone: Asia/Almaty
+    goals:
+      - {name: Signed up, event: signup}
+      - {name: Read the blog, page: "/blog/*"}
   - id: kolkata
     domains: [k.in]
     timezone: Asia/Kolkata
@@ -39,6 +42,8 @@ const diffSites = `sites:
     timezone: America/New_York
   - id: utc
     domains: [u.org]
+    goals:
+      - {name: Pricing, page: /pricing}
 `
 
 // diffDay is the salt day of the generated events.
@@ -237,6 +242,19 @@ func diffRun(t *testing.T, cfg *site.Config, seed uint64) {
 		}
 		if len(g1) < 1000 || pairs < 500 {
 			t.Fatalf("seed %d: %d aggregate rows, %d pair rows: the generator is too thin", seed, len(g1), pairs)
+		}
+		goalRows, goalPairs := 0, 0
+		for k := range s1 {
+			f := strings.Split(k, "|")
+			if f[0] == "daily" && f[5] == rollup.DimGoal {
+				goalRows++
+			}
+			if f[0] == "pairs" && f[3] == rollup.DimGoal {
+				goalPairs++
+			}
+		}
+		if goalRows == 0 || goalPairs == 0 {
+			t.Fatalf("seed %d: %d goal rows, %d pair rows under a goal: goals are not tested", seed, goalRows, goalPairs)
 		}
 		diff(t, fmt.Sprintf("seed %d, first run", seed), g1, s1)
 		// Late events, in rounds: some for visitors already counted (the

@@ -51,7 +51,10 @@ import (
 // (page, path) and (event, name) it contains) and fs (its filter values for
 // the pair rows, as top asks: "" none, allPairs every value of
 // PairFilterDims, else a list of tuple literals).
-func visitsSQL(db, where, top string) string {
+//
+// goals is goalValsSQL's array of the goals the visit reaches, added to
+// vals ("": no goals).
+func visitsSQL(db, where, top, goals string) string {
 	sdims := fmt.Sprintf(`arrayFilter(d -> d.1 = '' OR d.2 != '', [
    ('%s', ''), ('%s', entry), ('%s', exit), ('%s', f.5), ('%s', f.6),
    ('%s', f.7), ('%s', f.8), ('%s', f.9), ('%s', f.10), ('%s', f.11),
@@ -61,6 +64,10 @@ func visitsSQL(db, where, top string) string {
 		DimUTMSource, DimUTMMedium, DimUTMCampaign, DimUTMContent, DimUTMTerm,
 		DimCountry, DimRegion, DimBrowser, DimBrowserVersion, DimOS,
 		DimDevice, DimScreen, DimLanguage)
+	vals := fmt.Sprintf("arrayDistinct(arrayFilter(x -> x.1 = '%[1]s' OR x.2 != '', arrayMap((k, v) -> (if(k = 1, '%[1]s', '%[2]s'), v), ek, ev)))", DimPage, DimEvent)
+	if goals != "" {
+		vals = fmt.Sprintf("arrayConcat(%s, %s)", vals, goals)
+	}
 	fs := "CAST([] AS Array(Tuple(String, String)))"
 	candidates := "arrayConcat(arrayFilter(d -> d.1 != '', sd), arrayFilter(v -> v.2 != '', vals))"
 	switch top {
@@ -94,7 +101,7 @@ func visitsSQL(db, where, top string) string {
    if(npv = 0, '', ev[n + 1 - arrayFirstIndex(k -> k = 1, arrayReverse(ek))]) AS exit,
    if(f.14 != '' AND f.15 > 0, concat(f.14, ' ', toString(f.15)), '') AS bver,
    %[2]s AS sd,
-   arrayDistinct(arrayFilter(x -> x.1 = '%[3]s' OR x.2 != '', arrayMap((k, v) -> (if(k = 1, '%[3]s', '%[4]s'), v), ek, ev))) AS vals
+   %[9]s AS vals
   FROM (
    SELECT visitor, length(starts) AS nv, arrayJoin(arrayMap((s, l) -> arraySlice(evs, s, l), starts, lens)) AS sess
    FROM (
@@ -107,7 +114,7 @@ func visitsSQL(db, where, top string) string {
    WHERE notEmpty(evs))
   WHERE notEmpty(sess) AND n > 0)
  WHERE notEmpty(sd) AND notEmpty(et) AND notEmpty(ek) AND notEmpty(ev) AND notEmpty(etop) AND bounce <= 1 AND dur >= 0 AND length(vals) >= 0)`,
-		fs, sdims, DimPage, DimEvent, int(SessionTimeout.Seconds()), eventTuple, db, where)
+		fs, sdims, DimPage, DimEvent, int(SessionTimeout.Seconds()), eventTuple, db, where, vals)
 }
 
 // visitKeysSQL returns the SELECT of R: per visit (visitor, p0) and key
@@ -218,7 +225,7 @@ type cellSources struct {
 // their cells, valid until fn returns.
 func (r *Rollup) withCells(ctx context.Context, s *site.Site, where, top string, fn func(cellSources) error) error {
 	periods := periodSQL(s)
-	return r.withTable(ctx, "visits", visitsSQL(r.st.DB().Stats, where, top), func(visits string) error {
+	return r.withTable(ctx, "visits", visitsSQL(r.st.DB().Stats, where, top, goalValsSQL(r.goalsOf(s))), func(visits string) error {
 		// The daily keys are read twice (daily cells and pairs): made
 		// once.
 		return r.withTable(ctx, "keys", visitKeysSQL(visits, periods[daily]), func(keys string) error {
