@@ -1,6 +1,7 @@
 package statistics
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/sezim-analytics/sezim/dashboards/staff"
+	"github.com/sezim-analytics/sezim/pipeline/rollup"
 	"github.com/sezim-analytics/sezim/site"
 	"github.com/sezim-analytics/sezim/store"
 )
@@ -22,6 +24,9 @@ type APIOptions struct {
 	// Updated is Options.Updated: when the aggregates were last brought up
 	// to date; nil or a zero time: unknown.
 	Updated func() time.Time
+	// Audit records a change of the console's goals; nil: not recorded
+	// (NewApp's tests).
+	Audit func(ctx context.Context, e staff.AuditEntry) error
 }
 
 // API serves /api/v1/stats/*. Each handler answers only for a site the
@@ -74,6 +79,9 @@ func (a *API) Mount(r fiber.Router, mw ...fiber.Handler) {
 	route("/timeseries", a.timeseries)
 	route("/breakdown", a.breakdown)
 	route("/realtime", a.realtime)
+	route("/goals", a.listGoals)
+	r.Put("/api/v1/stats/goals", append(append([]fiber.Handler{}, mw...), a.putGoal)...)
+	r.Delete("/api/v1/stats/goals", append(append([]fiber.Handler{}, mw...), a.deleteGoal)...)
 }
 
 // site returns the site named by the request's site parameter if the
@@ -150,13 +158,33 @@ func (a *API) aggregate(c *fiber.Ctx) error {
 	if c.Query("compare") == "previous" {
 		ranges = append(ranges, r.Previous())
 	}
+	goal, err := a.goalOf(c, s, f)
+	if err != nil {
+		return err
+	}
 	ms, err := a.q.Aggregates(c.UserContext(), s, ranges, f)
 	if err != nil {
 		return err
 	}
-	out := fiber.Map{"site": s.ID, "range": rangeOut(r), "k": kOf(s), "filter": filterOut(f), "results": ms[0]}
+	results := make([]any, len(ms))
+	for i := range ms {
+		results[i] = ms[i]
+	}
+	if goal != "" {
+		conv, err := a.goalAggregate(c.UserContext(), s, ranges, ms, goal)
+		if err != nil {
+			return err
+		}
+		for i := range conv {
+			results[i] = conv[i]
+		}
+	}
+	out := fiber.Map{"site": s.ID, "range": rangeOut(r), "k": kOf(s), "filter": filterOut(f), "results": results[0]}
+	if goal != "" {
+		out["goal"] = goal
+	}
 	if len(ranges) > 1 {
-		out["previous"] = fiber.Map{"range": rangeOut(ranges[1]), "results": ms[1]}
+		out["previous"] = fiber.Map{"range": rangeOut(ranges[1]), "results": results[1]}
 	}
 	return c.JSON(out)
 }
@@ -179,9 +207,20 @@ func (a *API) timeseries(c *fiber.Ctx) error {
 	if interval == "hour" && r.To.Time().Sub(r.From.Time()) > 31*24*time.Hour {
 		return badRequest("interval hour is limited to 31 days")
 	}
+	goal, err := a.goalOf(c, s, f)
+	if err != nil {
+		return err
+	}
 	pts, err := a.q.Timeseries(c.UserContext(), s, r, interval == "hour", f)
 	if err != nil {
 		return err
+	}
+	if goal != "" {
+		conv, err := a.goalSeries(c.UserContext(), s, r, interval == "hour", pts, goal)
+		if err != nil {
+			return err
+		}
+		return c.JSON(fiber.Map{"site": s.ID, "range": rangeOut(r), "k": kOf(s), "filter": filterOut(f), "goal": goal, "interval": interval, "results": conv})
 	}
 	return c.JSON(fiber.Map{"site": s.ID, "range": rangeOut(r), "k": kOf(s), "filter": filterOut(f), "interval": interval, "results": pts})
 }
@@ -221,12 +260,35 @@ func (a *API) breakdown(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	goal, err := a.goalOf(c, s, f)
+	if err != nil {
+		return err
+	}
 	switch c.Query("format", "json") {
 	case "json":
 	case "csv":
 		return writeCSV(c, s, r, dim, b)
 	default:
 		return badRequest("format must be json or csv")
+	}
+	if goal != "" || dim == rollup.DimGoal {
+		var out fiber.Map
+		if goal != "" {
+			out, err = a.goalBreakdown(c.UserContext(), s, r, dim, limit, b, goal)
+		} else {
+			out, err = a.goalRates(c.UserContext(), s, r, b)
+		}
+		if errors.Is(err, ErrFilterUnavailable) {
+			return badRequest("%s", err.Error())
+		}
+		if err != nil {
+			return err
+		}
+		out["site"], out["range"], out["k"], out["filter"], out["property"] = s.ID, rangeOut(r), kOf(s), filterOut(f), dim
+		if goal != "" {
+			out["goal"] = goal
+		}
+		return c.JSON(out)
 	}
 	return c.JSON(fiber.Map{"site": s.ID, "range": rangeOut(r), "k": kOf(s), "filter": filterOut(f),
 		"property": dim, "results": b.Rows, "other": b.Other, "total": b.Total})

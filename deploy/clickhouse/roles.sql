@@ -9,7 +9,7 @@
 --   sezim_admin       migrations, rollup, retention, compaction (owner)
 --   sezim_collector   inserts what it collects, reads back only batch ids,
 --                     the session-log batch ledger and the consent chain's head
---   sezim_dashboards  reads sezim_stats, reads and writes the staff tables,
+--   sezim_dashboards  reads sezim_stats, writes its goals table, reads and writes the staff tables,
 --                     refused on sezim_identified.events and consent_log
 --   sezim_privacy     reads everything, erases in sezim_identified
 
@@ -41,6 +41,8 @@ GRANT SELECT(chain, seq, row_hash) ON sezim_identified.consent_log TO sezim_coll
 
 CREATE USER IF NOT EXISTS sezim_dashboards IDENTIFIED WITH sha256_password BY '@DASHBOARDS_PASSWORD@';
 GRANT SELECT ON sezim_stats.* TO sezim_dashboards;
+-- The goals an admin makes in the dashboards (configuration, no visitor data).
+GRANT INSERT ON sezim_stats.goals TO sezim_dashboards;
 GRANT SELECT, INSERT ON sezim_identified.staff_users TO sezim_dashboards;
 GRANT SELECT, INSERT ON sezim_identified.staff_tokens TO sezim_dashboards;
 GRANT SELECT, INSERT ON sezim_identified.audit_log TO sezim_dashboards;
