@@ -92,11 +92,16 @@ func (s *Site) validateGoals(key string, bad func(key, format string, args ...an
 	}
 	s.properties = make(map[string]bool, len(s.Properties))
 	for j, p := range s.Properties {
-		if len(p) > MaxPropertyKey || !propertyKeyRe.MatchString(p) {
+		if !ValidPropertyKey(p) {
 			bad(fmt.Sprintf("%s.properties[%d]", key, j), "%q must be 1 to %d of a-z, 0-9 and _", p, MaxPropertyKey)
 		}
 		s.properties[p] = true
 	}
+}
+
+// ValidPropertyKey reports whether key can name a property.
+func ValidPropertyKey(key string) bool {
+	return len(key) <= MaxPropertyKey && propertyKeyRe.MatchString(key)
 }
 
 // AcceptsProperty reports whether the site keeps event property key.

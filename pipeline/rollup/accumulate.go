@@ -248,4 +248,7 @@ func (a *accumulator) session(evs []event.Event) {
 			a.get(granularity(g), startP[g], DimGoal, name).visits++
 		}
 	}
+	if len(a.site.Properties) > 0 {
+		a.addProps(evs, startP)
+	}
 }

@@ -376,10 +376,12 @@ func (r *Rollup) runGo(ctx context.Context, s *site.Site, day store.Day, version
 	for shard := uint64(0); shard < shards; shard++ {
 		q := fmt.Sprintf(`SELECT visitor, toUInt32(ts), kind, name, path, ref_host, channel,
  utm_source, utm_medium, utm_campaign, utm_content, utm_term, country, region,
- browser, browser_version, os, device, screen, language
- FROM %s.events WHERE %s AND visitor %% %d = %d ORDER BY visitor, %s`, db, where, shards, shard, eventOrder)
+ browser, browser_version, os, device, screen, language, %s
+ FROM %s.events WHERE %s AND visitor %% %d = %d ORDER BY visitor, %s`, propsColumnSQL, db, where, shards, shard, eventOrder)
 		err := r.st.Query(ctx, q, func(row store.Row) error {
-			acc.add(readEvent(row))
+			e := readEvent(row)
+			parseProps(row.String(20), &e)
+			acc.add(e)
 			return nil
 		})
 		if err != nil {

@@ -31,6 +31,7 @@ const diffSites = `sites:
     goals:
       - {name: Signed up, event: signup}
       - {name: Read the blog, page: "/blog/*"}
+    properties: [plan, seats]
   - id: kolkata
     domains: [k.in]
     timezone: Asia/Kolkata
@@ -84,6 +85,14 @@ func genEvents(rng *rand.Rand, sites []*site.Site, visitors int, from, to time.D
 			e.Path = pick("/", "/pricing", "/blog/a", "/қала", "/docs")
 			if rng.IntN(4) == 0 {
 				e.Kind, e.Name = event.KindCustom, pick("signup", "download", "")
+			}
+			// Properties on some events; sites that list no
+			// properties must ignore them on both paths.
+			switch rng.IntN(4) {
+			case 0:
+				e.PropKeys, e.PropValues = []string{"plan"}, []string{pick("pro", "team")}
+			case 1:
+				e.PropKeys, e.PropValues = []string{"plan", "seats"}, []string{pick("pro", "free"), pick("1", "5")}
 			}
 			e.RefHost = pick("google.com", "", "", "t.co")
 			e.Channel = map[bool]string{true: "direct", false: "referral"}[e.RefHost == ""]
@@ -255,6 +264,15 @@ func diffRun(t *testing.T, cfg *site.Config, seed uint64) {
 		}
 		if goalRows == 0 || goalPairs == 0 {
 			t.Fatalf("seed %d: %d goal rows, %d pair rows under a goal: goals are not tested", seed, goalRows, goalPairs)
+		}
+		propRows := map[string]int{}
+		for k := range s1 {
+			if f := strings.Split(k, "|"); f[0] == "daily" && strings.HasPrefix(f[5], rollup.PropDimPrefix) {
+				propRows[f[1]]++
+			}
+		}
+		if propRows["almaty"] == 0 || len(propRows) != 1 {
+			t.Fatalf("seed %d: property rows by site %v, want almaty's only", seed, propRows)
 		}
 		diff(t, fmt.Sprintf("seed %d, first run", seed), g1, s1)
 		// Late events, in rounds: some for visitors already counted (the
