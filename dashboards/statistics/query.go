@@ -399,4 +399,6 @@ func validDim(dim string) bool {
 }
 
 // dimList is for error messages.
-func dimList() string { return strings.Join(rollup.Dimensions, ", ") + ", " + rollup.PropDimPrefix + "<property key>" }
+func dimList() string {
+	return strings.Join(rollup.Dimensions, ", ") + ", " + rollup.PropDimPrefix + "<property key>"
+}
