@@ -24,9 +24,9 @@ import (
 // filtered breakdown. Each is published and suppressed under k like any
 // other cell, and the conversion rate is 100 × conversions / visitors of
 // the same cell, both published numbers: a rate is shown only where both
-// are. A value whose converted visitors were folded into "(other)" shows
-// null conversions, never 0: the reader cannot tell the two apart, so
-// neither may the answer.
+// are. In a breakdown, a value missing from the goal's cells converted
+// nobody when none of them was folded (0); when some were folded into
+// "(other)" it shows null, as it may be among them.
 
 // conversion is what goal=<name> adds to a row.
 type conversion struct {
@@ -156,9 +156,19 @@ func (a *API) goalBreakdown(ctx context.Context, s *site.Site, r Range, dim stri
 	for i := range conv.Rows {
 		byValue[conv.Rows[i].Value] = &conv.Rows[i].Metrics
 	}
+	// When nothing of the goal's breakdown was folded, a value missing
+	// from it converted nobody.
+	var none *Metrics
+	if conv.Other == nil {
+		none = &Metrics{}
+	}
 	rows := make([]withConversion, len(b.Rows))
 	for i := range b.Rows {
-		rows[i] = withConversion{b.Rows[i], convert(byValue[b.Rows[i].Value], &b.Rows[i].Metrics)}
+		c := byValue[b.Rows[i].Value]
+		if c == nil {
+			c = none
+		}
+		rows[i] = withConversion{b.Rows[i], convert(c, &b.Rows[i].Metrics)}
 	}
 	out := fiber.Map{"results": rows, "total": withConversion{b.Total, convert(&conv.Total, &b.Total)}}
 	if b.Other != nil {
