@@ -204,7 +204,8 @@ type goalJSON struct {
 	Source string `json:"source"`
 }
 
-// listGoals answers GET /api/v1/stats/goals?site=: the site's goals.
+// listGoals answers GET /api/v1/stats/goals?site=: the site's goals and
+// the property keys it keeps (the dashboard's Properties panel).
 func (a *API) listGoals(c *fiber.Ctx) error {
 	s, err := a.site(c)
 	if err != nil {
@@ -225,7 +226,11 @@ func (a *API) listGoals(c *fiber.Ctx) error {
 			out[i].Source = "file"
 		}
 	}
-	return c.JSON(fiber.Map{"site": s.ID, "goals": out})
+	props := s.Properties
+	if props == nil {
+		props = []string{}
+	}
+	return c.JSON(fiber.Map{"site": s.ID, "goals": out, "properties": props})
 }
 
 // goalBody is the JSON of PUT /api/v1/stats/goals.

@@ -24,7 +24,7 @@
     { title: 'Custom events', tabs: [['event', 'Events']] },
   ];
 
-  const state = { site: '', period: '7d', from: '', to: '', compare: false, filter: null, metric: 'visitors', tabs: {} };
+  const state = { site: '', period: '7d', from: '', to: '', compare: false, filter: null, metric: 'visitors', tabs: {}, goal: '', role: '' };
   let sites = [];
   let loadSeq = 0;
 
@@ -69,6 +69,7 @@
       const i = f.indexOf('==');
       state.filter = { dim: f.slice(0, i), value: f.slice(i + 2) };
     }
+    state.goal = q.get('goal') || '';
   }
   function writeURL() {
     const q = new URLSearchParams();
@@ -78,12 +79,14 @@
     if (state.compare) q.set('compare', 'previous');
     if (state.filter) q.set('filter', `${state.filter.dim}==${state.filter.value}`);
     if (state.metric !== 'visitors') q.set('metric', state.metric);
+    if (state.goal) q.set('goal', state.goal);
     history.replaceState(null, '', `/app/?${q}`);
   }
   function params(extra) {
     const q = new URLSearchParams({ site: state.site, period: state.period });
     if (state.period === 'custom') { q.set('from', state.from); q.set('to', state.to); }
     if (state.filter) q.set('filter', `${state.filter.dim}==${state.filter.value}`);
+    if (state.goal) q.set('goal', state.goal);
     for (const [k, v] of Object.entries(extra || {})) q.set(k, v);
     return q;
   }
@@ -132,6 +135,7 @@
       }, label, el('div', { class: `value${r.suppressed ? ' supp' : ''}`, id: `metric-${def.key}`, text: value, title: r.suppressed ? `Fewer than ${agg.k} visitors: hidden` : null }), delta);
       box.append(card);
     }
+    goalCards(agg);
   }
 
   // ---- chart -----------------------------------------------------------
@@ -252,9 +256,10 @@
       return;
     }
     const key = dim === 'event' ? 'events' : 'visitors';
+    const evs = dim === 'event' || dim.startsWith('prop:'); // properties count events, like event names
     const top = Math.max(1, ...rows.map((r) => (r.suppressed ? 0 : r[key] || 0)));
     const table = el('table', { 'data-dim': dim },
-      el('thead', {}, el('tr', {}, el('th', { text: 'Value' }), el('th', { text: 'Visitors' }), el('th', { text: dim === 'event' ? 'Events' : 'Pageviews' }))));
+      el('thead', {}, el('tr', {}, el('th', { text: 'Value' }), el('th', { text: 'Visitors' }), el('th', { text: evs ? 'Events' : 'Pageviews' }), b.goal ? el('th', { text: 'CR' }) : null)));
     const tbody = el('tbody');
     for (const r of rows) {
       const cell = (v) => (r.suppressed
@@ -263,7 +268,7 @@
       const width = r.suppressed ? 0 : Math.round((100 * (r[key] || 0)) / top);
       const name = r.other ? '(other values)' : (r.value === '' ? '(none)' : r.value);
       const first = el('td', { title: name }, el('div', { class: 'bg', style: `width:${width}%` }), el('span', { text: name }));
-      const tr = el('tr', { class: r.other ? 'other' : 'row', 'data-value': r.other ? null : r.value }, first, cell(r.visitors), cell(dim === 'event' ? r.events : r.pageviews));
+      const tr = el('tr', { class: r.other ? 'other' : 'row', 'data-value': r.other ? null : r.value }, first, cell(r.visitors), cell(evs ? r.events : r.pageviews), b.goal ? rateCell(r) : null);
       if (!r.other) {
         tr.tabIndex = 0;
         const pick = () => setFilter(dim, r.value);
@@ -278,8 +283,139 @@
 
   function setFilter(dim, value) {
     state.filter = { dim, value };
+    state.goal = ''; // a goal does not combine with a filter
     writeURL();
     load();
+  }
+
+  // ---- goals and properties -------------------------------------------------
+  // The goals panel lists each goal's conversions and conversion rate over
+  // the period (unfiltered); choosing a goal adds its conversions and rate
+  // to the totals and a CR column to every breakdown. Admins add and remove
+  // the goals made here (the site file's are read-only). The site's
+  // property keys become tabs of a Properties panel.
+  function rateCell(r) {
+    if (r.conversion_rate === null || r.conversion_rate === undefined) {
+      return el('td', { class: 'supp', title: 'Not shown: too few visitors, or folded into (other)', text: '–' });
+    }
+    return el('td', { class: 'cr', title: `${r.conversions} converted`, text: `${r.conversion_rate}%` });
+  }
+
+  function goalCards(agg) {
+    const r = agg.results;
+    if (!agg.goal || r.conversions === undefined) return;
+    const hidden = r.conversions === null;
+    for (const [key, label, text] of [
+      ['conversions', `Conversions: ${agg.goal}`, hidden ? `< ${agg.k}` : num(r.conversions)],
+      ['conversion_rate', 'Conversion rate', hidden ? '–' : `${r.conversion_rate}%`],
+    ]) {
+      $('cards').append(el('div', { class: 'metric goal-card', 'data-metric': key },
+        el('div', { class: 'label', text: label }), el('div', { class: `value${hidden ? ' supp' : ''}`, id: `metric-${key}`, text })));
+    }
+  }
+
+  let meta = { site: '', goals: [], properties: [] };
+  async function siteMeta() {
+    if (meta.site !== state.site) {
+      const m = await api('stats/goals', new URLSearchParams({ site: state.site }));
+      meta = { site: state.site, goals: m.goals, properties: m.properties || [] };
+      const i = PANELS.findIndex((p) => p.props);
+      if (i >= 0) PANELS.splice(i, 1);
+      if (meta.properties.length) {
+        PANELS.push({ title: 'Properties', props: true, tabs: meta.properties.map((k) => [`prop:${k}`, k]) });
+      }
+    }
+    return meta;
+  }
+
+  function setGoal(name) {
+    state.goal = state.goal === name ? '' : name;
+    if (state.goal) state.filter = null;
+    writeURL();
+    load();
+  }
+
+  async function goalWrite(method, q, body) {
+    const res = await fetch(`/api/v1/stats/goals${q ? `?${q}` : ''}`, {
+      method, credentials: 'same-origin',
+      headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const out = await res.json().catch(() => ({}));
+    if (!res.ok) throw new Error(out.error || `HTTP ${res.status}`);
+    meta.site = ''; // read the goals again
+  }
+
+  function goalForm(box) {
+    const name = el('input', { id: 'goal-name', 'aria-label': 'Goal name', placeholder: 'Name', maxlength: '100' });
+    const kind = el('select', { id: 'goal-kind', 'aria-label': 'Goal kind' },
+      el('option', { value: 'event', text: 'Custom event' }), el('option', { value: 'page', text: 'Page (* matches anything)' }));
+    const value = el('input', { id: 'goal-value', 'aria-label': 'Event name or page', placeholder: 'signup or /signup/*' });
+    const form = el('form', { class: 'goal-form', id: 'goal-form' }, name, kind, value, el('button', { type: 'submit', id: 'goal-add', text: 'Add goal' }));
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const g = { site: state.site, name: name.value.trim() };
+      g[kind.value] = value.value.trim();
+      try {
+        await goalWrite('PUT', null, g);
+        load();
+      } catch (err) { showError(err); }
+    });
+    box.append(form);
+  }
+
+  async function renderGoals() {
+    const seq = loadSeq;
+    const box = $('goals');
+    let m, b;
+    try {
+      m = await siteMeta();
+      if (seq !== loadSeq) return;
+      // The site's first load learns its property keys only now.
+      if (Boolean(document.querySelector('.panel[data-panel="Properties"]')) !== PANELS.some((p) => p.props)) renderPanels();
+      const q = new URLSearchParams({ site: state.site, period: state.period, property: 'goal', limit: 100 });
+      if (state.period === 'custom') { q.set('from', state.from); q.set('to', state.to); }
+      b = m.goals.length ? await api('stats/breakdown', q) : { results: [] };
+    } catch (err) {
+      box.textContent = '';
+      box.append(el('div', { class: 'empty', text: err.message }));
+      return;
+    }
+    if (seq !== loadSeq) return;
+    box.textContent = '';
+    box.append(el('div', { class: 'panel-head' }, el('h2', { text: 'Goals' }), state.goal ? el('span', { class: 'note', text: `Breakdowns show conversions to ${state.goal}` }) : null));
+    const byName = new Map(b.results.map((r) => [r.value, r]));
+    const table = el('table', { id: 'goals-table' },
+      el('thead', {}, el('tr', {}, el('th', { text: 'Goal' }), el('th', { text: 'Conversions' }), el('th', { text: 'CR' }), state.role === 'admin' ? el('th', { text: '' }) : null)));
+    const tbody = el('tbody');
+    for (const g of m.goals) {
+      const r = byName.get(g.name) || { conversions: 0, conversion_rate: 0, visitors: 0 };
+      const conv = r.suppressed ? el('td', { class: 'supp', title: `Fewer than ${r.k} visitors: hidden`, text: `< ${r.k}` }) : el('td', { text: num(r.conversions || 0) });
+      const tr = el('tr', { class: `row${state.goal === g.name ? ' on' : ''}`, 'data-goal': g.name, tabindex: '0', 'aria-pressed': String(state.goal === g.name) },
+        el('td', { title: g.event ? `event ${g.event}` : `page ${g.page}` }, el('span', { text: g.name })), conv, rateCell(r.suppressed ? {} : r));
+      tr.addEventListener('click', () => setGoal(g.name));
+      tr.addEventListener('keydown', (e) => { if (e.key === 'Enter') setGoal(g.name); });
+      if (state.role === 'admin') {
+        const td = el('td');
+        if (g.source === 'console') {
+          td.append(el('button', { type: 'button', class: 'goal-del', 'aria-label': `Remove goal ${g.name}`, text: '✕',
+            onclick: async (e) => {
+              e.stopPropagation();
+              try {
+                await goalWrite('DELETE', new URLSearchParams({ site: state.site, name: g.name }));
+                if (state.goal === g.name) state.goal = '';
+                load();
+              } catch (err) { showError(err); }
+            } }));
+        }
+        tr.append(td);
+      }
+      tbody.append(tr);
+    }
+    table.append(tbody);
+    if (m.goals.length) box.append(table);
+    else box.append(el('div', { class: 'empty', text: 'No goals yet.' }));
+    if (state.role === 'admin') goalForm(box);
   }
 
   // ---- loading ------------------------------------------------------------
@@ -299,6 +435,7 @@
         : 'Everything shows the visits with this value.';
     }
     renderPanels();
+    renderGoals();
     try {
       const aggQ = params(state.compare ? { compare: 'previous' } : {});
       const [agg, ts] = await Promise.all([api('stats/aggregate', aggQ), api('stats/timeseries', params())]);
@@ -353,6 +490,7 @@
     }
     sites = me.sites;
     $('who').textContent = `${me.user} · ${me.role}`;
+    state.role = me.role;
     // The privacy console is for the privacy and admin roles (the server
     // refuses everyone else): others get no link to it at all.
     if (me.role === 'privacy' || me.role === 'admin') {
@@ -365,7 +503,7 @@
       return;
     }
     if (!sites.some((s) => s.id === state.site)) state.site = sites[0].id;
-    sel.addEventListener('change', () => { state.site = sel.value; state.filter = null; writeURL(); load(); realtime(); });
+    sel.addEventListener('change', () => { state.site = sel.value; state.filter = null; state.goal = ''; writeURL(); load(); realtime(); });
     $('period').addEventListener('change', (e) => {
       state.period = e.target.value;
       if (state.period === 'custom') {
