@@ -87,8 +87,10 @@ func (a *API) Mount(r fiber.Router, mw ...fiber.Handler) {
 // site returns the site named by the request's site parameter if the
 // request may see it. A site it may not see is answered exactly like one
 // that does not exist.
-func (a *API) site(c *fiber.Ctx) (*site.Site, error) {
-	id := c.Query("site")
+func (a *API) site(c *fiber.Ctx) (*site.Site, error) { return a.siteNamed(c, c.Query("site")) }
+
+// siteNamed is site for an id read elsewhere (a JSON body).
+func (a *API) siteNamed(c *fiber.Ctx, id string) (*site.Site, error) {
 	if id == "" {
 		return nil, badRequest("site is required")
 	}

@@ -251,18 +251,17 @@ func (a *API) putGoal(c *fiber.Ctx) error {
 	if err := json.Unmarshal(body, &b); err != nil {
 		return badRequest("body must be JSON: {site, name, event | page}")
 	}
-	c.Request().URI().QueryArgs().Set("site", b.Site)
-	return a.writeGoal(c, b.Goal, false)
+	return a.writeGoal(c, b.Site, b.Goal, false)
 }
 
 // deleteGoal answers DELETE /api/v1/stats/goals?site=&name= (admin).
 func (a *API) deleteGoal(c *fiber.Ctx) error {
-	return a.writeGoal(c, site.Goal{Name: c.Query("name")}, true)
+	return a.writeGoal(c, c.Query("site"), site.Goal{Name: c.Query("name")}, true)
 }
 
 // writeGoal stores a console goal's new version and audits it.
-func (a *API) writeGoal(c *fiber.Ctx, g site.Goal, deleted bool) error {
-	s, err := a.site(c)
+func (a *API) writeGoal(c *fiber.Ctx, siteID string, g site.Goal, deleted bool) error {
+	s, err := a.siteNamed(c, siteID)
 	if err != nil {
 		return err
 	}
