@@ -18,9 +18,11 @@ import (
 // to this collector by pointing the script at it. Each body is mapped onto
 // the beacon's fields and then takes the beacon's path: the same body
 // limits, CORS and origin checks, consent decision and rejection counting.
-// What the other products keep and we do not (custom properties, revenue,
-// engagement pings, Umami's identify calls) is answered like a kept event
-// and counted in sezim_collector_dropin_discarded_total.
+// Custom properties (Plausible's props, Umami's data) take the beacon's
+// properties path: the site's keys are kept. What the other products keep
+// and we do not (revenue, engagement pings, Umami's identify calls) is
+// answered like a kept event and counted in
+// sezim_collector_dropin_discarded_total.
 
 // dropinHit is what a drop-in body says, before the site is known.
 type dropinHit struct {
@@ -34,11 +36,13 @@ type dropinHit struct {
 	// value; Skip is set when the whole event is not kept.
 	Discard []string
 	Skip    bool
+	// Props is the custom properties object, decoded once the site is
+	// known (decodeProps).
+	Props json.RawMessage
 }
 
 // The values of Discard.
 const (
-	discardProps      = "props"
 	discardRevenue    = "revenue"
 	discardEngagement = "engagement"
 	discardIdentify   = "identify"
@@ -116,8 +120,9 @@ func decodePlausible(body []byte) (dropinHit, reason) {
 	default:
 		d.Name = name
 	}
-	if hasValue(b.P) || hasValue(b.Props) {
-		d.Discard = append(d.Discard, discardProps)
+	d.Props = b.P
+	if !hasValue(d.Props) {
+		d.Props = b.Props
 	}
 	if hasValue(b.Revenue) || hasValue(b.Revenue2) {
 		d.Discard = append(d.Discard, discardRevenue)
@@ -191,9 +196,7 @@ func decodeUmami(body []byte) (dropinHit, reason) {
 	}
 	d.Domain, d.UmamiID = p.Hostname, p.Website
 	d.Referrer, d.Name, d.Language = p.Referrer, p.Name, p.Language
-	if hasValue(p.Data) {
-		d.Discard = append(d.Discard, discardProps)
-	}
+	d.Props = p.Data
 	return d, ""
 }
 
@@ -227,7 +230,7 @@ func (c *Collector) routeDropin(reg prometheus.Registerer) {
 	c.di = &dropin{
 		discarded: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
 			Name: "sezim_collector_dropin_discarded_total",
-			Help: "Parts of Plausible and Umami events that are answered but not kept (custom properties, revenue, engagement, identify), by api and what.",
+			Help: "Parts of Plausible and Umami events that are answered but not kept (revenue, engagement, identify), by api and what.",
 		}, []string{"api", "what"}),
 	}
 	c.app.Post("/api/event", func(ctx *fiber.Ctx) error { return c.dropinEvent(ctx, "plausible", decodePlausible) })
@@ -297,6 +300,9 @@ func (c *Collector) decodeDropin(ctx *fiber.Ctx, w *work, api string, decode fun
 	}
 	h := &w.hit
 	h.SiteID, h.URL, h.Referrer, h.Name, h.Language, h.Screen = s.ID, d.URL, d.Referrer, d.Name, d.Language, d.Screen
+	if why := decodeProps(d.Props, h); why != "" {
+		return fiber.StatusBadRequest, why
+	}
 	return 0, ""
 }
 

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"encoding/json"
 	"io"
 	"net/url"
 	"reflect"
@@ -27,14 +28,14 @@ func TestDecodePlausible(t *testing.T) {
 	f(`{"n":"pageview","u":"https://sez.im/#/app/settings","d":"sez.im","r":null,"h":1}`,
 		dropinHit{Domain: "sez.im", URL: "https://sez.im/#/app/settings"}, "")
 	f(`{"n":"Signup","u":"https://sez.im/","d":"sez.im,rollup.example","r":null,"p":{"plan":"a"}}`,
-		dropinHit{Domain: "sez.im", URL: "https://sez.im/", Name: "Signup", Discard: []string{discardProps}}, "")
+		dropinHit{Domain: "sez.im", URL: "https://sez.im/", Name: "Signup", Props: json.RawMessage(`{"plan":"a"}`)}, "")
 	f(`{"n":"Purchase","u":"https://sez.im/","d":"sez.im","p":"{}","$":{"amount":"9.99","currency":"EUR"}}`,
 		dropinHit{Domain: "sez.im", URL: "https://sez.im/", Name: "Purchase", Discard: []string{discardRevenue}}, "")
 	f(`{"n":"engagement","sd":40,"d":"sez.im","u":"https://sez.im/","p":{},"e":3100,"v":36}`,
 		dropinHit{Domain: "sez.im", URL: "https://sez.im/", Skip: true, Discard: []string{discardEngagement}}, "")
 	// The long names of the documented server API.
 	f(`{"name":"pageview","url":"https://sez.im/b","domain":"sez.im","referrer":"https://t.co/","props":{"a":1},"w":390}`,
-		dropinHit{Domain: "sez.im", URL: "https://sez.im/b", Referrer: "https://t.co/", Screen: 390, Discard: []string{discardProps}}, "")
+		dropinHit{Domain: "sez.im", URL: "https://sez.im/b", Referrer: "https://t.co/", Screen: 390, Props: json.RawMessage(`{"a":1}`)}, "")
 
 	f(`{"n":"pageview","u":"https://sez.im/"}`, dropinHit{}, reasonMissingSite)
 	f(`{"u":"https://sez.im/","d":"sez.im"}`, dropinHit{}, reasonMalformed)
@@ -63,12 +64,12 @@ func TestDecodeUmami(t *testing.T) {
 	f(`{"type":"event","payload":{"website":"`+id+`","hostname":"sez.im","screen":"1280x720","language":"kk-KZ","title":"Dr%20Aigerim","url":"/a?utm_source=vk","referrer":"https://ya.ru/"}}`,
 		dropinHit{Domain: "sez.im", UmamiID: id, URL: "https://sez.im/a?utm_source=vk", Referrer: "https://ya.ru/", Language: "kk-KZ", Screen: 1280}, "")
 	f(`{"type":"event","payload":{"website":"`+id+`","hostname":"sez.im","url":"/","name":"signup","data":{"plan":"a"}}}`,
-		dropinHit{Domain: "sez.im", UmamiID: id, URL: "https://sez.im/", Name: "signup", Discard: []string{discardProps}}, "")
+		dropinHit{Domain: "sez.im", UmamiID: id, URL: "https://sez.im/", Name: "signup", Props: json.RawMessage(`{"plan":"a"}`)}, "")
 	f(`{"type":"identify","payload":{"website":"`+id+`","hostname":"sez.im","url":"/","data":{"email":"a@b.c"}}}`,
-		dropinHit{Domain: "sez.im", UmamiID: id, URL: "https://sez.im/", Skip: true, Discard: []string{discardIdentify, discardProps}}, "")
+		dropinHit{Domain: "sez.im", UmamiID: id, URL: "https://sez.im/", Skip: true, Props: json.RawMessage(`{"email":"a@b.c"}`), Discard: []string{discardIdentify}}, "")
 	// Sent by a server with an absolute URL and no hostname.
 	f(`{"type":"event","payload":{"website":"`+id+`","url":"https://sez.im/x","data":{}}}`,
-		dropinHit{UmamiID: id, URL: "https://sez.im/x"}, "")
+		dropinHit{UmamiID: id, URL: "https://sez.im/x", Props: json.RawMessage(`{}`)}, "")
 
 	f(`{"type":"event","payload":{"url":"/"}}`, dropinHit{}, reasonMissingSite)
 	f(`{"type":"bogus","payload":{"hostname":"sez.im","url":"/"}}`, dropinHit{}, reasonMalformed)
@@ -157,7 +158,7 @@ func TestDropinDiscardsCounted(t *testing.T) {
 	for _, c := range []struct {
 		api, what string
 		n         float64
-	}{{"plausible", "props", 1}, {"plausible", "engagement", 1}, {"umami", "props", 2}, {"umami", "identify", 1}} {
+	}{{"plausible", "engagement", 1}, {"umami", "identify", 1}} {
 		if n := testutil.ToFloat64(f.c.di.discarded.WithLabelValues(c.api, c.what)); n != c.n {
 			t.Errorf("discarded{%s,%s} = %v, want %v", c.api, c.what, n, c.n)
 		}
@@ -258,7 +259,7 @@ func checkDropinHit(t *testing.T, d dropinHit) {
 	}
 	for _, w := range d.Discard {
 		switch w {
-		case discardProps, discardRevenue, discardEngagement, discardIdentify:
+		case discardRevenue, discardEngagement, discardIdentify:
 		default:
 			t.Fatalf("unbounded discard label %q", w)
 		}

@@ -105,7 +105,7 @@ func (c *Collector) decodePixel(ctx *fiber.Ctx, h *event.Hit) (int, reason) {
 }
 
 // beaconBody is the JSON the tracker sends (the pixel's fields, spelled the
-// same). Props are accepted and not stored yet.
+// same). P holds the custom event's properties (props.go).
 type beaconBody struct {
 	S string          `json:"s"`
 	U string          `json:"u"`
@@ -181,6 +181,9 @@ func (c *Collector) decodeBeacon(ctx *fiber.Ctx, w *work) (int, reason) {
 	}
 	h.SiteID, h.URL, h.Referrer, h.Language, h.Name = b.S, b.U, b.R, b.L, b.N
 	h.UserID = b.UID
+	if why := decodeProps(b.P, h); why != "" {
+		return fiber.StatusBadRequest, why
+	}
 	return 0, ""
 }
 

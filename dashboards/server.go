@@ -88,7 +88,8 @@ func New(o Options) *Server {
 	s := &Server{
 		o:    o,
 		gate: gate,
-		api:  statistics.NewAPI(statistics.APIOptions{Sites: o.Sites, Store: o.Store, Now: o.Now, Updated: o.Updated}),
+		api: statistics.NewAPI(statistics.APIOptions{Sites: o.Sites, Store: o.Store, Now: o.Now, Updated: o.Updated,
+			Audit: gate.Record}),
 		console: console.New(console.Options{Sites: o.Sites, Store: o.Store, Privacy: o.Privacy, Gate: gate,
 			Logger: o.Logger, Now: o.Now}),
 	}

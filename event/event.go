@@ -81,6 +81,9 @@ type Hit struct {
 	Name     string // custom event name; empty for a page view
 	Screen   int    // screen width in CSS pixels, 0 when unknown
 	Language string // navigator.language or Accept-Language
+	// PropKeys and PropValues are the custom event properties as sent,
+	// in pairs; the pipeline keeps the site's keys only.
+	PropKeys, PropValues []string
 
 	IP        netip.Addr
 	UserAgent string
@@ -141,6 +144,9 @@ type Event struct {
 	Device         string
 	Screen         string
 	Language       string
+	// PropKeys and PropValues are the event's kept properties, in pairs:
+	// keys the site lists, values scrubbed and bounded (pipeline/props.go).
+	PropKeys, PropValues []string
 
 	Tier Tier
 }
@@ -179,4 +185,16 @@ func (e *Event) OwnStrings() {
 			*p = strings.Clone(*p)
 		}
 	}
+	if len(e.PropKeys) > 0 {
+		e.PropKeys, e.PropValues = cloneAll(e.PropKeys), cloneAll(e.PropValues)
+	}
+}
+
+// cloneAll copies a slice of strings and every string in it.
+func cloneAll(s []string) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[i] = strings.Clone(v)
+	}
+	return out
 }

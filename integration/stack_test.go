@@ -54,6 +54,7 @@ type stack struct {
 	api     *statistics.API
 	roll    *rollup.Rollup
 	logs    *syncBuffer
+	reg     *prometheus.Registry
 	mu      sync.Mutex
 	now     time.Time
 }
@@ -103,6 +104,16 @@ sites:
     disclosure: exact
     path_patterns: [/psychologist/:id] # scrub_test.go
     ingest_keys: [` + scrubIngestKey + `]
+  - id: gk # goals_test.go
+    domains: [gk.example]
+    origins: [https://gk.example]
+    timezone: UTC
+    k_threshold: 3
+    disclosure: exact
+    goals:
+      - {name: Signup, event: signup}
+      - {name: Pricing page, page: "/pricing/*"}
+    properties: [plan]
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -114,6 +125,7 @@ sites:
 	}
 	log := slog.New(slog.NewJSONHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg := prometheus.NewRegistry()
+	s.reg = reg
 	// The store's cleanups were registered first, so the WAL closes
 	// before the store does.
 	s.wal, err = wal.Open(wal.Options{Dir: filepath.Join(dir, "wal"), Store: st, CommitInterval: -1, SealAfter: time.Hour, Logger: log, Reg: reg})

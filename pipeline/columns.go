@@ -13,7 +13,7 @@ var EventColumns = []string{
 	"salt_day", "site", "ts", "visitor", "kind", "name", "path", "ref_host", "channel",
 	"utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term",
 	"country", "region", "browser", "browser_version", "os", "device", "screen", "language",
-	"batch_id", "inserted",
+	"batch_id", "inserted", "prop_keys", "prop_values",
 }
 
 // EventRow gives e's values in EventColumns order. batchID names the insert
@@ -31,6 +31,14 @@ func EventRowAt(e *event.Event, batchID string, inserted time.Time) []any {
 		store.DayOf(e.SaltDay.UTC()), e.SiteID, e.Time, e.Visitor, uint8(e.Kind), e.Name, e.Path, e.RefHost, e.Channel,
 		e.UTMSource, e.UTMMedium, e.UTMCampaign, e.UTMContent, e.UTMTerm,
 		e.Country, e.Region, e.Browser, e.BrowserVersion, e.OS, e.Device, e.Screen, e.Language,
-		batchID, inserted.UTC().Truncate(time.Second),
+		batchID, inserted.UTC().Truncate(time.Second), nonNil(e.PropKeys), nonNil(e.PropValues),
 	}
+}
+
+// nonNil is s, or an empty slice: an Array column takes no NULL.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

@@ -69,6 +69,9 @@ type Pipeline struct {
 	received *prometheus.CounterVec
 	accepted *prometheus.CounterVec
 	dropped  *prometheus.CounterVec
+	// propsDropped and propSeen belong to the properties step (props.go).
+	propsDropped *prometheus.CounterVec
+	propSeen     propValues
 	// The counters of the hot path, resolved once: a label lookup per
 	// event hashes the label values every time.
 	hot [numSources]struct {
@@ -97,6 +100,7 @@ func New(o Options) *Pipeline {
 			Name: "sezim_pipeline_events_accepted_total", Help: "Events kept, by source and tier."}, []string{"source", "tier"}),
 		dropped: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "sezim_pipeline_events_dropped_total", Help: "Events not kept, by source and reason."}, []string{"source", "reason"}),
+		propsDropped: newPropsDropped(f),
 	}
 	for src := event.Source(0); int(src) < numSources; src++ {
 		h := &p.hot[src]
@@ -224,4 +228,5 @@ func (p *Pipeline) enrich(h *event.Hit, s *site.Site, out *event.Event) {
 	out.Language = referrer.Language(h.Language, h.AcceptLanguage)
 	ip := anon.TruncateIP(h.IP)
 	out.SaltDay, out.Visitor = p.o.Salts.Hash(p.o.Now(), s.ID, ip, h.UserAgent)
+	p.keepProps(h, s, out)
 }

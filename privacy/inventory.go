@@ -128,6 +128,13 @@ func Inventory(files fs.FS) ([]InventoryTable, error) {
 				cur = tb
 			} else if m := alterRe.FindStringSubmatch(t); m != nil {
 				tb := tables[m[1]+"."+m[2]]
+				if base, ok := strings.CutSuffix(m[2], "_local"); ok && tb == nil && tables[m[1]+"."+base] != nil {
+					// A cluster node's part of a sharded table
+					// (019_sharded.sql) has the table's columns: they
+					// are listed once, under the table.
+					block = block[:0]
+					continue
+				}
 				if tb == nil {
 					return nil, fmt.Errorf("cannot read migration %s: it alters %s before any migration creates it", name, m[2])
 				}

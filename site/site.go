@@ -103,6 +103,12 @@ type Site struct {
 	UmamiWebsiteID string `yaml:"umami_website_id"`
 	// Funnels are counted by the rollup per visit (funnels.go).
 	Funnels []Funnel `yaml:"funnels"`
+	// Goals are the conversions the site counts (goals.go); the console
+	// can add more (stored in the stats database).
+	Goals []Goal `yaml:"goals"`
+	// Properties are the custom event property keys the site keeps; the
+	// collector drops every other key and counts it.
+	Properties []string `yaml:"properties"`
 
 	// Location is TimeZone loaded.
 	Location *time.Location `yaml:"-"`
@@ -111,6 +117,8 @@ type Site struct {
 	patterns []originPattern
 	// PathRules are PathPatterns compiled; nil when there are none.
 	PathRules *scrub.Rules `yaml:"-"`
+	// properties is Properties as a set.
+	properties map[string]bool
 }
 
 // Config is the whole configuration file.
@@ -282,6 +290,7 @@ func (s *Site) validate(key string, bad func(key, format string, args ...any)) {
 	})
 	s.validatePaths(key, bad)
 	s.validateFunnels(key, bad)
+	s.validateGoals(key, bad)
 	switch {
 	case s.KThreshold == 0:
 		s.KThreshold = DefaultKThreshold

@@ -196,6 +196,19 @@ func appendTSVValue(b []byte, v any) ([]byte, error) {
 		return v.UTC().AppendFormat(b, time.DateTime), nil
 	case Day:
 		return appendDay(b, v), nil
+	case []string:
+		// An Array(String) field: ['a','b'], each element quoted as a
+		// literal, the whole then escaped as a TabSeparated field.
+		var arr []byte
+		arr = append(arr, '[')
+		for i, s := range v {
+			if i > 0 {
+				arr = append(arr, ',')
+			}
+			arr = append(arr, Quote(s)...)
+		}
+		arr = append(arr, ']')
+		return appendTSVEscaped(b, string(arr)), nil
 	}
 	return b, fmt.Errorf("cannot write a %T value", v)
 }

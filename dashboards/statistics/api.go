@@ -1,6 +1,7 @@
 package statistics
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/sezim-analytics/sezim/dashboards/staff"
+	"github.com/sezim-analytics/sezim/pipeline/rollup"
 	"github.com/sezim-analytics/sezim/site"
 	"github.com/sezim-analytics/sezim/store"
 )
@@ -21,6 +23,9 @@ type APIOptions struct {
 	// Updated is Options.Updated: when the aggregates were last brought up
 	// to date; nil or a zero time: unknown.
 	Updated func() time.Time
+	// Audit records a change of the console's goals; nil: not recorded
+	// (NewApp's tests).
+	Audit func(ctx context.Context, e staff.AuditEntry) error
 }
 
 // API serves /api/v1/stats/*. Each handler answers only for a site the
@@ -76,13 +81,18 @@ func (a *API) Mount(r fiber.Router, mw ...fiber.Handler) {
 	route("/realtime/detail", a.realtimeDetail)
 	route("/funnels", a.funnels)
 	route("/funnel", a.funnel)
+	route("/goals", a.listGoals)
+	r.Put("/api/v1/stats/goals", append(append([]fiber.Handler{}, mw...), a.putGoal)...)
+	r.Delete("/api/v1/stats/goals", append(append([]fiber.Handler{}, mw...), a.deleteGoal)...)
 }
 
 // site returns the site named by the request's site parameter if the
 // request may see it. A site it may not see is answered exactly like one
 // that does not exist.
-func (a *API) site(c *fiber.Ctx) (*site.Site, error) {
-	id := c.Query("site")
+func (a *API) site(c *fiber.Ctx) (*site.Site, error) { return a.siteNamed(c, c.Query("site")) }
+
+// siteNamed is site for an id read elsewhere (a JSON body).
+func (a *API) siteNamed(c *fiber.Ctx, id string) (*site.Site, error) {
 	if id == "" {
 		return nil, badRequest("site is required")
 	}
@@ -170,13 +180,33 @@ func (a *API) aggregate(c *fiber.Ctx) error {
 	if c.Query("compare") == "previous" {
 		ranges = append(ranges, r.Previous())
 	}
+	goal, err := a.goalOf(c, s, f)
+	if err != nil {
+		return err
+	}
 	ms, err := a.q.AggregatesOf(c.UserContext(), s, ranges, f)
 	if err != nil {
 		return answerErr(err)
 	}
-	out := filterOut(fiber.Map{"site": s.ID, "range": rangeOut(r), "k": kOf(s), "results": ms[0]}, f)
+	results := make([]any, len(ms))
+	for i := range ms {
+		results[i] = ms[i]
+	}
+	if goal != "" {
+		conv, err := a.goalAggregate(c.UserContext(), s, ranges, ms, goal)
+		if err != nil {
+			return err
+		}
+		for i := range conv {
+			results[i] = conv[i]
+		}
+	}
+	out := filterOut(fiber.Map{"site": s.ID, "range": rangeOut(r), "k": kOf(s), "results": results[0]}, f)
+	if goal != "" {
+		out["goal"] = goal
+	}
 	if len(ranges) > 1 {
-		out["previous"] = fiber.Map{"range": rangeOut(ranges[1]), "results": ms[1]}
+		out["previous"] = fiber.Map{"range": rangeOut(ranges[1]), "results": results[1]}
 	}
 	return c.JSON(out)
 }
@@ -193,9 +223,20 @@ func (a *API) timeseries(c *fiber.Ctx) error {
 	if c.Query("interval") == "" && interval == IntervalHour && !hoursAnswerable(f) {
 		interval = IntervalDay
 	}
+	goal, err := a.goalOf(c, s, f)
+	if err != nil {
+		return err
+	}
 	pts, err := a.q.TimeseriesOf(c.UserContext(), s, r, interval, f)
 	if err != nil {
 		return answerErr(err)
+	}
+	if goal != "" {
+		conv, err := a.goalSeries(c.UserContext(), s, r, interval, pts, goal)
+		if err != nil {
+			return answerErr(err)
+		}
+		return c.JSON(filterOut(fiber.Map{"site": s.ID, "range": rangeOut(r), "k": kOf(s), "goal": goal, "interval": interval, "results": conv}, f))
 	}
 	return c.JSON(filterOut(fiber.Map{"site": s.ID, "range": rangeOut(r), "k": kOf(s), "interval": interval, "results": pts}, f))
 }
@@ -224,12 +265,32 @@ func (a *API) breakdown(c *fiber.Ctx) error {
 	if err != nil {
 		return answerErr(err)
 	}
+	goal, err := a.goalOf(c, s, f)
+	if err != nil {
+		return err
+	}
 	switch c.Query("format", "json") {
 	case "json":
 	case "csv":
 		return writeCSV(c, s, r, dim, b)
 	default:
 		return badRequest("format must be json or csv")
+	}
+	if goal != "" || dim == rollup.DimGoal {
+		var out fiber.Map
+		if goal != "" {
+			out, err = a.goalBreakdown(c.UserContext(), s, r, dim, limit, b, goal)
+		} else {
+			out, err = a.goalRates(c.UserContext(), s, r, b)
+		}
+		if err != nil {
+			return answerErr(err)
+		}
+		out["site"], out["range"], out["k"], out["property"] = s.ID, rangeOut(r), kOf(s), dim
+		if goal != "" {
+			out["goal"] = goal
+		}
+		return c.JSON(filterOut(out, f))
 	}
 	return c.JSON(filterOut(fiber.Map{"site": s.ID, "range": rangeOut(r), "k": kOf(s),
 		"property": dim, "results": b.Rows, "other": b.Other, "total": b.Total}, f))

@@ -419,6 +419,9 @@ func (q *Querier) Realtime(ctx context.Context, s *site.Site, now time.Time) (ui
 
 // validDim reports whether dim is a breakdown the aggregates hold.
 func validDim(dim string) bool {
+	if key, ok := strings.CutPrefix(dim, rollup.PropDimPrefix); ok {
+		return site.ValidPropertyKey(key)
+	}
 	for _, d := range rollup.Dimensions {
 		if d == dim {
 			return true
@@ -428,4 +431,6 @@ func validDim(dim string) bool {
 }
 
 // dimList is for error messages.
-func dimList() string { return strings.Join(rollup.Dimensions, ", ") }
+func dimList() string {
+	return strings.Join(rollup.Dimensions, ", ") + ", " + rollup.PropDimPrefix + "<property key>"
+}

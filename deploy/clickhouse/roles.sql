@@ -9,8 +9,9 @@
 --   sezim_admin       migrations, rollup, retention, compaction (owner)
 --   sezim_collector   inserts what it collects, reads back only batch ids,
 --                     the session-log batch ledger and the consent chain's head
---   sezim_dashboards  reads sezim_stats, reads and writes the staff tables
---                     of sezim_staff, refused on all of sezim_identified
+--   sezim_dashboards  reads sezim_stats, writes its goals table, reads and
+--                     writes the staff tables of sezim_staff, refused on all
+--                     of sezim_identified
 --   sezim_privacy     reads everything, erases in sezim_identified
 
 CREATE USER IF NOT EXISTS sezim_admin IDENTIFIED WITH sha256_password BY '@ADMIN_PASSWORD@';
@@ -42,6 +43,8 @@ GRANT SELECT(chain, seq, row_hash) ON sezim_identified.consent_log TO sezim_coll
 
 CREATE USER IF NOT EXISTS sezim_dashboards IDENTIFIED WITH sha256_password BY '@DASHBOARDS_PASSWORD@';
 GRANT SELECT ON sezim_stats.* TO sezim_dashboards;
+-- The goals an admin makes in the dashboards (configuration, no visitor data).
+GRANT INSERT ON sezim_stats.goals TO sezim_dashboards;
 GRANT SELECT, INSERT ON sezim_staff.staff_users TO sezim_dashboards;
 GRANT SELECT, INSERT ON sezim_staff.staff_tokens TO sezim_dashboards;
 GRANT SELECT, INSERT ON sezim_staff.audit_log TO sezim_dashboards;

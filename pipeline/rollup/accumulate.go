@@ -49,6 +49,8 @@ type accumulator struct {
 	// allPairs gives every value of every pair filter dimension pair rows,
 	// not only those in top (an open salt day, see Options).
 	allPairs bool
+	// goals are the site's goals (goals.go).
+	goals []goalMatcher
 }
 
 func newAccumulator(s *site.Site) *accumulator {
@@ -240,5 +242,13 @@ func (a *accumulator) session(evs []event.Event) {
 				c.bounces++
 			}
 		}
+		// A goal the visit reaches counts it once, like a page it
+		// contains.
+		for _, name := range reached(a.goals, evs) {
+			a.get(granularity(g), startP[g], DimGoal, name).visits++
+		}
+	}
+	if len(a.site.Properties) > 0 {
+		a.addProps(evs, startP)
 	}
 }

@@ -73,7 +73,7 @@ import (
 var PairFilterDims = []string{
 	DimPage, DimEntryPage, DimExitPage, DimSource, DimChannel,
 	DimUTMSource, DimUTMMedium, DimUTMCampaign, DimCountry,
-	DimBrowser, DimOS, DimDevice, DimLanguage, DimEvent,
+	DimBrowser, DimOS, DimDevice, DimLanguage, DimEvent, DimGoal,
 }
 
 // pairsTable holds the pair cells as sums of changes: a cell is the sum of

@@ -46,7 +46,7 @@ var Dimensions = []string{
 	DimPage, DimEntryPage, DimExitPage, DimSource, DimChannel,
 	DimUTMSource, DimUTMMedium, DimUTMCampaign, DimUTMContent, DimUTMTerm,
 	DimCountry, DimRegion, DimBrowser, DimBrowserVersion, DimOS, DimDevice,
-	DimScreen, DimLanguage, DimEvent,
+	DimScreen, DimLanguage, DimEvent, DimGoal,
 }
 
 // Dimension names.
@@ -124,6 +124,10 @@ type Rollup struct {
 	// state (incremental.go).
 	mu   sync.Mutex
 	mine map[stateKey]uint64
+	// goals and goalPrint are each site's goals as the last run read
+	// them, and their fingerprint (goals.go).
+	goals     map[string][]site.Goal
+	goalPrint map[string]string
 	// seq names the tables a run makes for itself.
 	seq atomic.Uint64
 
@@ -157,7 +161,8 @@ func (r *Rollup) LastRun() time.Time {
 // New returns a Rollup.
 func New(o Options) *Rollup {
 	r := &Rollup{st: o.Store, sites: o.Sites, log: o.Logger, now: o.Now, insert: 50_000, topN: max(o.PairTopN, 0),
-		inGo: o.InGo, settle: o.Settle, mine: map[stateKey]uint64{}}
+		inGo: o.InGo, settle: o.Settle, mine: map[stateKey]uint64{},
+		goals: map[string][]site.Goal{}, goalPrint: map[string]string{}}
 	if r.settle == 0 {
 		r.settle = 15 * time.Second
 	}
@@ -317,6 +322,9 @@ func (r *Rollup) runSiteMode(ctx context.Context, s *site.Site, saltDay time.Tim
 	if err != nil {
 		return Result{}, err
 	}
+	if _, err := r.loadGoals(ctx, s); err != nil {
+		return Result{}, err
+	}
 	where := fmt.Sprintf("salt_day = %s AND site = %s", store.Quote(day.String()), store.Quote(s.ID))
 	if m == final && r.topN > 0 {
 		// The cells this run takes away must leave the disk too.
@@ -353,6 +361,7 @@ func (r *Rollup) runGo(ctx context.Context, s *site.Site, day store.Day, version
 	}
 	shards := uint64(1 + count/rowsPerShard)
 	acc := newAccumulator(s)
+	acc.goals = goalMatchers(r.goalsOf(s))
 	if r.topN > 0 {
 		acc.pairs = map[pairKey]*counts{}
 		if m == open {
@@ -361,15 +370,18 @@ func (r *Rollup) runGo(ctx context.Context, s *site.Site, day store.Day, version
 			if acc.top, err = r.topValues(ctx, where, r.topN); err != nil {
 				return Result{}, fmt.Errorf("cannot choose the pair values of %s for site %q: %w", day, s.ID, err)
 			}
+			acc.top = addGoalsTop(acc.top, r.goalsOf(s))
 		}
 	}
 	for shard := uint64(0); shard < shards; shard++ {
 		q := fmt.Sprintf(`SELECT visitor, toUInt32(ts), kind, name, path, ref_host, channel,
  utm_source, utm_medium, utm_campaign, utm_content, utm_term, country, region,
- browser, browser_version, os, device, screen, language
- FROM %s.events WHERE %s AND visitor %% %d = %d ORDER BY visitor, %s`, db, where, shards, shard, eventOrder)
+ browser, browser_version, os, device, screen, language, %s
+ FROM %s.events WHERE %s AND visitor %% %d = %d ORDER BY visitor, %s`, propsColumnSQL, db, where, shards, shard, eventOrder)
 		err := r.st.Query(ctx, q, func(row store.Row) error {
-			acc.add(readEvent(row))
+			e := readEvent(row)
+			parseProps(row.String(20), &e)
+			acc.add(e)
 			return nil
 		})
 		if err != nil {

@@ -116,6 +116,7 @@ func (r *Rollup) runSQL(ctx context.Context, s *site.Site, day store.Day, versio
 				if err != nil {
 					return res, fmt.Errorf("cannot choose the pair values of %s for site %q: %w", day, s.ID, err)
 				}
+				chosen = addGoalsTop(chosen, r.goalsOf(s))
 				top = topList(chosen)
 			}
 		}

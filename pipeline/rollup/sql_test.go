@@ -28,6 +28,10 @@ const diffSites = `sites:
   - id: almaty
     domains: [a.kz]
     timezone: Asia/Almaty
+    goals:
+      - {name: Signed up, event: signup}
+      - {name: Read the blog, page: "/blog/*"}
+    properties: [plan, seats]
   - id: kolkata
     domains: [k.in]
     timezone: Asia/Kolkata
@@ -39,6 +43,8 @@ const diffSites = `sites:
     timezone: America/New_York
   - id: utc
     domains: [u.org]
+    goals:
+      - {name: Pricing, page: /pricing}
 `
 
 // diffDay is the salt day of the generated events.
@@ -79,6 +85,14 @@ func genEvents(rng *rand.Rand, sites []*site.Site, visitors int, from, to time.D
 			e.Path = pick("/", "/pricing", "/blog/a", "/қала", "/docs")
 			if rng.IntN(4) == 0 {
 				e.Kind, e.Name = event.KindCustom, pick("signup", "download", "")
+			}
+			// Properties on some events; sites that list no
+			// properties must ignore them on both paths.
+			switch rng.IntN(4) {
+			case 0:
+				e.PropKeys, e.PropValues = []string{"plan"}, []string{pick("pro", "team")}
+			case 1:
+				e.PropKeys, e.PropValues = []string{"plan", "seats"}, []string{pick("pro", "free"), pick("1", "5")}
 			}
 			e.RefHost = pick("google.com", "", "", "t.co")
 			e.Channel = map[bool]string{true: "direct", false: "referral"}[e.RefHost == ""]
@@ -237,6 +251,28 @@ func diffRun(t *testing.T, cfg *site.Config, seed uint64) {
 		}
 		if len(g1) < 1000 || pairs < 500 {
 			t.Fatalf("seed %d: %d aggregate rows, %d pair rows: the generator is too thin", seed, len(g1), pairs)
+		}
+		goalRows, goalPairs := 0, 0
+		for k := range s1 {
+			f := strings.Split(k, "|")
+			if f[0] == "daily" && f[5] == rollup.DimGoal {
+				goalRows++
+			}
+			if f[0] == "pairs" && f[3] == rollup.DimGoal {
+				goalPairs++
+			}
+		}
+		if goalRows == 0 || goalPairs == 0 {
+			t.Fatalf("seed %d: %d goal rows, %d pair rows under a goal: goals are not tested", seed, goalRows, goalPairs)
+		}
+		propRows := map[string]int{}
+		for k := range s1 {
+			if f := strings.Split(k, "|"); f[0] == "daily" && strings.HasPrefix(f[5], rollup.PropDimPrefix) {
+				propRows[f[1]]++
+			}
+		}
+		if propRows["almaty"] == 0 || len(propRows) != 1 {
+			t.Fatalf("seed %d: property rows by site %v, want almaty's only", seed, propRows)
 		}
 		diff(t, fmt.Sprintf("seed %d, first run", seed), g1, s1)
 		// Late events, in rounds: some for visitors already counted (the

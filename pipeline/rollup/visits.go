@@ -51,7 +51,12 @@ import (
 // (page, path) and (event, name) it contains) and fs (its filter values for
 // the pair rows, as top asks: "" none, allPairs every value of
 // PairFilterDims, else a list of tuple literals).
-func visitsSQL(db, where, top string) string {
+//
+// goals is goalValsSQL's array of the goals the visit reaches, added to
+// vals ("": no goals). With props, the events' properties are read too:
+// eprops holds each event's (prop:key, value) pairs, and vals the
+// distinct ones (props.go).
+func visitsSQL(db, where, top, goals string, props bool) string {
 	sdims := fmt.Sprintf(`arrayFilter(d -> d.1 = '' OR d.2 != '', [
    ('%s', ''), ('%s', entry), ('%s', exit), ('%s', f.5), ('%s', f.6),
    ('%s', f.7), ('%s', f.8), ('%s', f.9), ('%s', f.10), ('%s', f.11),
@@ -61,6 +66,18 @@ func visitsSQL(db, where, top string) string {
 		DimUTMSource, DimUTMMedium, DimUTMCampaign, DimUTMContent, DimUTMTerm,
 		DimCountry, DimRegion, DimBrowser, DimBrowserVersion, DimOS,
 		DimDevice, DimScreen, DimLanguage)
+	vals := fmt.Sprintf("arrayDistinct(arrayFilter(x -> x.1 = '%[1]s' OR x.2 != '', arrayMap((k, v) -> (if(k = 1, '%[1]s', '%[2]s'), v), ek, ev)))", DimPage, DimEvent)
+	if goals != "" {
+		vals = fmt.Sprintf("arrayConcat(%s, %s)", vals, goals)
+	}
+	// Without props the visits have no eprops column at all.
+	tuple, eprops, epropsCol, epropsWhere := eventTuple, "", "", ""
+	if props {
+		tuple += ", prop_keys, prop_values"
+		eprops = propsOfEventsSQL + " AS eprops,"
+		epropsCol, epropsWhere = ", eprops", " AND length(eprops) >= 0"
+		vals = fmt.Sprintf("arrayConcat(%s, %s)", vals, propValsSQL)
+	}
 	fs := "CAST([] AS Array(Tuple(String, String)))"
 	candidates := "arrayConcat(arrayFilter(d -> d.1 != '', sd), arrayFilter(v -> v.2 != '', vals))"
 	switch top {
@@ -77,7 +94,7 @@ func visitsSQL(db, where, top string) string {
 	// ClickHouse 18.16 prunes a subquery's columns that the outer query
 	// uses only inside a lambda ("Unknown identifier"): the WHERE clauses
 	// that are always true name them outside one.
-	return fmt.Sprintf(`SELECT visitor, nv, p0, bounce, dur, sd, et, ek, ev, etop, vals, fs, arrayMap(x -> cityHash64(x.1, x.2), fs) AS fhs
+	return fmt.Sprintf(`SELECT visitor, nv, p0, bounce, dur, sd, et, ek, ev, etop, vals, fs, arrayMap(x -> cityHash64(x.1, x.2), fs) AS fhs%[11]s
  FROM (SELECT *, %[1]s AS fs
  FROM (
   SELECT visitor, nv, sess,
@@ -94,7 +111,8 @@ func visitsSQL(db, where, top string) string {
    if(npv = 0, '', ev[n + 1 - arrayFirstIndex(k -> k = 1, arrayReverse(ek))]) AS exit,
    if(f.14 != '' AND f.15 > 0, concat(f.14, ' ', toString(f.15)), '') AS bver,
    %[2]s AS sd,
-   arrayDistinct(arrayFilter(x -> x.1 = '%[3]s' OR x.2 != '', arrayMap((k, v) -> (if(k = 1, '%[3]s', '%[4]s'), v), ek, ev))) AS vals
+   %[10]s
+   %[9]s AS vals
   FROM (
    SELECT visitor, length(starts) AS nv, arrayJoin(arrayMap((s, l) -> arraySlice(evs, s, l), starts, lens)) AS sess
    FROM (
@@ -106,16 +124,17 @@ func visitsSQL(db, where, top string) string {
      FROM %[7]s.events WHERE %[8]s GROUP BY visitor))
    WHERE notEmpty(evs))
   WHERE notEmpty(sess) AND n > 0)
- WHERE notEmpty(sd) AND notEmpty(et) AND notEmpty(ek) AND notEmpty(ev) AND notEmpty(etop) AND bounce <= 1 AND dur >= 0 AND length(vals) >= 0)`,
-		fs, sdims, DimPage, DimEvent, int(SessionTimeout.Seconds()), eventTuple, db, where)
+ WHERE notEmpty(sd) AND notEmpty(et) AND notEmpty(ek) AND notEmpty(ev) AND notEmpty(etop) AND bounce <= 1 AND dur >= 0 AND length(vals) >= 0%[12]s)`,
+		fs, sdims, DimPage, DimEvent, int(SessionTimeout.Seconds()), tuple, db, where, vals, eprops, epropsCol, epropsWhere)
 }
 
 // visitKeysSQL returns the SELECT of R: per visit (visitor, p0) and key
 // (kh, a hash of period, dim and value) the visit's numbers there, with
 // the key's strings, the visitor's number of visits and the visit's filter
 // value hashes (fhs). period is an expression of {ts}, a unix time
-// (UInt32), giving the key's period.
-func visitKeysSQL(visits, period string) string {
+// (UInt32), giving the key's period. With props, each event's properties
+// add its pageview or event to their keys (props.go).
+func visitKeysSQL(visits, period string, props bool) string {
 	p := func(x string) string { return strings.ReplaceAll(period, "{ts}", x) }
 	entryExit := fmt.Sprintf("('%s', '%s')", DimEntryPage, DimExitPage)
 	// Every column has the same type in the three branches: 18.16 does
@@ -144,6 +163,9 @@ func visitKeysSQL(visits, period string) string {
    toUInt64(1) AS visits, toUInt64(0) AS pageviews, toUInt64(if(x.1 = '%[6]s', bounce, 0)) AS bounces, toUInt64(0) AS duration, toUInt64(0) AS events
   FROM %[4]s ARRAY JOIN vals AS x`,
 		p("p0"), entryExit, p("t"), visits, p("t"), DimPage, DimEvent)
+	if props {
+		rows += "\n UNION ALL\n  " + propKeysSQL(visits, p("t"))
+	}
 	return fmt.Sprintf(`SELECT visitor, p0, any(nv) AS nv, cityHash64(p, dim, value) AS kh, any(p) AS kp, any(dim) AS kd, any(value) AS kv,
   sum(visits) AS vi, sum(pageviews) AS pv, sum(bounces) AS bo, sum(duration) AS du, sum(events) AS ev
  FROM (%s) GROUP BY visitor, p0, kh`, rows)
@@ -219,12 +241,13 @@ type cellSources struct {
 // their cells, valid until fn returns.
 func (r *Rollup) withCells(ctx context.Context, s *site.Site, where, top string, fn func(cellSources) error) error {
 	periods := periodSQL(s)
-	return r.withTable(ctx, "visits", visitsSQL(r.st.DB().Stats, where, top), func(visits string) error {
+	props := len(s.Properties) > 0
+	return r.withTable(ctx, "visits", visitsSQL(r.st.DB().Stats, where, top, goalValsSQL(r.goalsOf(s)), props), func(visits string) error {
 		// The daily keys are read twice (daily cells and pairs): made
 		// once.
-		return r.withTable(ctx, "keys", visitKeysSQL(visits, periods[daily]), func(keys string) error {
+		return r.withTable(ctx, "keys", visitKeysSQL(visits, periods[daily], props), func(keys string) error {
 			return fn(cellSources{
-				hourly: cellsSQL("(" + visitKeysSQL(visits, periods[hourly]) + ")"),
+				hourly: cellsSQL("(" + visitKeysSQL(visits, periods[hourly], props) + ")"),
 				daily:  cellsSQL(keys),
 				pairs:  pairCellsSQL(keys, visits),
 				funnel: funnelCellsSQL(s, visits, periods[daily]),

@@ -31,6 +31,11 @@ import (
 //	         IPv4 address) or 6 (the /48 of an IPv6 one), then its bytes
 //	2 × (uvarint length, bytes): visitor id (the sezim_vid cookie), user id
 //
+// and, from segment version 3 on, the event's properties:
+//
+//	uvarint  number of properties, then that many × 2 × (uvarint length,
+//	         bytes): key, value
+//
 // Nothing else: an Event holds no address and no user agent, and of an
 // address the identity keeps only the network prefix, so the log cannot
 // hold a full address whatever it is given. Segments of version 1 (no
@@ -70,7 +75,7 @@ func appendEvent(b []byte, e *event.Event, id *pipeline.Identity) []byte {
 		b = append(b, s...)
 	}
 	if id == nil {
-		return append(b, 0)
+		return appendProps(append(b, 0), e)
 	}
 	b = append(b, 1)
 	// Only the prefix is written, so even an address that was not
@@ -90,7 +95,45 @@ func appendEvent(b []byte, e *event.Event, id *pipeline.Identity) []byte {
 	b = binary.AppendUvarint(b, uint64(len(id.VisitorID)))
 	b = append(b, id.VisitorID...)
 	b = binary.AppendUvarint(b, uint64(len(id.UserID)))
-	return append(b, id.UserID...)
+	return appendProps(append(b, id.UserID...), e)
+}
+
+// appendProps appends e's properties (segment version 3).
+func appendProps(b []byte, e *event.Event) []byte {
+	n := min(len(e.PropKeys), len(e.PropValues))
+	b = binary.AppendUvarint(b, uint64(n))
+	for i := range n {
+		b = binary.AppendUvarint(b, uint64(len(e.PropKeys[i])))
+		b = append(b, e.PropKeys[i]...)
+		b = binary.AppendUvarint(b, uint64(len(e.PropValues[i])))
+		b = append(b, e.PropValues[i]...)
+	}
+	return b
+}
+
+// maxProps bounds the properties of one record, as a corrupt count must
+// not allocate far; the pipeline keeps far fewer.
+const maxProps = 64
+
+// props reads the properties of a version 3 record into e.
+func (d *decoder) props(e *event.Event) {
+	n := d.uvarint()
+	if d.err != nil {
+		return
+	}
+	if n > maxProps {
+		d.fail(errRange)
+		return
+	}
+	e.PropKeys, e.PropValues = e.PropKeys[:0], e.PropValues[:0]
+	for range n {
+		k, v := d.str(), d.str()
+		if d.err != nil {
+			return
+		}
+		e.PropKeys = append(e.PropKeys, k)
+		e.PropValues = append(e.PropValues, v)
+	}
 }
 
 // decodeEvent fills e from payload p of a segment of format version ver,
@@ -120,6 +163,10 @@ func decodeEvent(p string, ver uint16, e *event.Event, id *pipeline.Identity) (b
 	has := false
 	if ver >= 2 {
 		has = d.identity(id)
+	}
+	e.PropKeys, e.PropValues = e.PropKeys[:0], e.PropValues[:0]
+	if ver >= 3 {
+		d.props(e)
 	}
 	if d.err != nil {
 		return false, d.err

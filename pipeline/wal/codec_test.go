@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,6 +28,16 @@ func sample(i int) event.Event {
 	}
 }
 
+// sameEvent compares two events field by field, their properties as
+// lists (an event without any may hold nil or an empty slice).
+func sameEvent(a, b event.Event) bool {
+	if !slices.Equal(a.PropKeys, b.PropKeys) || !slices.Equal(a.PropValues, b.PropValues) {
+		return false
+	}
+	a.PropKeys, a.PropValues, b.PropKeys, b.PropValues = nil, nil, nil, nil
+	return reflect.DeepEqual(a, b)
+}
+
 // sampleID is a consented event's identity, its address already truncated.
 func sampleID(i int) pipeline.Identity {
 	id := pipeline.Identity{VisitorID: fmt.Sprintf("v%021d", i), IP: netip.MustParseAddr("203.0.113.0")}
@@ -45,7 +57,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("decode: %v", err)
 		}
-		if got != e {
+		if !sameEvent(got, e) {
 			t.Fatalf("round trip:\n got %+v\nwant %+v", got, e)
 		}
 		if has != (id != nil) || id != nil && gotID != *id {
@@ -64,12 +76,16 @@ func TestCodecRoundTrip(t *testing.T) {
 		if _, err := decodeEvent(string(append(p, 0)), version, &got, &gotID); err == nil {
 			t.Fatal("trailing byte accepted")
 		}
-		if id != nil {
+		if id != nil || len(e.PropKeys) > 0 {
 			return
 		}
-		// A version 1 record is the same without the identity byte.
-		v1 := p[:len(p)-1]
-		if has, err := decodeEvent(string(v1), 1, &got, &gotID); err != nil || has || got != e {
+		// A version 2 record is the same without the property count, a
+		// version 1 record without the identity byte too.
+		if has, err := decodeEvent(string(p[:len(p)-1]), 2, &got, &gotID); err != nil || has || !sameEvent(got, e) {
+			t.Fatalf("version 2 record: %v %v %+v", has, err, got)
+		}
+		v1 := p[:len(p)-2]
+		if has, err := decodeEvent(string(v1), 1, &got, &gotID); err != nil || has || !sameEvent(got, e) {
 			t.Fatalf("version 1 record: %v %v %+v", has, err, got)
 		}
 		if _, err := decodeEvent(string(p), 1, &got, &gotID); err == nil {
@@ -89,6 +105,13 @@ func TestCodecRoundTrip(t *testing.T) {
 		id := sampleID(i)
 		f(consented, &id)
 	}
+	props := sample(4)
+	props.Kind, props.Name = event.KindCustom, "signup"
+	props.PropKeys, props.PropValues = []string{"plan", "seats"}, []string{"pro", ""}
+	f(props, nil)
+	consented.PropKeys, consented.PropValues = []string{"plan"}, []string{"team ✓"}
+	f(consented, &pipeline.Identity{UserID: "u1"})
+	consented.PropKeys, consented.PropValues = nil, nil
 	f(consented, &pipeline.Identity{})                                                // no cookie, no address
 	f(consented, &pipeline.Identity{IP: netip.MustParseAddr("::")})                   // an IPv6 /48 of zeros is still IPv6
 	f(consented, &pipeline.Identity{UserID: strings.Repeat("u", pipeline.MaxUserID)}) // the longest user id
@@ -133,17 +156,19 @@ func TestDecodeRejects(t *testing.T) {
 	e := sample(3)
 	p := appendEvent(nil, &e, nil)
 	bad := append([]byte{}, p...)
-	bad[len(bad)-4] = 0x7f // a string length past the end
+	bad[len(bad)-5] = 0x7f // a string length past the end
 	f(bad)
 	far := binary.AppendUvarint(nil, 2e6) // salt day out of range
 	f(append(far, p[3:]...))
-	f(p[:len(p)-1])                                 // no identity byte
-	f(append(append([]byte{}, p[:len(p)-1]...), 2)) // an unknown identity byte
+	f(p[:len(p)-2])                                    // no identity byte
+	f(append(append([]byte{}, p[:len(p)-2]...), 2, 0)) // an unknown identity byte
+	f(append(append([]byte{}, p[:len(p)-1]...), 65))   // more properties than a record holds
+	f(append(append([]byte{}, p[:len(p)-1]...), 1, 1)) // a property cut short
 	id := pipeline.Identity{IP: netip.MustParseAddr("203.0.113.0")}
-	withID := appendEvent(nil, &e, &id)  // ends: 1, 3, 203, 0, 113, 0, 0
+	withID := appendEvent(nil, &e, &id)  // ends: 1, 3, 203, 0, 113, 0, 0, 0
 	for _, n := range []byte{1, 4, 16} { // address lengths the log never writes
 		b := append([]byte{}, withID...)
-		b[len(b)-6] = n
+		b[len(b)-7] = n
 		f(b)
 	}
 }
@@ -241,7 +266,7 @@ func FuzzDecodeEvent(f *testing.F) {
 		}
 		var again event.Event
 		var againID pipeline.Identity
-		if has2, err := decodeEvent(string(appendEvent(nil, &e, idp)), version, &again, &againID); err != nil || again != e || has2 != has || has && againID != id {
+		if has2, err := decodeEvent(string(appendEvent(nil, &e, idp)), version, &again, &againID); err != nil || !sameEvent(again, e) || has2 != has || has && againID != id {
 			t.Fatalf("re-encoding changed the event: %v", err)
 		}
 	})

@@ -35,7 +35,7 @@ import (
 const (
 	headerSize   = 24
 	frameSize    = 8
-	version      = 2 // 2: records may carry a consented event's identity; 1 is still read
+	version      = 3 // 3: records carry event properties; 2: a consented event's identity; 1 and 2 are still read
 	segExt       = ".wal"
 	corruptExt   = ".corrupt"
 	segNameDigit = 20

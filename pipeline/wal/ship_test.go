@@ -430,7 +430,7 @@ func TestShipVersion1Segment(t *testing.T) {
 			var at int
 			b, at = appendFrame(b)
 			b = appendEvent(b, &e, nil)
-			b = b[:len(b)-1] // version 1 has no identity byte
+			b = b[:len(b)-2] // version 1 has no identity byte and no properties
 			finishFrame(b, at)
 		}
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -446,7 +446,7 @@ func TestShipVersion1Segment(t *testing.T) {
 		if ev, id, _, _ := countBoth(t, st); ev != 10 || id != 0 {
 			t.Fatalf("%d events and %d identified rows from a version 1 segment, want 10 and 0", ev, id)
 		}
-		// New segments are version 2.
+		// New segments are the current version.
 		e := sample(1)
 		if err := w.Write(&e); err != nil {
 			t.Fatal(err)

@@ -24,7 +24,7 @@
     { title: 'Custom events', tabs: [['event', 'Events']] },
   ];
 
-  const state = { site: '', period: '7d', from: '', to: '', compare: false, filters: [], interval: '', metric: 'visitors', tabs: {} };
+  const state = { site: '', period: '7d', from: '', to: '', compare: false, filters: [], interval: '', metric: 'visitors', tabs: {}, goal: '', role: '' };
   let sites = [];
   let loadSeq = 0;
 
@@ -65,6 +65,7 @@
     state.metric = q.get('metric') || 'visitors';
     state.interval = q.get('interval') || '';
     state.filters = q.getAll('filter').map(parseFilter).filter(Boolean);
+    state.goal = q.get('goal') || '';
   }
   function writeURL() {
     const q = new URLSearchParams();
@@ -75,12 +76,14 @@
     for (const f of state.filters) q.append('filter', filterParam(f));
     if (state.interval) q.set('interval', state.interval);
     if (state.metric !== 'visitors') q.set('metric', state.metric);
+    if (state.goal) q.set('goal', state.goal);
     history.replaceState(null, '', `/app/?${q}`);
   }
   function params(extra) {
     const q = new URLSearchParams({ site: state.site, period: state.period });
     if (state.period === 'custom') { q.set('from', state.from); q.set('to', state.to); }
     for (const f of state.filters) q.append('filter', filterParam(f));
+    if (state.goal) q.set('goal', state.goal);
     for (const [k, v] of Object.entries(extra || {})) q.set(k, v);
     return q;
   }
@@ -96,6 +99,7 @@
   const filterParam = (f) => `${f.dim}${f.op}${f.value}`;
   const filterText = (f) => `${f.dim} ${OPS[f.op]} ${f.value === '' ? '(none)' : f.value}`;
   function addFilter(f) {
+    state.goal = ''; // a goal does not combine with a filter
     // Clicking a row replaces what filtered that property by equality.
     state.filters = state.filters.filter((g) => !(g.dim === f.dim && (f.op === '==' || filterParam(g) === filterParam(f))));
     state.filters.push(f);
@@ -187,6 +191,7 @@
       }, label, el('div', { class: `value${r.suppressed ? ' supp' : ''}`, id: `metric-${def.key}`, text: value, title: r.suppressed ? `Fewer than ${agg.k} visitors: hidden` : null }), delta);
       box.append(card);
     }
+    goalCards(agg);
   }
 
   // ---- chart -----------------------------------------------------------
@@ -307,9 +312,10 @@
       return;
     }
     const key = dim === 'event' ? 'events' : 'visitors';
+    const evs = dim === 'event' || dim.startsWith('prop:'); // properties count events, like event names
     const top = Math.max(1, ...rows.map((r) => (r.suppressed ? 0 : r[key] || 0)));
     const table = el('table', { 'data-dim': dim },
-      el('thead', {}, el('tr', {}, el('th', { text: 'Value' }), el('th', { text: 'Visitors' }), el('th', { text: dim === 'event' ? 'Events' : 'Pageviews' }))));
+      el('thead', {}, el('tr', {}, el('th', { text: 'Value' }), el('th', { text: 'Visitors' }), el('th', { text: evs ? 'Events' : 'Pageviews' }), b.goal ? el('th', { text: 'CR' }) : null)));
     const tbody = el('tbody');
     for (const r of rows) {
       const cell = (v) => (r.suppressed
@@ -318,7 +324,7 @@
       const width = r.suppressed ? 0 : Math.round((100 * (r[key] || 0)) / top);
       const name = r.other ? '(other values)' : (r.value === '' ? '(none)' : r.value);
       const first = el('td', { title: name }, el('div', { class: 'bg', style: `width:${width}%` }), el('span', { text: name }));
-      const tr = el('tr', { class: r.other ? 'other' : 'row', 'data-value': r.other ? null : r.value }, first, cell(r.visitors), cell(dim === 'event' ? r.events : r.pageviews));
+      const tr = el('tr', { class: r.other ? 'other' : 'row', 'data-value': r.other ? null : r.value }, first, cell(r.visitors), cell(evs ? r.events : r.pageviews), b.goal ? rateCell(r) : null);
       if (!r.other) {
         tr.tabIndex = 0;
         const pick = () => setFilter(dim, r.value);
@@ -395,6 +401,136 @@
     addFilter({ dim, op: '==', value });
   }
 
+  // ---- goals and properties -------------------------------------------------
+  // The goals panel lists each goal's conversions and conversion rate over
+  // the period (unfiltered); choosing a goal adds its conversions and rate
+  // to the totals and a CR column to every breakdown. Admins add and remove
+  // the goals made here (the site file's are read-only). The site's
+  // property keys become tabs of a Properties panel.
+  function rateCell(r) {
+    if (r.conversion_rate === null || r.conversion_rate === undefined) {
+      return el('td', { class: 'supp', title: 'Not shown: too few visitors, or folded into (other)', text: '–' });
+    }
+    return el('td', { class: 'cr', title: `${r.conversions} converted`, text: `${r.conversion_rate}%` });
+  }
+
+  function goalCards(agg) {
+    const r = agg.results;
+    if (!agg.goal || r.conversions === undefined) return;
+    const hidden = r.conversions === null;
+    for (const [key, label, text] of [
+      ['conversions', `Conversions: ${agg.goal}`, hidden ? `< ${agg.k}` : num(r.conversions)],
+      ['conversion_rate', 'Conversion rate', hidden ? '–' : `${r.conversion_rate}%`],
+    ]) {
+      $('cards').append(el('div', { class: 'metric goal-card', 'data-metric': key },
+        el('div', { class: 'label', text: label }), el('div', { class: `value${hidden ? ' supp' : ''}`, id: `metric-${key}`, text })));
+    }
+  }
+
+  let meta = { site: '', goals: [], properties: [] };
+  async function siteMeta() {
+    if (meta.site !== state.site) {
+      const m = await api('stats/goals', new URLSearchParams({ site: state.site }));
+      meta = { site: state.site, goals: m.goals, properties: m.properties || [] };
+      const i = PANELS.findIndex((p) => p.props);
+      if (i >= 0) PANELS.splice(i, 1);
+      if (meta.properties.length) {
+        PANELS.push({ title: 'Properties', props: true, tabs: meta.properties.map((k) => [`prop:${k}`, k]) });
+      }
+    }
+    return meta;
+  }
+
+  function setGoal(name) {
+    state.goal = state.goal === name ? '' : name;
+    if (state.goal) state.filters = [];
+    writeURL();
+    load();
+  }
+
+  async function goalWrite(method, q, body) {
+    const res = await fetch(`/api/v1/stats/goals${q ? `?${q}` : ''}`, {
+      method, credentials: 'same-origin',
+      headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const out = await res.json().catch(() => ({}));
+    if (!res.ok) throw new Error(out.error || `HTTP ${res.status}`);
+    meta.site = ''; // read the goals again
+  }
+
+  function goalForm(box) {
+    const name = el('input', { id: 'goal-name', 'aria-label': 'Goal name', placeholder: 'Name', maxlength: '100' });
+    const kind = el('select', { id: 'goal-kind', 'aria-label': 'Goal kind' },
+      el('option', { value: 'event', text: 'Custom event' }), el('option', { value: 'page', text: 'Page (* matches anything)' }));
+    const value = el('input', { id: 'goal-value', 'aria-label': 'Event name or page', placeholder: 'signup or /signup/*' });
+    const form = el('form', { class: 'goal-form', id: 'goal-form' }, name, kind, value, el('button', { type: 'submit', id: 'goal-add', text: 'Add goal' }));
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const g = { site: state.site, name: name.value.trim() };
+      g[kind.value] = value.value.trim();
+      try {
+        await goalWrite('PUT', null, g);
+        load();
+      } catch (err) { showError(err); }
+    });
+    box.append(form);
+  }
+
+  async function renderGoals() {
+    const seq = loadSeq;
+    const box = $('goals');
+    let m, b;
+    try {
+      m = await siteMeta();
+      if (seq !== loadSeq) return;
+      // The site's first load learns its property keys only now.
+      if (Boolean(document.querySelector('.panel[data-panel="Properties"]')) !== PANELS.some((p) => p.props)) renderPanels();
+      const q = new URLSearchParams({ site: state.site, period: state.period, property: 'goal', limit: 100 });
+      if (state.period === 'custom') { q.set('from', state.from); q.set('to', state.to); }
+      b = m.goals.length ? await api('stats/breakdown', q) : { results: [] };
+    } catch (err) {
+      box.textContent = '';
+      box.append(el('div', { class: 'empty', text: err.message }));
+      return;
+    }
+    if (seq !== loadSeq) return;
+    box.textContent = '';
+    box.append(el('div', { class: 'panel-head' }, el('h2', { text: 'Goals' }), state.goal ? el('span', { class: 'note', text: `Breakdowns show conversions to ${state.goal}` }) : null));
+    const byName = new Map(b.results.map((r) => [r.value, r]));
+    const table = el('table', { id: 'goals-table' },
+      el('thead', {}, el('tr', {}, el('th', { text: 'Goal' }), el('th', { text: 'Conversions' }), el('th', { text: 'CR' }), state.role === 'admin' ? el('th', { text: '' }) : null)));
+    const tbody = el('tbody');
+    for (const g of m.goals) {
+      const r = byName.get(g.name) || { conversions: 0, conversion_rate: 0, visitors: 0 };
+      const conv = r.suppressed ? el('td', { class: 'supp', title: `Fewer than ${r.k} visitors: hidden`, text: `< ${r.k}` }) : el('td', { text: num(r.conversions || 0) });
+      const tr = el('tr', { class: `row${state.goal === g.name ? ' on' : ''}`, 'data-goal': g.name, tabindex: '0', 'aria-pressed': String(state.goal === g.name) },
+        el('td', { title: g.event ? `event ${g.event}` : `page ${g.page}` }, el('span', { text: g.name })), conv, rateCell(r.suppressed ? {} : r));
+      tr.addEventListener('click', () => setGoal(g.name));
+      tr.addEventListener('keydown', (e) => { if (e.key === 'Enter') setGoal(g.name); });
+      if (state.role === 'admin') {
+        const td = el('td');
+        if (g.source === 'console') {
+          td.append(el('button', { type: 'button', class: 'goal-del', 'aria-label': `Remove goal ${g.name}`, text: '✕',
+            onclick: async (e) => {
+              e.stopPropagation();
+              try {
+                await goalWrite('DELETE', new URLSearchParams({ site: state.site, name: g.name }));
+                if (state.goal === g.name) state.goal = '';
+                load();
+              } catch (err) { showError(err); }
+            } }));
+        }
+        tr.append(td);
+      }
+      tbody.append(tr);
+    }
+    table.append(tbody);
+    if (m.goals.length) box.append(table);
+    else box.append(el('div', { class: 'empty', text: 'No goals yet.' }));
+    if (state.role === 'admin') goalForm(box);
+  }
+
   // ---- loading ------------------------------------------------------------
   async function load() {
     loadSeq++;
@@ -407,6 +543,7 @@
     renderIntervals();
     renderPanels();
     renderFunnels();
+    renderGoals();
     try {
       const aggQ = params(state.compare ? { compare: 'previous' } : {});
       const tsQ = params(state.interval ? { interval: state.interval } : {});
@@ -531,6 +668,7 @@
     }
     sites = me.sites;
     $('who').textContent = `${me.user} · ${me.role}`;
+    state.role = me.role;
     // The privacy console is for the privacy and admin roles (the server
     // refuses everyone else): others get no link to it at all.
     if (me.role === 'privacy' || me.role === 'admin') {
@@ -543,7 +681,7 @@
       return;
     }
     if (!sites.some((s) => s.id === state.site)) state.site = sites[0].id;
-    sel.addEventListener('change', () => { state.site = sel.value; state.filters = []; writeURL(); load(); realtime(); if (live) liveLoad(); });
+    sel.addEventListener('change', () => { state.site = sel.value; state.filters = []; state.goal = ''; writeURL(); load(); realtime(); if (live) liveLoad(); });
     $('period').addEventListener('change', (e) => {
       state.period = e.target.value;
       if (state.period === 'custom') {
