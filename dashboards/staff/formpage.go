@@ -41,5 +41,6 @@ p.error { background: #fff0f0; color: #a61e1e; border-radius: 8px; padding: .5re
 func formPage(name, title, body string) *template.Template {
 	t := template.Must(template.New(name).Parse(formLayout))
 	template.Must(t.New("title").Parse(title))
-	return template.Must(t.New("body").Parse(body))
+	template.Must(t.New("body").Parse(body))
+	return t
 }
