@@ -110,17 +110,15 @@ func visitsSQL(db, where, top string) string {
 		fs, sdims, DimPage, DimEvent, int(SessionTimeout.Seconds()), eventTuple, db, where)
 }
 
-// visitKeysSQL returns the SELECT of R: per visit (visitor, p0) and key
-// (kh, a hash of period, dim and value) the visit's numbers there, with
-// the key's strings, the visitor's number of visits and the visit's filter
-// value hashes (fhs). period is an expression of {ts}, a unix time
-// (UInt32), giving the key's period.
-func visitKeysSQL(visits, period string) string {
+// keyRowsSQL returns the SELECT of what each visit of table visits adds to
+// each key (visitor, nv, p0, p, dim, value and the numbers), a key in
+// several rows; period as for visitKeysSQL.
+func keyRowsSQL(visits, period string) string {
 	p := func(x string) string { return strings.ReplaceAll(period, "{ts}", x) }
 	entryExit := fmt.Sprintf("('%s', '%s')", DimEntryPage, DimExitPage)
 	// Every column has the same type in the three branches: 18.16 does
 	// not widen them.
-	rows := fmt.Sprintf(`SELECT visitor, nv, p0, pp AS p, d.1 AS dim, d.2 AS value,
+	return fmt.Sprintf(`SELECT visitor, nv, p0, pp AS p, d.1 AS dim, d.2 AS value,
    toUInt64(pp = pz) AS visits, toUInt64(if(d.1 IN %[2]s, 0, npp)) AS pageviews,
    toUInt64(if(pp = pz, bounce, 0)) AS bounces, toUInt64(if(pp = pz, dur, 0)) AS duration,
    toUInt64(if(d.1 IN %[2]s, 0, nep)) AS events
@@ -144,9 +142,16 @@ func visitKeysSQL(visits, period string) string {
    toUInt64(1) AS visits, toUInt64(0) AS pageviews, toUInt64(if(x.1 = '%[6]s', bounce, 0)) AS bounces, toUInt64(0) AS duration, toUInt64(0) AS events
   FROM %[4]s ARRAY JOIN vals AS x`,
 		p("p0"), entryExit, p("t"), visits, p("t"), DimPage, DimEvent)
+}
+
+// visitKeysSQL returns the SELECT of R: per visit (visitor, p0) and key
+// (kh, a hash of period, dim and value) the visit's numbers there, with
+// the key's strings and the visitor's number of visits. period is an
+// expression of {ts}, a unix time (UInt32), giving the key's period.
+func visitKeysSQL(visits, period string) string {
 	return fmt.Sprintf(`SELECT visitor, p0, any(nv) AS nv, cityHash64(p, dim, value) AS kh, any(p) AS kp, any(dim) AS kd, any(value) AS kv,
   sum(visits) AS vi, sum(pageviews) AS pv, sum(bounces) AS bo, sum(duration) AS du, sum(events) AS ev
- FROM (%s) GROUP BY visitor, p0, kh`, rows)
+ FROM (%s) GROUP BY visitor, p0, kh`, keyRowsSQL(visits, period))
 }
 
 // visitorsSQL counts the distinct visitors of a group of R rows: a visitor
@@ -167,31 +172,85 @@ func cellsSQL(keys string) string {
   FROM %s GROUP BY kh`, visitorsSQL, ckeySQL, keys)
 }
 
+// priorSQL is the SELECT of the rows that tell a visit's pair cells that
+// its visitor was counted in them already: per visit (visitor, p0) after
+// the visitor's first of the day and daily key kh that one of the
+// visitor's earlier visits has, the filter value hashes of those earlier
+// visits (relf). Only visitors with several visits have rows.
+func priorSQL(keys, visits string) string {
+	// Two arrayJoins in one SELECT make every pair (i, j) of a visitor's
+	// visits (of two different expressions: the engine makes one of two
+	// equal ones); j is earlier when its start is.
+	return fmt.Sprintf(`SELECT visitor, p0, kh, groupArrayArray(pf) AS relf
+ FROM (
+  SELECT visitor, i.1 AS p0, arrayJoin(arrayFilter(k -> has(j.3, k), i.3)) AS kh, j.2 AS pf
+  FROM (
+   SELECT visitor, arrayJoin(vs) AS i, arrayJoin(arrayReverse(vs)) AS j
+   FROM (
+    SELECT visitor, groupArray((p0, fhs, khs)) AS vs
+    FROM (SELECT visitor, p0, fhs FROM %[2]s WHERE nv > 1) AS v
+    ANY INNER JOIN (SELECT visitor, p0, groupArray(kh) AS khs FROM %[1]s WHERE nv > 1 GROUP BY visitor, p0) AS k USING (visitor, p0)
+    GROUP BY visitor))
+  WHERE j.1 < i.1)
+ GROUP BY visitor, p0, kh`, keys, visits)
+}
+
+// pairHashCellsSQL is the SELECT of one site's exact pair cells on hashes
+// (fh, kh, visitors, visits, pageviews, bounces, duration, events, ckey)
+// from the daily R rows in table keys of a visits table made with filter
+// values and its prior table (priorSQL): only hashes and numbers go
+// through the cross of keys and filter values, and pairNames gives the
+// strings back.
+//
+// A visitor is counted in a cell by the first of its visits in it (first):
+// a filter value of a visit is new to a key unless it is among relf, which
+// arrayEnumerateUniq tells without a set per cell (a set per cell, even
+// an empty one, made the cells cost three times as much to count).
+func pairHashCellsSQL(keys, visits, prior string) string {
+	return fmt.Sprintf(`SELECT fh, kh, sum(first) AS visitors, sum(vi) AS visits,
+   sum(pv) AS pageviews, sum(bo) AS bounces, sum(du) AS duration, sum(ev) AS events, sum(first * rk) AS ckey
+  FROM (
+   SELECT kh, fhs, rk, vi, pv, bo, du, ev, arraySlice(arrayEnumerateUniq(arrayConcat(relf, fhs)), length(relf) + 1) AS us
+   FROM (
+    SELECT visitor, p0, kh, vi, pv, bo, du, ev, relf
+    FROM (SELECT visitor, p0, kh, vi, pv, bo, du, ev FROM %[1]s) AS keys
+    ANY LEFT JOIN %[3]s AS prior USING (visitor, p0, kh)) AS keys
+   ANY LEFT JOIN (SELECT visitor, p0, fhs, %[4]s AS rk FROM %[2]s) AS visits USING (visitor, p0))
+  ARRAY JOIN fhs AS fh, arrayMap(u -> toUInt64(u = 1), us) AS first
+  GROUP BY fh, kh`, keys, visits, prior, RecordKeySQL("visitor"))
+}
+
+// pairNames are the SELECTs of the strings behind a pair cell's hashes:
+// keys (kh, day, dim, value) and filters (fh, fdim, fvalue); either may
+// name a hash more than once.
+type pairNames struct {
+	keys, filters string
+}
+
+// newPairNames is the pairNames of a daily R table and its visits table.
+func newPairNames(keys, visits string) pairNames {
+	return pairNames{
+		keys:    fmt.Sprintf("SELECT kh, kp AS day, kd AS dim, kv AS value FROM %s", keys),
+		filters: fmt.Sprintf("SELECT cityHash64(x.1, x.2) AS fh, x.1 AS fdim, x.2 AS fvalue FROM %s ARRAY JOIN fs AS x", visits),
+	}
+}
+
 // pairCellsSQL is the SELECT of one site's exact pair cells (day, fdim,
 // fvalue, dim, value, visitors, visits, pageviews, bounces, duration,
 // events, ckey) from the daily R rows in table keys of a visits table made with
-// filter values. Only hashes and numbers go through the cross of keys and
-// filter values; the strings are joined to the cells.
-func pairCellsSQL(keys, visits string) string {
+// filter values: pairHashCellsSQL with the strings joined to the cells.
+func pairCellsSQL(keys, visits, prior string) string {
+	names := newPairNames(keys, visits)
 	// 18.16 has one JOIN per SELECT: the key strings, then the filter
 	// strings. ANY LEFT JOIN: newer engines make ANY INNER JOIN keep one
 	// row per key on both sides.
 	return fmt.Sprintf(`SELECT day, fdim, fvalue, dim, value, visitors, visits, pageviews, bounces, duration, events, ckey
  FROM (
-  SELECT fh, kp AS day, kd AS dim, kv AS value, visitors, visits, pageviews, bounces, duration, events, ckey
-  FROM (
-   SELECT fh, kh, %[1]s AS visitors, sum(vi) AS visits,
-    sum(pv) AS pageviews, sum(bo) AS bounces, sum(du) AS duration, sum(ev) AS events, %[4]s AS ckey
-   FROM (
-    SELECT visitor, nv, kh, fhs, vi, pv, bo, du, ev
-    FROM (SELECT visitor, p0, nv, kh, vi, pv, bo, du, ev FROM %[2]s) AS keys
-    ANY LEFT JOIN (SELECT visitor, p0, fhs FROM %[3]s) AS visits USING (visitor, p0))
-   ARRAY JOIN fhs AS fh
-   GROUP BY fh, kh) AS cells
-  ANY LEFT JOIN (SELECT kh, any(kp) AS kp, any(kd) AS kd, any(kv) AS kv FROM %[2]s GROUP BY kh) AS names USING (kh)) AS named
- ANY LEFT JOIN (
-  SELECT cityHash64(x.1, x.2) AS fh, any(x.1) AS fdim, any(x.2) AS fvalue FROM %[3]s ARRAY JOIN fs AS x GROUP BY fh
- ) AS filters USING (fh)`, visitorsSQL, keys, visits, ckeySQL)
+  SELECT fh, day, dim, value, visitors, visits, pageviews, bounces, duration, events, ckey
+  FROM (%[1]s) AS cells
+  ANY LEFT JOIN (SELECT kh, any(day) AS day, any(dim) AS dim, any(value) AS value FROM (%[2]s) GROUP BY kh) AS names USING (kh)) AS named
+ ANY LEFT JOIN (SELECT fh, any(fdim) AS fdim, any(fvalue) AS fvalue FROM (%[3]s) GROUP BY fh) AS filters USING (fh)`,
+		pairHashCellsSQL(keys, visits, prior), names.keys, names.filters)
 }
 
 // withTable makes a table in memory of a SELECT under a name of its own,
@@ -208,9 +267,12 @@ func (r *Rollup) withTable(ctx context.Context, tag, sel string, fn func(name st
 }
 
 // cellSources are the SELECTs of one visits table's cells: hourly and
-// daily (cellsSQL columns) and pairs (pairCellsSQL columns).
+// daily (cellsSQL columns) and pairs (pairCellsSQL columns), and the pairs
+// on hashes (pairHashCellsSQL columns) with their names.
 type cellSources struct {
 	hourly, daily, pairs string
+	pairHashes           string
+	pairNames            pairNames
 }
 
 // withCells sessionises the events matching where (see visitsSQL, top
@@ -222,10 +284,18 @@ func (r *Rollup) withCells(ctx context.Context, s *site.Site, where, top string,
 		// The daily keys are read twice (daily cells and pairs): made
 		// once.
 		return r.withTable(ctx, "keys", visitKeysSQL(visits, periods[daily]), func(keys string) error {
-			return fn(cellSources{
+			cells := cellSources{
 				hourly: cellsSQL("(" + visitKeysSQL(visits, periods[hourly]) + ")"),
 				daily:  cellsSQL(keys),
-				pairs:  pairCellsSQL(keys, visits),
+			}
+			if top == "" {
+				return fn(cells)
+			}
+			return r.withTable(ctx, "prior", priorSQL(keys, visits), func(prior string) error {
+				cells.pairs = pairCellsSQL(keys, visits, prior)
+				cells.pairHashes = pairHashCellsSQL(keys, visits, prior)
+				cells.pairNames = newPairNames(keys, visits)
+				return fn(cells)
 			})
 		})
 	})
