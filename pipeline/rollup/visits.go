@@ -21,12 +21,15 @@ package rollup
 //     event name, each page or event name it contains once;
 //  4. those rows added up per visit and key (R), then per key: a visitor
 //     with one visit has one R row per key, so visitors are counted as
-//     rows, and only the visitors with several visits need a distinct count.
+//     rows, and only the visitors with several visits need a distinct
+//     count. The hourly cells add the rows up per visitor and key instead,
+//     and count rows.
 //
 // Pair cells cross each R row of a visit with the visit's filter values.
 // That cross is most of a run's work (a visit with f filter values and n
 // keys makes f × n rows), so it is done on 64-bit hashes of the keys and
-// filter values, and the strings are joined back once per cell.
+// filter values, a visitor is counted by the first of its visits in a cell
+// (priorSQL), and the strings are joined back once per cell.
 //
 // Only arrays, tuples, ARRAY JOIN and higher-order functions are used:
 // ClickHouse 18.16 and the embedded 26.x engine run the same SQL. A
@@ -154,6 +157,15 @@ func visitKeysSQL(visits, period string) string {
  FROM (%s) GROUP BY visitor, p0, kh`, keyRowsSQL(visits, period))
 }
 
+// visitorKeysSQL is visitKeysSQL per visitor instead of per visit (no p0,
+// no nv): a visitor has one row per key, so that its cells
+// (visitorCellsSQL) count visitors as rows, with no set of them per cell.
+func visitorKeysSQL(visits, period string) string {
+	return fmt.Sprintf(`SELECT visitor, cityHash64(p, dim, value) AS kh, any(p) AS kp, any(dim) AS kd, any(value) AS kv,
+  sum(visits) AS vi, sum(pageviews) AS pv, sum(bounces) AS bo, sum(duration) AS du, sum(events) AS ev
+ FROM (%s) GROUP BY visitor, kh`, keyRowsSQL(visits, period))
+}
+
 // visitorsSQL counts the distinct visitors of a group of R rows: a visitor
 // with one visit has one row per key.
 //
@@ -170,6 +182,14 @@ func cellsSQL(keys string) string {
 	return fmt.Sprintf(`SELECT kh, any(kp) AS p, any(kd) AS d, any(kv) AS v, %s AS visitors, sum(vi) AS visits,
    sum(pv) AS pageviews, sum(bo) AS bounces, sum(du) AS duration, sum(ev) AS events, %s AS ckey
   FROM %s GROUP BY kh`, visitorsSQL, ckeySQL, keys)
+}
+
+// visitorCellsSQL is cellsSQL of rows per visitor and key
+// (visitorKeysSQL).
+func visitorCellsSQL(keys string) string {
+	return fmt.Sprintf(`SELECT kh, any(kp) AS p, any(kd) AS d, any(kv) AS v, count() AS visitors, sum(vi) AS visits,
+   sum(pv) AS pageviews, sum(bo) AS bounces, sum(du) AS duration, sum(ev) AS events, sum(%s) AS ckey
+  FROM %s GROUP BY kh`, RecordKeySQL("visitor"), keys)
 }
 
 // priorSQL is the SELECT of the rows that tell a visit's pair cells that
@@ -285,7 +305,7 @@ func (r *Rollup) withCells(ctx context.Context, s *site.Site, where, top string,
 		// once.
 		return r.withTable(ctx, "keys", visitKeysSQL(visits, periods[daily]), func(keys string) error {
 			cells := cellSources{
-				hourly: cellsSQL("(" + visitKeysSQL(visits, periods[hourly]) + ")"),
+				hourly: visitorCellsSQL("(" + visitorKeysSQL(visits, periods[hourly]) + ")"),
 				daily:  cellsSQL(keys),
 			}
 			if top == "" {
