@@ -199,8 +199,7 @@ func (r *Rollup) runIncremental(ctx context.Context, s *site.Site, day store.Day
 				if r.topN <= 0 {
 					return nil
 				}
-				keys := []string{"day", "fdim", "fvalue", "dim", "value"}
-				n, err := r.applyDelta(ctx, s, day, version, pairsTable, keys, keys, ca.pairs, cb.pairs)
+				n, err := r.applyPairDelta(ctx, s, day, version, pairSide{ca.pairHashes, ca.pairNames}, pairSide{cb.pairHashes, cb.pairNames})
 				res.PairRows = n
 				return err
 			})

@@ -132,6 +132,13 @@ func (r *Rollup) runSQL(ctx context.Context, s *site.Site, day store.Day, versio
 			// the Go path.
 			return err
 		}
+		if m == open {
+			// Every value, nothing folded: the difference is made on
+			// hashes (pairhash.go).
+			after := pairSide{cells: cells.pairHashes, names: cells.pairNames}
+			res.PairRows, err = r.applyPairDelta(ctx, s, day, version, after, r.storedPairSide(s, day))
+			return err
+		}
 		if top == "" {
 			cells.pairs = "" // no values chosen: only zero the stale rows
 		}

@@ -21,12 +21,15 @@ package rollup
 //     event name, each page or event name it contains once;
 //  4. those rows added up per visit and key (R), then per key: a visitor
 //     with one visit has one R row per key, so visitors are counted as
-//     rows, and only the visitors with several visits need a distinct count.
+//     rows, and only the visitors with several visits need a distinct
+//     count. The hourly cells add the rows up per visitor and key instead,
+//     and count rows.
 //
 // Pair cells cross each R row of a visit with the visit's filter values.
 // That cross is most of a run's work (a visit with f filter values and n
 // keys makes f × n rows), so it is done on 64-bit hashes of the keys and
-// filter values, and the strings are joined back once per cell.
+// filter values, a visitor is counted by the first of its visits in a cell
+// (priorSQL), and the strings are joined back once per cell.
 //
 // Only arrays, tuples, ARRAY JOIN and higher-order functions are used:
 // ClickHouse 18.16 and the embedded 26.x engine run the same SQL. A
@@ -128,13 +131,11 @@ func visitsSQL(db, where, top, goals string, props bool) string {
 		fs, sdims, DimPage, DimEvent, int(SessionTimeout.Seconds()), tuple, db, where, vals, eprops, epropsCol, epropsWhere)
 }
 
-// visitKeysSQL returns the SELECT of R: per visit (visitor, p0) and key
-// (kh, a hash of period, dim and value) the visit's numbers there, with
-// the key's strings, the visitor's number of visits and the visit's filter
-// value hashes (fhs). period is an expression of {ts}, a unix time
-// (UInt32), giving the key's period. With props, each event's properties
-// add its pageview or event to their keys (props.go).
-func visitKeysSQL(visits, period string, props bool) string {
+// keyRowsSQL returns the SELECT of what each visit of table visits adds to
+// each key (visitor, nv, p0, p, dim, value and the numbers), a key in
+// several rows; period as for visitKeysSQL. With props, each event's
+// properties add its pageview or event to their keys (props.go).
+func keyRowsSQL(visits, period string, props bool) string {
 	p := func(x string) string { return strings.ReplaceAll(period, "{ts}", x) }
 	entryExit := fmt.Sprintf("('%s', '%s')", DimEntryPage, DimExitPage)
 	// Every column has the same type in the three branches: 18.16 does
@@ -166,9 +167,26 @@ func visitKeysSQL(visits, period string, props bool) string {
 	if props {
 		rows += "\n UNION ALL\n  " + propKeysSQL(visits, p("t"))
 	}
+	return rows
+}
+
+// visitKeysSQL returns the SELECT of R: per visit (visitor, p0) and key
+// (kh, a hash of period, dim and value) the visit's numbers there, with
+// the key's strings and the visitor's number of visits. period is an
+// expression of {ts}, a unix time (UInt32), giving the key's period.
+func visitKeysSQL(visits, period string, props bool) string {
 	return fmt.Sprintf(`SELECT visitor, p0, any(nv) AS nv, cityHash64(p, dim, value) AS kh, any(p) AS kp, any(dim) AS kd, any(value) AS kv,
   sum(visits) AS vi, sum(pageviews) AS pv, sum(bounces) AS bo, sum(duration) AS du, sum(events) AS ev
- FROM (%s) GROUP BY visitor, p0, kh`, rows)
+ FROM (%s) GROUP BY visitor, p0, kh`, keyRowsSQL(visits, period, props))
+}
+
+// visitorKeysSQL is visitKeysSQL per visitor instead of per visit (no p0,
+// no nv): a visitor has one row per key, so that its cells
+// (visitorCellsSQL) count visitors as rows, with no set of them per cell.
+func visitorKeysSQL(visits, period string, props bool) string {
+	return fmt.Sprintf(`SELECT visitor, cityHash64(p, dim, value) AS kh, any(p) AS kp, any(dim) AS kd, any(value) AS kv,
+  sum(visits) AS vi, sum(pageviews) AS pv, sum(bounces) AS bo, sum(duration) AS du, sum(events) AS ev
+ FROM (%s) GROUP BY visitor, kh`, keyRowsSQL(visits, period, props))
 }
 
 // visitorsSQL counts the distinct visitors of a group of R rows: a visitor
@@ -189,31 +207,93 @@ func cellsSQL(keys string) string {
   FROM %s GROUP BY kh`, visitorsSQL, ckeySQL, keys)
 }
 
+// visitorCellsSQL is cellsSQL of rows per visitor and key
+// (visitorKeysSQL).
+func visitorCellsSQL(keys string) string {
+	return fmt.Sprintf(`SELECT kh, any(kp) AS p, any(kd) AS d, any(kv) AS v, count() AS visitors, sum(vi) AS visits,
+   sum(pv) AS pageviews, sum(bo) AS bounces, sum(du) AS duration, sum(ev) AS events, sum(%s) AS ckey
+  FROM %s GROUP BY kh`, RecordKeySQL("visitor"), keys)
+}
+
+// priorSQL is the SELECT of the rows that tell a visit's pair cells that
+// its visitor was counted in them already: per visit (visitor, p0) after
+// the visitor's first of the day and daily key kh that one of the
+// visitor's earlier visits has, the filter value hashes of those earlier
+// visits (relf). Only visitors with several visits have rows.
+func priorSQL(keys, visits string) string {
+	// Two arrayJoins in one SELECT make every pair (i, j) of a visitor's
+	// visits (of two different expressions: the engine makes one of two
+	// equal ones); j is earlier when its start is.
+	return fmt.Sprintf(`SELECT visitor, p0, kh, groupArrayArray(pf) AS relf
+ FROM (
+  SELECT visitor, i.1 AS p0, arrayJoin(arrayFilter(k -> has(j.3, k), i.3)) AS kh, j.2 AS pf
+  FROM (
+   SELECT visitor, arrayJoin(vs) AS i, arrayJoin(arrayReverse(vs)) AS j
+   FROM (
+    SELECT visitor, groupArray((p0, fhs, khs)) AS vs
+    FROM (SELECT visitor, p0, fhs FROM %[2]s WHERE nv > 1) AS v
+    ANY INNER JOIN (SELECT visitor, p0, groupArray(kh) AS khs FROM %[1]s WHERE nv > 1 GROUP BY visitor, p0) AS k USING (visitor, p0)
+    GROUP BY visitor))
+  WHERE j.1 < i.1)
+ GROUP BY visitor, p0, kh`, keys, visits)
+}
+
+// pairHashCellsSQL is the SELECT of one site's exact pair cells on hashes
+// (fh, kh, visitors, visits, pageviews, bounces, duration, events, ckey)
+// from the daily R rows in table keys of a visits table made with filter
+// values and its prior table (priorSQL): only hashes and numbers go
+// through the cross of keys and filter values, and pairNames gives the
+// strings back.
+//
+// A visitor is counted in a cell by the first of its visits in it (first):
+// a filter value of a visit is new to a key unless it is among relf, which
+// arrayEnumerateUniq tells without a set per cell (a set per cell, even
+// an empty one, made the cells cost three times as much to count).
+func pairHashCellsSQL(keys, visits, prior string) string {
+	return fmt.Sprintf(`SELECT fh, kh, sum(first) AS visitors, sum(vi) AS visits,
+   sum(pv) AS pageviews, sum(bo) AS bounces, sum(du) AS duration, sum(ev) AS events, sum(first * rk) AS ckey
+  FROM (
+   SELECT kh, fhs, rk, vi, pv, bo, du, ev, arraySlice(arrayEnumerateUniq(arrayConcat(relf, fhs)), length(relf) + 1) AS us
+   FROM (
+    SELECT visitor, p0, kh, vi, pv, bo, du, ev, relf
+    FROM (SELECT visitor, p0, kh, vi, pv, bo, du, ev FROM %[1]s) AS keys
+    ANY LEFT JOIN %[3]s AS prior USING (visitor, p0, kh)) AS keys
+   ANY LEFT JOIN (SELECT visitor, p0, fhs, %[4]s AS rk FROM %[2]s) AS visits USING (visitor, p0))
+  ARRAY JOIN fhs AS fh, arrayMap(u -> toUInt64(u = 1), us) AS first
+  GROUP BY fh, kh`, keys, visits, prior, RecordKeySQL("visitor"))
+}
+
+// pairNames are the SELECTs of the strings behind a pair cell's hashes:
+// keys (kh, day, dim, value) and filters (fh, fdim, fvalue); either may
+// name a hash more than once.
+type pairNames struct {
+	keys, filters string
+}
+
+// newPairNames is the pairNames of a daily R table and its visits table.
+func newPairNames(keys, visits string) pairNames {
+	return pairNames{
+		keys:    fmt.Sprintf("SELECT kh, kp AS day, kd AS dim, kv AS value FROM %s", keys),
+		filters: fmt.Sprintf("SELECT cityHash64(x.1, x.2) AS fh, x.1 AS fdim, x.2 AS fvalue FROM %s ARRAY JOIN fs AS x", visits),
+	}
+}
+
 // pairCellsSQL is the SELECT of one site's exact pair cells (day, fdim,
 // fvalue, dim, value, visitors, visits, pageviews, bounces, duration,
 // events, ckey) from the daily R rows in table keys of a visits table made with
-// filter values. Only hashes and numbers go through the cross of keys and
-// filter values; the strings are joined to the cells.
-func pairCellsSQL(keys, visits string) string {
+// filter values: pairHashCellsSQL with the strings joined to the cells.
+func pairCellsSQL(keys, visits, prior string) string {
+	names := newPairNames(keys, visits)
 	// 18.16 has one JOIN per SELECT: the key strings, then the filter
 	// strings. ANY LEFT JOIN: newer engines make ANY INNER JOIN keep one
 	// row per key on both sides.
 	return fmt.Sprintf(`SELECT day, fdim, fvalue, dim, value, visitors, visits, pageviews, bounces, duration, events, ckey
  FROM (
-  SELECT fh, kp AS day, kd AS dim, kv AS value, visitors, visits, pageviews, bounces, duration, events, ckey
-  FROM (
-   SELECT fh, kh, %[1]s AS visitors, sum(vi) AS visits,
-    sum(pv) AS pageviews, sum(bo) AS bounces, sum(du) AS duration, sum(ev) AS events, %[4]s AS ckey
-   FROM (
-    SELECT visitor, nv, kh, fhs, vi, pv, bo, du, ev
-    FROM (SELECT visitor, p0, nv, kh, vi, pv, bo, du, ev FROM %[2]s) AS keys
-    ANY LEFT JOIN (SELECT visitor, p0, fhs FROM %[3]s) AS visits USING (visitor, p0))
-   ARRAY JOIN fhs AS fh
-   GROUP BY fh, kh) AS cells
-  ANY LEFT JOIN (SELECT kh, any(kp) AS kp, any(kd) AS kd, any(kv) AS kv FROM %[2]s GROUP BY kh) AS names USING (kh)) AS named
- ANY LEFT JOIN (
-  SELECT cityHash64(x.1, x.2) AS fh, any(x.1) AS fdim, any(x.2) AS fvalue FROM %[3]s ARRAY JOIN fs AS x GROUP BY fh
- ) AS filters USING (fh)`, visitorsSQL, keys, visits, ckeySQL)
+  SELECT fh, day, dim, value, visitors, visits, pageviews, bounces, duration, events, ckey
+  FROM (%[1]s) AS cells
+  ANY LEFT JOIN (SELECT kh, any(day) AS day, any(dim) AS dim, any(value) AS value FROM (%[2]s) GROUP BY kh) AS names USING (kh)) AS named
+ ANY LEFT JOIN (SELECT fh, any(fdim) AS fdim, any(fvalue) AS fvalue FROM (%[3]s) GROUP BY fh) AS filters USING (fh)`,
+		pairHashCellsSQL(keys, visits, prior), names.keys, names.filters)
 }
 
 // withTable makes a table in memory of a SELECT under a name of its own,
@@ -230,10 +310,13 @@ func (r *Rollup) withTable(ctx context.Context, tag, sel string, fn func(name st
 }
 
 // cellSources are the SELECTs of one visits table's cells: hourly and
-// daily (cellsSQL columns) and pairs (pairCellsSQL columns).
+// daily (cellsSQL columns) and pairs (pairCellsSQL columns), and the pairs
+// on hashes (pairHashCellsSQL columns) with their names.
 type cellSources struct {
 	hourly, daily, pairs string
 	funnel               string // funnelCellsSQL's; "" without funnels
+	pairHashes           string
+	pairNames            pairNames
 }
 
 // withCells sessionises the events matching where (see visitsSQL, top
@@ -246,11 +329,19 @@ func (r *Rollup) withCells(ctx context.Context, s *site.Site, where, top string,
 		// The daily keys are read twice (daily cells and pairs): made
 		// once.
 		return r.withTable(ctx, "keys", visitKeysSQL(visits, periods[daily], props), func(keys string) error {
-			return fn(cellSources{
-				hourly: cellsSQL("(" + visitKeysSQL(visits, periods[hourly], props) + ")"),
+			cells := cellSources{
+				hourly: visitorCellsSQL("(" + visitorKeysSQL(visits, periods[hourly], props) + ")"),
 				daily:  cellsSQL(keys),
-				pairs:  pairCellsSQL(keys, visits),
 				funnel: funnelCellsSQL(s, visits, periods[daily]),
+			}
+			if top == "" {
+				return fn(cells)
+			}
+			return r.withTable(ctx, "prior", priorSQL(keys, visits), func(prior string) error {
+				cells.pairs = pairCellsSQL(keys, visits, prior)
+				cells.pairHashes = pairHashCellsSQL(keys, visits, prior)
+				cells.pairNames = newPairNames(keys, visits)
+				return fn(cells)
 			})
 		})
 	})
