@@ -97,3 +97,28 @@ func TestBucketPoints(t *testing.T) {
 	f("month", "2026-11-28=6/12/2 2026-12-01=15/30/2")
 	f("day", "2026-11-28=1/2/0 2026-11-29=2/4/0 2026-11-30=3/6/0 2026-12-01=4/8/0 2026-12-06=5/10/0 2026-12-07=6/12/0")
 }
+
+// The filter parameter comes from the query string: any text is either
+// refused or read into a filter that writes back to the same parameter.
+func FuzzParseFilter(f *testing.F) {
+	for _, seed := range []string{"page==/pricing", "country!=KZ", "source~=goo", "page==", "page~=",
+		"==x", "nosuch==1", "page=/x", "page!=a==b", "prop:plan==a", "goal==Signup", "\x00~=\xff"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		got, err := ParseFilter(raw)
+		if err != nil {
+			return
+		}
+		if !validDim(got.Dim) {
+			t.Fatalf("ParseFilter(%q) accepted dimension %q", raw, got.Dim)
+		}
+		if got.Op == OpContains && got.Value == "" {
+			t.Fatalf("ParseFilter(%q) accepted an empty contains", raw)
+		}
+		back := got.Dim + opTokens[got.Op] + got.Value
+		if back != raw {
+			t.Fatalf("ParseFilter(%q) = %+v, which writes back as %q", raw, got, back)
+		}
+	})
+}
