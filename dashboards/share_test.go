@@ -98,11 +98,29 @@ func TestShareLinks(t *testing.T) {
 			t.Fatalf("share_links keeps the token: %d %v", n, err)
 		}
 
-		// A visitor without an account opens it: the page, then the API
-		// under the link's path, for alpha only.
+		// A visitor without an account opens it: the dashboard itself,
+		// read only (no site picker, sign-out, staff links or links panel),
+		// its assets without a sign-in, then the API under the link's
+		// path, for alpha only.
 		guest := shareClient(t)
-		if code, body := call(t, guest, "GET", base+open.URL, "", ""); code != 200 || !strings.Contains(body, "/share/_/share.js") {
+		code, body = call(t, guest, "GET", base+open.URL, "", "")
+		if code != 200 {
 			t.Fatalf("open: %d %s", code, body)
+		}
+		for _, want := range []string{"<body data-share>", `src="/share/_/app.js"`, `href="/share/_/app.css"`, `id="share-site"`, `id="chart"`, `id="interval"`, `id="add-filter"`, `id="realtime-toggle"`, `id="goals"`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("the shared page lacks %s", want)
+			}
+		}
+		for _, banned := range []string{"/app/", "shares.js", `id="site"`, "logout", "Sign out"} {
+			if strings.Contains(body, banned) {
+				t.Errorf("the shared page has %s", banned)
+			}
+		}
+		for asset, want := range map[string]int{"app.js": 200, "app.css": 200, "shares.js": 404, "index.html": 404} {
+			if code, _ := call(t, shareClient(t), "GET", base+"/share/_/"+asset, "", ""); code != want {
+				t.Errorf("/share/_/%s: %d, want %d", asset, code, want)
+			}
 		}
 		get := func(c *http.Client, path string) (int, string) { return call(t, c, "GET", base+open.URL+path, "", "") }
 		code, body = get(guest, "/api/v1/stats/aggregate?site=alpha&period=custom&from=2026-11-24&to=2026-11-24")
@@ -167,7 +185,7 @@ func TestShareLinks(t *testing.T) {
 			t.Fatalf("create with password: %d %s", code, body)
 		}
 		g2 := shareClient(t)
-		if code, body := call(t, g2, "GET", base+locked.URL, "", ""); code != 200 || !strings.Contains(body, `name="password"`) || strings.Contains(body, "share.js") {
+		if code, body := call(t, g2, "GET", base+locked.URL, "", ""); code != 200 || !strings.Contains(body, `name="password"`) || strings.Contains(body, "app.js") {
 			t.Fatalf("a link with a password shows: %d %s", code, body)
 		}
 		if code, _ := call(t, g2, "GET", base+locked.URL+"/api/v1/stats/aggregate?site=alpha", "", ""); code != 401 {

@@ -6,8 +6,9 @@ package app
 
 import "embed"
 
-// Files are index.html, app.js and app.css; share.html and share.js (the
-// read-only page of a shared link); shares.js (the staff panel of links).
+// Files are index.html, app.js and app.css (also the read-only page of a
+// shared link, which serves index.html with a few edits); shares.js (the
+// staff panel of links).
 //
-//go:embed index.html app.js app.css share.html share.js shares.js
+//go:embed index.html app.js app.css shares.js
 var Files embed.FS

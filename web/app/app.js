@@ -6,6 +6,11 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   const SVG = 'http://www.w3.org/2000/svg';
+  // A shared link's page (/share/<token>, marked data-share) is this same
+  // dashboard, read only, for the link's one site: it reads the stats API
+  // under its own path, the only place its share session reaches.
+  const SHARE = document.body.hasAttribute('data-share');
+  const BASE = SHARE ? location.pathname.replace(/\/+$/, '') : '';
 
   const METRICS = [
     { key: 'visitors', label: 'Unique visitors', tip: 'A visitor is recognised only within one day (the daily hash changes at midnight and is destroyed). For one day this is the number of distinct visitors; for a longer period it is the sum of each day\'s visitors: someone who came on Monday and Tuesday counts twice.' },
@@ -77,7 +82,7 @@
     if (state.interval) q.set('interval', state.interval);
     if (state.metric !== 'visitors') q.set('metric', state.metric);
     if (state.goal) q.set('goal', state.goal);
-    history.replaceState(null, '', `/app/?${q}`);
+    history.replaceState(null, '', `${BASE || '/app/'}?${q}`);
   }
   function params(extra) {
     const q = new URLSearchParams({ site: state.site, period: state.period });
@@ -148,8 +153,12 @@
   }
 
   async function api(path, q) {
-    const res = await fetch(`/api/v1/${path}${q ? `?${q}` : ''}`, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
-    if (res.status === 401) { location.href = '/app/login'; throw new Error('signed out'); }
+    const res = await fetch(`${BASE}/api/v1/${path}${q ? `?${q}` : ''}`, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+    if (res.status === 401 && !SHARE) { location.href = '/app/login'; throw new Error('signed out'); }
+    // A revoked link answers 410: a reload shows its page saying so. An
+    // ended share session (401) starts afresh on a reload, unless this page
+    // has only just started one (cookies refused: no reload loop).
+    if (SHARE && (res.status === 410 || (res.status === 401 && performance.now() > 60000))) { location.reload(); throw new Error('link closed'); }
     const body = await res.json().catch(() => ({}));
     if (!res.ok) throw new Error(body.error || `HTTP ${res.status}`);
     return body;
@@ -273,7 +282,7 @@
     PANELS.forEach((def, i) => {
       const dim = state.tabs[i] || def.tabs[0][0];
       const body = el('div', { class: 'panel-body' });
-      const csv = el('a', { class: 'csv', href: `/api/v1/stats/breakdown?${params({ property: dim, limit: 1000, format: 'csv' })}`, download: '', 'data-csv': dim, text: 'CSV' });
+      const csv = el('a', { class: 'csv', href: `${BASE}/api/v1/stats/breakdown?${params({ property: dim, limit: 1000, format: 'csv' })}`, download: '', 'data-csv': dim, text: 'CSV' });
       const tabs = el('div', { class: 'tabs', role: 'tablist' });
       for (const [d, name] of def.tabs) {
         tabs.append(el('button', {
@@ -538,7 +547,7 @@
     $('period').value = state.period;
     $('custom').hidden = state.period !== 'custom';
     $('compare').checked = state.compare;
-    $('site').value = state.site;
+    if (!SHARE) $('site').value = state.site;
     renderFilters();
     renderIntervals();
     renderPanels();
@@ -661,26 +670,29 @@
     readURL();
     let me;
     try {
-      me = await api('me');
+      // A shared page acts as its link: one site, no role, no editing.
+      me = SHARE ? await api('share').then((i) => ({ user: '', role: '', sites: [{ id: i.site }] })) : await api('me');
     } catch (err) {
       showError(err);
       return;
     }
     sites = me.sites;
-    $('who').textContent = `${me.user} · ${me.role}`;
+    if (!SHARE) $('who').textContent = `${me.user} · ${me.role}`;
     state.role = me.role;
     // The privacy console is for the privacy and admin roles (the server
     // refuses everyone else): others get no link to it at all.
     if (me.role === 'privacy' || me.role === 'admin') {
       $('who').before(el('a', { id: 'privacy-link', class: 'plink', href: '/app/privacy/', text: 'Privacy console' }));
     }
-    const sel = $('site');
+    // A shared page has no site picker: a detached one keeps what follows alike.
+    const sel = SHARE ? el('select') : $('site');
     for (const s of sites) sel.append(el('option', { value: s.id, text: s.id }));
     if (!sites.length) {
       $('cards').append(el('p', { class: 'empty', text: 'No site has been granted to this account yet.' }));
       return;
     }
     if (!sites.some((s) => s.id === state.site)) state.site = sites[0].id;
+    if (SHARE) $('share-site').textContent = state.site;
     sel.addEventListener('change', () => { state.site = sel.value; state.filters = []; state.goal = ''; writeURL(); load(); realtime(); if (live) liveLoad(); });
     $('period').addEventListener('change', (e) => {
       state.period = e.target.value;
