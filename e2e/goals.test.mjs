@@ -3,7 +3,7 @@
 // and custom events with properties through the collector's beacon, then
 // Chromium: the goals panel (conversions, conversion rate), choosing a goal
 // (conversion cards, a CR column in every breakdown), an admin adding a
-// goal in the page, and the Properties panel.
+// goal in the page, the Properties panel, and a goal and a filter together.
 //
 // Needs the Go toolchain (or SEZIM_BIN) and libchdb (CHDB_LIB_PATH, default
 // .cache/chdb/libchdb.so). Without the library the test skips, unless
@@ -135,6 +135,36 @@ sites:
     assert.equal(await page.$('#goals-table tr[data-goal="Signup"] .goal-del'), null);
     await page.click('#goals-table tr[data-goal="Home"] .goal-del');
     await page.waitForSelector('#goals-table tr[data-goal="Home"]', { state: 'detached' });
+
+    // 5. A filter added while a goal is chosen keeps the goal: under
+    // page = /pricing the conversions are the pair cell of /pricing and
+    // Signup (10 of its 20 visitors); a panel of another property would
+    // need three properties together, and says so above its rows.
+    const urlHas = (goal, filter) => page.waitForFunction(([g, f]) => {
+      const q = new URLSearchParams(location.search);
+      return q.get('goal') === g && q.getAll('filter').join(' ') === f;
+    }, [goal, filter]);
+    await page.goto(`${dash}/app/?site=shop&period=today&goal=Signup`);
+    await page.click('[data-panel="Pages"] tr.row[data-value="/pricing"]');
+    await urlHas('Signup', 'page==/pricing');
+    await page.waitForFunction(() => document.querySelector('#metric-conversions')?.textContent === '10');
+    assert.equal(await page.textContent('#metric-conversion_rate'), '50%');
+    await page.waitForSelector('[data-panel="Devices"] .goal-note');
+    assert.match(await page.textContent('[data-panel="Devices"] .goal-note'), /three properties together/);
+    await page.waitForSelector('[data-panel="Devices"] tr.row[data-value="Chrome"]');
+    // 6. Choosing a goal keeps the filter: all 20 saw the Pricing page.
+    await page.click('#goals-table tr[data-goal="Pricing"]');
+    await urlHas('Pricing', 'page==/pricing');
+    await page.waitForFunction(() => document.querySelector('#metric-conversions')?.textContent === '20');
+    assert.equal(await page.textContent('#metric-conversion_rate'), '100%');
+    await page.screenshot({ path: path.join(artifactsDir, 'dashboard-goal-filter.png'), fullPage: true });
+    // 7. A goal the filters leave unanswered: the totals without it, the
+    // API's reason, and the goal still chosen.
+    await page.goto(`${dash}/app/?site=shop&period=today&goal=Signup&filter=${encodeURIComponent('browser~=chrom')}`);
+    await page.waitForFunction(() => /one is filter only/.test(document.querySelector('#error')?.textContent || ''));
+    await page.waitForFunction(() => document.querySelector('#metric-visitors')?.textContent === '30');
+    assert.equal(await page.$('#metric-conversions'), null);
+    assert.equal(new URL(page.url()).searchParams.get('goal'), 'Signup');
 
     assert.deepEqual(errors, [], 'the dashboard threw');
     await context.close();

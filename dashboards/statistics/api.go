@@ -180,7 +180,7 @@ func (a *API) aggregate(c *fiber.Ctx) error {
 	if c.Query("compare") == "previous" {
 		ranges = append(ranges, r.Previous())
 	}
-	goal, err := a.goalOf(c, s, f)
+	goal, err := a.goalOf(c, s)
 	if err != nil {
 		return err
 	}
@@ -193,9 +193,9 @@ func (a *API) aggregate(c *fiber.Ctx) error {
 		results[i] = ms[i]
 	}
 	if goal != "" {
-		conv, err := a.goalAggregate(c.UserContext(), s, ranges, ms, goal)
+		conv, err := a.goalAggregate(c.UserContext(), s, ranges, f, ms, goal)
 		if err != nil {
-			return err
+			return answerErr(err)
 		}
 		for i := range conv {
 			results[i] = conv[i]
@@ -220,19 +220,24 @@ func (a *API) timeseries(c *fiber.Ctx) error {
 	if err != nil {
 		return badRequest("%s", err.Error())
 	}
-	if c.Query("interval") == "" && interval == IntervalHour && !hoursAnswerable(f) {
-		interval = IntervalDay
-	}
-	goal, err := a.goalOf(c, s, f)
+	goal, err := a.goalOf(c, s)
 	if err != nil {
 		return err
+	}
+	// Under a filter, a goal's conversions are pair cells: daily.
+	hf := f
+	if gf, err := goalFilters(f, goal); goal != "" && err == nil {
+		hf = gf
+	}
+	if c.Query("interval") == "" && interval == IntervalHour && !hoursAnswerable(hf) {
+		interval = IntervalDay
 	}
 	pts, err := a.q.TimeseriesOf(c.UserContext(), s, r, interval, f)
 	if err != nil {
 		return answerErr(err)
 	}
 	if goal != "" {
-		conv, err := a.goalSeries(c.UserContext(), s, r, interval, pts, goal)
+		conv, err := a.goalSeries(c.UserContext(), s, r, interval, f, pts, goal)
 		if err != nil {
 			return answerErr(err)
 		}
@@ -265,25 +270,30 @@ func (a *API) breakdown(c *fiber.Ctx) error {
 	if err != nil {
 		return answerErr(err)
 	}
-	goal, err := a.goalOf(c, s, f)
+	goal, err := a.goalOf(c, s)
 	if err != nil {
 		return err
 	}
-	switch c.Query("format", "json") {
-	case "json":
-	case "csv":
-		return writeCSV(c, s, r, dim, b)
-	default:
+	format := c.Query("format", "json")
+	if format != "json" && format != "csv" {
 		return badRequest("format must be json or csv")
+	}
+	var conv *goalConversions
+	if goal != "" {
+		g, err := a.goalBreakdown(c.UserContext(), s, r, dim, limit, f, b, goal)
+		if err != nil {
+			return answerErr(err)
+		}
+		conv = &g
+	}
+	if format == "csv" {
+		return writeCSV(c, s, r, dim, b, conv)
 	}
 	if goal != "" || dim == rollup.DimGoal {
 		var out fiber.Map
-		if goal != "" {
-			out, err = a.goalBreakdown(c.UserContext(), s, r, dim, limit, b, goal)
-		} else {
-			out, err = a.goalRates(c.UserContext(), s, r, b)
-		}
-		if err != nil {
+		if conv != nil {
+			out = conv.json(b)
+		} else if out, err = a.goalRates(c.UserContext(), s, r, f, b); err != nil {
 			return answerErr(err)
 		}
 		out["site"], out["range"], out["k"], out["property"] = s.ID, rangeOut(r), kOf(s), dim

@@ -219,6 +219,10 @@ func planTop(fs []Filter) (topPlan, error) {
 		return topPlan{}, nil
 	case len(fs) == 1 && fs[0].Op == OpIs:
 		return topPlan{one: &fs[0]}, nil
+	case len(fs) == 2 && fs[0].Op == OpIs && fs[1].Op == OpIs && fs[0].Dim == rollup.DimGoal && fs[1].Dim == rollup.DimGoal:
+		// A visit can reach several goals: two of them together are the
+		// visits that reached both, a pair cell like two properties'.
+		return topPlan{pair: [2]Filter{fs[0], fs[1]}, isPair: true, swappable: true}, nil
 	case sameDim(fs):
 		if !perVisit(fs[0].Dim) {
 			return topPlan{}, unavailable("the totals and chart cannot be filtered by %s with is not or contains: a visit with two matching values would count twice (filter the %s breakdown instead)", fs[0].Dim, fs[0].Dim)

@@ -13,6 +13,7 @@ import (
 	"github.com/sezim-analytics/sezim/pipeline/rollup"
 	"github.com/sezim-analytics/sezim/reqbody"
 	"github.com/sezim-analytics/sezim/site"
+	"github.com/sezim-analytics/sezim/store"
 )
 
 // Conversions: goal=<name> on aggregate, timeseries and breakdown.
@@ -27,6 +28,31 @@ import (
 // are. In a breakdown, a value missing from the goal's cells converted
 // nobody when none of them was folded (0); when some were folded into
 // "(other)" it shows null, as it may be among them.
+//
+// Under filters (filters.go says what each filter answers), conversions
+// are answered where stored cells hold them exactly:
+//
+//   - top line and chart under one "is" filter F: visitors are F's cell,
+//     conversions the pair cell of F and the goal (either orientation, as
+//     two "is" filters read it: daily, and refused over a span that needs
+//     a day on which the pair was below k and folded into a remainder);
+//     under the goal's own filter every visitor converted. Where F's
+//     property has one value per visit, the goal's conversions minus
+//     those under each value leave the goal's folded remainder, so while
+//     that remainder is 0 < n < k over a span (the range, a point of the
+//     chart) no value's conversions are shown for it (goalRemainder);
+//   - a breakdown of D under filters on D only: D's passing rows with
+//     their conversions; the total's conversions are the rows' when none
+//     of them is folded or unknown, else null;
+//   - the goals panel under one "is" filter: the pair cells of F and each
+//     goal over F's visitors;
+//   - anything else (a breakdown of D under a filter on another property,
+//     is not or contains, two filters) needs visits counted by three
+//     properties, or differences of folded cells: 400 with the reason.
+//
+// Each number is a published cell suppressed and rounded as filters.go
+// and suppress.go say, so goal against no goal under a filter shows no
+// cell that either hides.
 
 // conversion is what goal=<name> adds to a row.
 type conversion struct {
@@ -85,14 +111,12 @@ func (w withConversion) MarshalJSON() ([]byte, error) {
 }
 
 // goalOf reads the goal parameter: "" when absent, else a goal of the
-// site (400 otherwise). A goal does not combine with a filter yet.
-func (a *API) goalOf(c *fiber.Ctx, s *site.Site, fs []Filter) (string, error) {
+// site (400 otherwise). Which filters it combines with is checked where
+// the conversions are read (goalFilters, goalBreakdown).
+func (a *API) goalOf(c *fiber.Ctx, s *site.Site) (string, error) {
 	name := c.Query("goal")
 	if name == "" {
 		return "", nil
-	}
-	if len(fs) > 0 {
-		return "", badRequest("goal cannot be combined with filter")
 	}
 	gs, err := rollup.Goals(c.UserContext(), a.o.Store, s)
 	if err != nil {
@@ -108,11 +132,42 @@ func (a *API) goalOf(c *fiber.Ctx, s *site.Site, fs []Filter) (string, error) {
 
 func goalFilter(name string) Filter { return Filter{Dim: rollup.DimGoal, Value: name} }
 
-// goalAggregate is aggregate's answer with conversions.
-func (a *API) goalAggregate(ctx context.Context, s *site.Site, ranges []Range, ms []Metrics, goal string) ([]withConversion, error) {
-	conv, err := a.q.Aggregates(ctx, s, ranges, goalFilter(goal))
+// goalFilters are the filters whose answer is the conversions of the top
+// line or chart under fs: the goal alone, the goal's own filter, or the
+// pair of one "is" filter and the goal. Anything more would count visits
+// by three properties, or subtract pair cells that are folded when small.
+func goalFilters(fs []Filter, goal string) ([]Filter, error) {
+	g := goalFilter(goal)
+	switch {
+	case len(fs) == 0 || len(fs) == 1 && fs[0] == g:
+		return []Filter{g}, nil
+	case len(fs) == 1 && fs[0].Op == OpIs:
+		return []Filter{fs[0], g}, nil
+	}
+	return nil, unavailable("conversions can be shown under one is filter only: under more filters, is not or contains they would need visits counted by three properties together, or differences of cells that are folded when small")
+}
+
+// goalAggregate is aggregate's answer with conversions: under fs, the pair
+// cell of fs's filter and the goal (see goalFilters).
+func (a *API) goalAggregate(ctx context.Context, s *site.Site, ranges []Range, fs []Filter, ms []Metrics, goal string) ([]withConversion, error) {
+	gf, err := goalFilters(fs, goal)
 	if err != nil {
 		return nil, err
+	}
+	conv, err := a.q.AggregatesOf(ctx, s, ranges, gf)
+	if err != nil {
+		return nil, err
+	}
+	for i, r := range ranges {
+		rest, err := a.q.goalRemainder(ctx, s, r, gf)
+		if err != nil {
+			return nil, err
+		}
+		var sum uint64
+		for _, v := range rest {
+			sum += v
+		}
+		hideUnder(&conv[i], sum, kOf(s))
 	}
 	out := make([]withConversion, len(ms))
 	for i := range ms {
@@ -122,10 +177,25 @@ func (a *API) goalAggregate(ctx context.Context, s *site.Site, ranges []Range, m
 }
 
 // goalSeries is timeseries's answer with conversions per point.
-func (a *API) goalSeries(ctx context.Context, s *site.Site, r Range, interval string, pts []Point, goal string) ([]withConversion, error) {
-	conv, err := a.q.TimeseriesOf(ctx, s, r, interval, []Filter{goalFilter(goal)})
+func (a *API) goalSeries(ctx context.Context, s *site.Site, r Range, interval string, fs []Filter, pts []Point, goal string) ([]withConversion, error) {
+	gf, err := goalFilters(fs, goal)
 	if err != nil {
 		return nil, err
+	}
+	conv, err := a.q.TimeseriesOf(ctx, s, r, interval, gf)
+	if err != nil {
+		return nil, err
+	}
+	rest, err := a.q.goalRemainder(ctx, s, r, gf)
+	if err != nil {
+		return nil, err
+	}
+	byBucket := map[string]uint64{}
+	for day, v := range rest {
+		byBucket[bucketOf(interval)(day)] += v
+	}
+	for i := range conv {
+		hideUnder(&conv[i].Metrics, byBucket[bucketOf(interval)(conv[i].Date)], kOf(s))
 	}
 	out := make([]withConversion, len(pts))
 	for i := range pts {
@@ -138,19 +208,82 @@ func (a *API) goalSeries(ctx context.Context, s *site.Site, r Range, interval st
 	return out, nil
 }
 
-// goalBreakdown adds conversions to b, a breakdown of dim: the goal's
-// filtered breakdown of dim, matched by value.
-func (a *API) goalBreakdown(ctx context.Context, s *site.Site, r Range, dim string, limit int, b Breakdown, goal string) (fiber.Map, error) {
+// goalRemainder is, per day (YYYY-MM-DD) of r, the visitors of the goal's
+// pair cells of the filter's property that are folded into the remainder
+// (below k on their day), when gf is one per-visit filter and the goal:
+// nil otherwise. Every visitor of the goal has one value of such a
+// property, so the goal's conversions minus those shown under each of its
+// values is this remainder; while it holds 0 < n < k visitors no value's
+// conversions are shown (hideUnder), as a breakdown's "(other)" is never
+// left below k.
+func (q *Querier) goalRemainder(ctx context.Context, s *site.Site, r Range, gf []Filter) (map[string]uint64, error) {
+	if len(gf) != 2 || !perVisit(gf[0].Dim) || gf[0].Dim == rollup.DimGoal || kOf(s) <= 1 {
+		return nil, nil
+	}
+	q.prepare(ctx)
+	k, g := kOf(s), gf[1]
+	// An open salt day's cells are stored unfolded: fold them here, per
+	// stored cell, as FilteredBreakdown does.
+	sql := fmt.Sprintf("SELECT toString(day) AS t, toUInt64(sum(if(value = '' OR visitors < %d, visitors, 0))) FROM %s GROUP BY t", k,
+		q.pairCells(fmt.Sprintf("site = %s AND fdim = %s AND fvalue = %s AND dim = %s AND day >= %s AND day <= %s",
+			store.Quote(s.ID), store.Quote(g.Dim), store.Quote(g.Value), store.Quote(gf[0].Dim), store.Quote(r.From.String()), store.Quote(r.To.String()))))
+	out := map[string]uint64{}
+	err := q.st.Query(ctx, sql, func(row store.Row) error {
+		out[row.String(0)] = row.Uint64(1)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot query the folded conversions of site %q by %s: %w", s.ID, gf[0].Dim, err)
+	}
+	return out, nil
+}
+
+// hideUnder suppresses m when rest, the remainder its span leaves (see
+// goalRemainder), is below k but not 0.
+func hideUnder(m *Metrics, rest uint64, k int) {
+	if rest > 0 && rest < uint64(k) {
+		m.Suppressed, m.K = true, k
+	}
+}
+
+// goalConversions are a breakdown's conversions, line by line as b has
+// them: rows, "(other)" (never known: its values are not named) and the
+// total. JSON and CSV write the same ones.
+type goalConversions struct {
+	rows         []conversion
+	other, total conversion
+}
+
+// goalBreakdown returns the conversions of b, a breakdown of dim under
+// fs: the goal's filtered breakdown of dim, matched by value. Filters on
+// dim only select its rows; the goal's own filter is b itself; a filter
+// on another property is refused (three properties together).
+func (a *API) goalBreakdown(ctx context.Context, s *site.Site, r Range, dim string, limit int, fs []Filter, b Breakdown, goal string) (goalConversions, error) {
+	var own bool
+	var others []Filter
+	for _, f := range fs {
+		if f.Dim == dim {
+			own = true
+		} else {
+			others = append(others, f)
+		}
+	}
 	var conv Breakdown
 	var err error
-	if dim == rollup.DimGoal {
+	switch {
+	case len(others) == 1 && others[0] == goalFilter(goal) && dim != rollup.DimGoal:
+		// Under the goal itself every visitor of b converted.
+		conv = b
+	case len(others) > 0:
+		return goalConversions{}, unavailable("a breakdown of %s under a filter of %s cannot show conversions: it would need visits counted by three properties together (%s, %s and the goal); remove the filter or the goal", dim, others[0].Dim, dim, others[0].Dim)
+	case dim == rollup.DimGoal:
 		// The goal's own row is its conversions.
 		conv, err = a.q.Breakdown(ctx, s, r, dim, limit, &goal)
-	} else {
+	default:
 		conv, err = a.q.FilteredBreakdown(ctx, s, r, dim, max(limit, 1000), goalFilter(goal))
 	}
 	if err != nil {
-		return nil, err
+		return goalConversions{}, err
 	}
 	byValue := map[string]*Metrics{}
 	for i := range conv.Rows {
@@ -162,29 +295,79 @@ func (a *API) goalBreakdown(ctx context.Context, s *site.Site, r Range, dim stri
 	if conv.Other == nil {
 		none = &Metrics{}
 	}
-	rows := make([]withConversion, len(b.Rows))
+	out := goalConversions{rows: make([]conversion, len(b.Rows))}
+	var sum Metrics
+	known := b.Other == nil
 	for i := range b.Rows {
 		c := byValue[b.Rows[i].Value]
 		if c == nil {
 			c = none
 		}
-		rows[i] = withConversion{b.Rows[i], convert(c, &b.Rows[i].Metrics)}
+		out.rows[i] = convert(c, &b.Rows[i].Metrics)
+		if n := out.rows[i].conversions; n != nil {
+			sum.Visitors += *n
+		} else {
+			known = false
+		}
 	}
-	out := fiber.Map{"results": rows, "total": withConversion{b.Total, convert(&conv.Total, &b.Total)}}
-	if b.Other != nil {
-		out["other"] = withConversion{*b.Other, conversion{}}
-	} else {
-		out["other"] = nil
+	switch {
+	case !own:
+		out.total = convert(&conv.Total, &b.Total)
+	case known:
+		// Under filters on dim the total is the passing rows: its
+		// conversions are theirs, each published, when none is folded.
+		out.total = convert(&sum, &b.Total)
 	}
 	return out, nil
 }
 
+// json is the breakdown's JSON answer with the conversions.
+func (g goalConversions) json(b Breakdown) fiber.Map {
+	rows := make([]withConversion, len(b.Rows))
+	for i := range b.Rows {
+		rows[i] = withConversion{b.Rows[i], g.rows[i]}
+	}
+	out := fiber.Map{"results": rows, "total": withConversion{b.Total, g.total}, "other": nil}
+	if b.Other != nil {
+		out["other"] = withConversion{*b.Other, g.other}
+	}
+	return out
+}
+
 // goalRates adds to a breakdown of the goal dimension each goal's
-// conversion rate over the site's visitors in the range: the goals panel.
-func (a *API) goalRates(ctx context.Context, s *site.Site, r Range, b Breakdown) (fiber.Map, error) {
-	all, err := a.q.Aggregate(ctx, s, r, Filter{})
+// conversion rate over the visitors in the range under fs's filters on
+// other properties (the site's visitors without them): the goals panel.
+func (a *API) goalRates(ctx context.Context, s *site.Site, r Range, fs []Filter, b Breakdown) (fiber.Map, error) {
+	var others []Filter
+	for _, f := range fs {
+		if f.Dim != rollup.DimGoal {
+			others = append(others, f)
+		}
+	}
+	ms, err := a.q.AggregatesOf(ctx, s, []Range{r}, others)
 	if err != nil {
 		return nil, err
+	}
+	all := ms[0]
+	if len(others) == 1 {
+		// Each goal's row under a filter is a pair cell: hidden, with the
+		// total that would give it back, while the goal's remainder by
+		// the filter's property is small (goalRemainder).
+		k := kOf(s)
+		for i := range b.Rows {
+			rest, err := a.q.goalRemainder(ctx, s, r, []Filter{others[0], goalFilter(b.Rows[i].Value)})
+			if err != nil {
+				return nil, err
+			}
+			var sum uint64
+			for _, v := range rest {
+				sum += v
+			}
+			if sum > 0 && sum < uint64(k) {
+				b.Rows[i].Metrics = Metrics{Suppressed: true, K: k}
+				b.Total = Metrics{Suppressed: true, K: k}
+			}
+		}
 	}
 	rows := make([]withConversion, len(b.Rows))
 	for i := range b.Rows {

@@ -104,7 +104,6 @@
   const filterParam = (f) => `${f.dim}${f.op}${f.value}`;
   const filterText = (f) => `${f.dim} ${OPS[f.op]} ${f.value === '' ? '(none)' : f.value}`;
   function addFilter(f) {
-    state.goal = ''; // a goal does not combine with a filter
     // Clicking a row replaces what filtered that property by equality.
     state.filters = state.filters.filter((g) => !(g.dim === f.dim && (f.op === '==' || filterParam(g) === filterParam(f))));
     state.filters.push(f);
@@ -304,8 +303,19 @@
     // aggregates); a filter it cannot apply is answered 400 with the
     // reason, which the panel shows.
     let b;
+    let goalNote = null;
     try {
-      b = await api('stats/breakdown', params({ property: dim, limit: 10 }));
+      try {
+        b = await api('stats/breakdown', params({ property: dim, limit: 10 }));
+      } catch (err) {
+        // Conversions this breakdown cannot have under the filters: its
+        // rows without them, and the API's reason.
+        if (!state.goal || state.filters.length === 0) throw err;
+        const q = params({ property: dim, limit: 10 });
+        q.delete('goal');
+        b = await api('stats/breakdown', q);
+        goalNote = el('div', { class: 'note goal-note', text: `No conversions here: ${err.message}` });
+      }
     } catch (err) {
       body.textContent = '';
       body.append(el('div', { class: 'empty', text: err.message }));
@@ -343,6 +353,7 @@
       tbody.append(tr);
     }
     table.append(tbody);
+    if (goalNote) body.append(goalNote);
     body.append(table);
   }
 
@@ -451,8 +462,8 @@
   }
 
   function setGoal(name) {
+    // Filters stay: what the API cannot answer with the goal, it says why.
     state.goal = state.goal === name ? '' : name;
-    if (state.goal) state.filters = [];
     writeURL();
     load();
   }
@@ -556,7 +567,18 @@
     try {
       const aggQ = params(state.compare ? { compare: 'previous' } : {});
       const tsQ = params(state.interval ? { interval: state.interval } : {});
-      const [agg, ts] = await Promise.all([api('stats/aggregate', aggQ), api('stats/timeseries', tsQ)]);
+      let agg, ts;
+      try {
+        [agg, ts] = await Promise.all([api('stats/aggregate', aggQ), api('stats/timeseries', tsQ)]);
+      } catch (err) {
+        // A goal the filters leave unanswered: the totals without it, and
+        // the reason.
+        if (!state.goal || state.filters.length === 0) throw err;
+        aggQ.delete('goal');
+        tsQ.delete('goal');
+        [agg, ts] = await Promise.all([api('stats/aggregate', aggQ), api('stats/timeseries', tsQ)]);
+        showError(err);
+      }
       if (seq !== loadSeq) return;
       $('range').textContent = agg.range.from === agg.range.to ? agg.range.from : `${agg.range.from} – ${agg.range.to}`;
       renderCards(agg);
