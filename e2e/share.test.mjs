@@ -167,24 +167,29 @@ sites:
     await p.waitForSelector('#funnels[data-funnel="Pricing"] li.step[data-step="3"]');
     assert.deepEqual(await p.$$eval('#funnels li.step', (ls) => ls.map((l) => l.querySelector('.visits')?.textContent)), ['20', '12', '6']);
 
-    // A goal: its conversions and rate in the cards (it replaces the filter).
+    // A goal: its conversions and rate in the cards. The goals panel is
+    // over all visits (30 %); the cards keep the page filter, so the rate is
+    // over the 12 visitors who viewed /pricing, all six signups among them.
     assert.deepEqual(await p.$eval('#goals-table tr[data-goal="Signup"]', (tr) => [...tr.children].map((td) => td.textContent)), ['Signup', '6', '30%']);
     await p.click('#goals-table tr[data-goal="Signup"]');
     await p.waitForFunction(() => document.querySelector('#metric-conversions')?.textContent === '6');
-    assert.equal(await p.textContent('#metric-conversion_rate'), '30%');
+    assert.equal(await p.textContent('#metric-conversion_rate'), '50%');
+    assert.ok(await p.$('#filter-text .chip[data-filter="page==/pricing"]'), 'the filter stays beside the goal');
 
     // Realtime: the last 30 minutes.
     await p.click('#realtime-toggle');
     await p.waitForSelector('#live[data-loaded]');
     assert.equal(await p.textContent('#live-visitors'), '20');
 
-    // A CSV of a breakdown, through the link's own API.
+    // A CSV of a breakdown, through the link's own API, under the page
+    // filter and the goal the page shows.
     const [download] = await Promise.all([p.waitForEvent('download'), p.click('[data-panel="Pages"] a.csv')]);
     assert.match(download.suggestedFilename(), /^sezim-shop-page-.*\.csv$/);
     assert.ok(download.url().startsWith(`${dash}${href}/api/v1/stats/breakdown?`), download.url());
     const csv = await readFile(await download.path(), 'utf8');
-    assert.match(csv, /^\/,20,/m);
-    assert.match(csv, /^\/pricing,12,/m);
+    assert.match(csv, /^page,visitors,.*,conversions,conversion_rate$/m);
+    assert.match(csv, /^\/pricing,12,12,12,0,1,0,0,6,50$/m);
+    assert.doesNotMatch(csv, /^\/,/m);
     await mkdir(artifactsDir, { recursive: true });
     await p.screenshot({ path: path.join(artifactsDir, 'share.png'), fullPage: true });
 

@@ -567,18 +567,20 @@
     try {
       const aggQ = params(state.compare ? { compare: 'previous' } : {});
       const tsQ = params(state.interval ? { interval: state.interval } : {});
-      let agg, ts;
-      try {
-        [agg, ts] = await Promise.all([api('stats/aggregate', aggQ), api('stats/timeseries', tsQ)]);
-      } catch (err) {
-        // A goal the filters leave unanswered: the totals without it, and
-        // the reason.
-        if (!state.goal || state.filters.length === 0) throw err;
-        aggQ.delete('goal');
-        tsQ.delete('goal');
-        [agg, ts] = await Promise.all([api('stats/aggregate', aggQ), api('stats/timeseries', tsQ)]);
-        showError(err);
-      }
+      // A goal the filters leave unanswered (for the totals, or only for
+      // the chart, e.g. by hours): that answer without it, and the reason.
+      const answer = async (path, q) => {
+        try {
+          return [await api(path, q), null];
+        } catch (err) {
+          if (!state.goal || state.filters.length === 0) throw err;
+          const plain = new URLSearchParams(q);
+          plain.delete('goal');
+          return [await api(path, plain), err];
+        }
+      };
+      const [[agg, aggErr], [ts, tsErr]] = await Promise.all([answer('stats/aggregate', aggQ), answer('stats/timeseries', tsQ)]);
+      if (aggErr || tsErr) showError(aggErr || tsErr);
       if (seq !== loadSeq) return;
       $('range').textContent = agg.range.from === agg.range.to ? agg.range.from : `${agg.range.from} – ${agg.range.to}`;
       renderCards(agg);
