@@ -9,12 +9,12 @@
 // CI=true, where it fails. Screenshots go to test-artifacts/.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { access, mkdtemp, rm, writeFile, readFile, copyFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile, readFile, copyFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, repoRoot, artifactsDir } from './lib.mjs';
-import { buildSezim, freePort, runSezimOK, startServe, waitFor } from './sezim-bin.mjs';
+import { buildSezim, chdbLib, freePort, runSezimOK, startServe, waitFor } from './sezim-bin.mjs';
 
 const PASSWORD = 'a long and lovely passphrase';
 // Thirty visitors of the shop: each needs a user agent of its own (they all
@@ -38,15 +38,8 @@ function visitors() {
 }
 
 test('dashboards: sign in, period, filter, CSV, sign out; a viewer sees only its site', { timeout: 300_000 }, async (t) => {
-  const lib = process.env.CHDB_LIB_PATH || path.join(repoRoot, '.cache', 'chdb', 'libchdb.so');
-  try {
-    await access(lib);
-  } catch {
-    const msg = `libchdb not found at ${lib}: run \`make chdb\` or set CHDB_LIB_PATH`;
-    if (process.env.CI === 'true') throw new Error(msg);
-    t.skip(msg);
-    return;
-  }
+  const lib = await chdbLib(t);
+  if (!lib) return;
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'sezim-dash-e2e-'));
   const cleanups = [() => rm(tmp, { recursive: true, force: true })];
   let sezim;

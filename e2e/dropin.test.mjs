@@ -22,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, repoRoot } from './lib.mjs';
-import { buildSezim, freePort, runSezimOK, startServe, waitFor } from './sezim-bin.mjs';
+import { buildSezim, chdbLib, freePort, runSezimOK, startServe, waitFor } from './sezim-bin.mjs';
 
 const SITE_ID = 'dropin';
 const UMAMI_ID = '94db1cb1-74f4-4a40-ad6c-962362670409';
@@ -117,15 +117,8 @@ document.getElementById('signup').addEventListener('click', () => track('Signup'
 }
 
 test('Plausible and Umami trackers, outbound links and downloads reach the store', { timeout: 300_000 }, async (t) => {
-  const lib = process.env.CHDB_LIB_PATH || path.join(repoRoot, '.cache', 'chdb', 'libchdb.so');
-  try {
-    await access(lib);
-  } catch {
-    const msg = `libchdb not found at ${lib}: run \`make chdb\` or set CHDB_LIB_PATH`;
-    if (process.env.CI === 'true') throw new Error(msg);
-    t.skip(msg);
-    return;
-  }
+  const lib = await chdbLib(t);
+  if (!lib) return;
   const umamiJS = await umamiTracker();
 
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'sezim-dropin-e2e-'));

@@ -9,12 +9,12 @@
 // CI=true, where it fails. Screenshots go to test-artifacts/.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { access, mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { CHROMIUM_ARGS, repoRoot, artifactsDir } from './lib.mjs';
-import { buildSezim, freePort, runSezimOK, startServe, waitFor } from './sezim-bin.mjs';
+import { CHROMIUM_ARGS, artifactsDir } from './lib.mjs';
+import { buildSezim, chdbLib, freePort, runSezimOK, signIn, startServe, waitFor } from './sezim-bin.mjs';
 
 const PASSWORD = 'a long and lovely passphrase';
 
@@ -30,15 +30,8 @@ function visitor(i) {
 }
 
 test('dashboards: two filters as chips, remove one, chart interval, realtime view', { timeout: 300_000 }, async (t) => {
-  const lib = process.env.CHDB_LIB_PATH || path.join(repoRoot, '.cache', 'chdb', 'libchdb.so');
-  try {
-    await access(lib);
-  } catch {
-    const msg = `libchdb not found at ${lib}: run \`make chdb\` or set CHDB_LIB_PATH`;
-    if (process.env.CI === 'true') throw new Error(msg);
-    t.skip(msg);
-    return;
-  }
+  const lib = await chdbLib(t);
+  if (!lib) return;
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'sezim-filters-e2e-'));
   const cleanups = [() => rm(tmp, { recursive: true, force: true })];
   let sezim;
@@ -87,10 +80,7 @@ test('dashboards: two filters as chips, remove one, chart interval, realtime vie
     const page = await context.newPage();
     page.on('pageerror', (e) => errors.push(e.message));
     page.on('console', (m) => { if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text()); });
-    await page.goto(`${dash}/app/`);
-    await page.fill('#user', 'admin');
-    await page.fill('#password', PASSWORD);
-    await Promise.all([page.waitForURL(/\/app\/\?/), page.click('button[type=submit]')]);
+    await signIn(page, dash, 'admin', PASSWORD);
     await page.goto(`${dash}/app/?site=shop&period=today`);
     const loaded = () => page.waitForFunction(() => document.body.dataset.loaded && document.querySelector('#metric-visitors'));
     await loaded();

@@ -29,7 +29,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, artifactsDir } from './lib.mjs';
-import { buildSezim, freePort, runSezimOK, startServe, waitFor } from './sezim-bin.mjs';
+import { buildSezim, freePort, runSezimOK, signIn, startServe, waitFor } from './sezim-bin.mjs';
 
 const SITE_ID = 'e2e';
 const PAGE_HOST = 'www.site.test';
@@ -183,20 +183,17 @@ sites:
       await settingsShow(lang);
     }
 
-    const signIn = async (user) => {
+    const browse = async (user) => {
       const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
       const page = await ctx.newPage();
       page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(`${dash}/app/login`);
-      await page.fill('#user', user);
-      await page.fill('#password', PASSWORD);
-      await Promise.all([page.waitForURL(/\/app\/\?/), page.click('button[type=submit]')]);
+      await signIn(page, dash, user, PASSWORD);
       await page.waitForFunction(() => document.querySelector('#who').textContent.includes('·'));
       return page;
     };
 
     // 2. A viewer: no link, and the console refuses.
-    const vic = await signIn('vic');
+    const vic = await browse('vic');
     assert.equal(await vic.locator('#privacy-link').count(), 0, 'no link for a viewer');
     const refused = await vic.goto(`${dash}/app/privacy/`);
     assert.equal(refused.status(), 403);
@@ -204,7 +201,7 @@ sites:
     assert.equal((await vic.goto(`${dash}/app/privacy/receipts?receipt=${receipt}`)).status(), 403);
 
     // 3. A privacy user: the link, the report, the receipt, the audit log.
-    const pia = await signIn('pia');
+    const pia = await browse('pia');
     await Promise.all([pia.waitForURL(`${dash}/app/privacy/`), pia.click('#privacy-link')]);
     await Promise.all([pia.waitForURL(/\/app\/privacy\/report\??$/), pia.click('#run-report')]);
     assert.match(await pia.textContent('#verdict'), /PASS|FAIL/);

@@ -5,6 +5,7 @@ import { spawn, execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import net from 'node:net';
 import path from 'node:path';
+import { access } from 'node:fs/promises';
 import { repoRoot } from './lib.mjs';
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -109,4 +110,30 @@ export async function startServe(bin, args, { adminOrigin, env = process.env, ti
     throw err;
   }
   return srv;
+}
+
+/**
+ * Returns the embedded engine's library for a test that serves with it,
+ * or null after marking test t skipped when it is missing (an error under
+ * CI, where it must be installed).
+ */
+export async function chdbLib(t) {
+  const lib = process.env.CHDB_LIB_PATH || path.join(repoRoot, '.cache', 'chdb', 'libchdb.so');
+  try {
+    await access(lib);
+    return lib;
+  } catch {
+    const msg = `libchdb not found at ${lib}: run \`make chdb\` or set CHDB_LIB_PATH`;
+    if (process.env.CI === 'true') throw new Error(msg);
+    t.skip(msg);
+    return null;
+  }
+}
+
+/** Signs user in on the dashboards at dash and waits for the dashboard. */
+export async function signIn(page, dash, user, password) {
+  await page.goto(`${dash}/app/login`);
+  await page.fill('#user', user);
+  await page.fill('#password', password);
+  await Promise.all([page.waitForURL(/\/app\/\?/), page.click('button[type=submit]')]);
 }

@@ -13,26 +13,19 @@
 // CI=true, where it fails. Screenshots go to test-artifacts/.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { access, mkdtemp, rm, writeFile, mkdir, readFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile, mkdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { CHROMIUM_ARGS, repoRoot, artifactsDir } from './lib.mjs';
-import { buildSezim, freePort, runSezimOK, startServe, waitFor } from './sezim-bin.mjs';
+import { CHROMIUM_ARGS, artifactsDir } from './lib.mjs';
+import { buildSezim, chdbLib, freePort, runSezimOK, signIn, startServe, waitFor } from './sezim-bin.mjs';
 
 const PASSWORD = 'a long and lovely passphrase';
 const SHARE_PASSWORD = 'the board may look';
 
 test('shared links: made in the panel, opened with a password without an account as the read-only dashboard, refused once revoked', { timeout: 300_000 }, async (t) => {
-  const lib = process.env.CHDB_LIB_PATH || path.join(repoRoot, '.cache', 'chdb', 'libchdb.so');
-  try {
-    await access(lib);
-  } catch {
-    const msg = `libchdb not found at ${lib}: run \`make chdb\` or set CHDB_LIB_PATH`;
-    if (process.env.CI === 'true') throw new Error(msg);
-    t.skip(msg);
-    return;
-  }
+  const lib = await chdbLib(t);
+  if (!lib) return;
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'sezim-share-e2e-'));
   const cleanups = [() => rm(tmp, { recursive: true, force: true })];
   let sezim;
@@ -96,10 +89,7 @@ sites:
     // The admin signs in, waits for the rollup, and makes a link to the
     // shop with a password in the panel.
     const a = await newPage();
-    await a.page.goto(`${dash}/app/login`);
-    await a.page.fill('#user', 'admin');
-    await a.page.fill('#password', PASSWORD);
-    await Promise.all([a.page.waitForURL(/\/app\/\?/), a.page.click('button[type=submit]')]);
+    await signIn(a.page, dash, 'admin', PASSWORD);
     await a.page.selectOption('#site', 'shop');
     await waitFor(async () => {
       await a.page.reload();

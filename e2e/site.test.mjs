@@ -9,12 +9,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { CHROMIUM_ARGS, repoRoot, screenshot } from './lib.mjs';
-import { buildSezim, freePort, runSezimOK, sleep, startServe, waitFor } from './sezim-bin.mjs';
+import { CHROMIUM_ARGS, screenshot } from './lib.mjs';
+import { buildSezim, chdbLib, freePort, runSezimOK, sleep, startServe, waitFor } from './sezim-bin.mjs';
 
 const SITE_ID = 'e2e';
 const TIMEZONE = 'Asia/Almaty';
@@ -103,15 +103,8 @@ async function startSite(collectorOrigin) {
 
 
 test('a site with the real collector: browsers and a pixel counted, read back from the stats API', { timeout: 240_000 }, async (t) => {
-  const lib = process.env.CHDB_LIB_PATH || path.join(repoRoot, '.cache', 'chdb', 'libchdb.so');
-  try {
-    await access(lib);
-  } catch {
-    const msg = `libchdb not found at ${lib}: run \`make chdb\` or set CHDB_LIB_PATH`;
-    if (process.env.CI === 'true') throw new Error(msg);
-    t.skip(msg);
-    return;
-  }
+  const lib = await chdbLib(t);
+  if (!lib) return;
 
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'sezim-site-e2e-'));
   const cleanups = [() => rm(tmp, { recursive: true, force: true })];
