@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -83,7 +84,7 @@ func (p *Pipeline) keepProps(h *event.Hit, s *site.Site, out *event.Event) {
 			p.propsDropped.WithLabelValues(propUnknownKey).Inc()
 			continue
 		}
-		if containsString(out.PropKeys, key) {
+		if slices.Contains(out.PropKeys, key) {
 			p.propsDropped.WithLabelValues(propDuplicate).Inc()
 			continue
 		}
@@ -95,15 +96,6 @@ func (p *Pipeline) keepProps(h *event.Hit, s *site.Site, out *event.Event) {
 		out.PropKeys = append(out.PropKeys, key)
 		out.PropValues = append(out.PropValues, p.propSeen.admit(out.Time, s.ID, key, v))
 	}
-}
-
-func containsString(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // newPropsDropped is the counter of properties not kept.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/sezim-analytics/sezim/pipeline/rollup"
@@ -116,7 +117,7 @@ func ParseFilters(raws []string) ([]Filter, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !containsFilter(out, f) {
+		if !slices.Contains(out, f) {
 			out = append(out, f)
 		}
 	}
@@ -124,15 +125,6 @@ func ParseFilters(raws []string) ([]Filter, error) {
 		return nil, fmt.Errorf("at most %d filters", MaxFilters)
 	}
 	return out, nil
-}
-
-func containsFilter(fs []Filter, f Filter) bool {
-	for _, g := range fs {
-		if g == f {
-			return true
-		}
-	}
-	return false
 }
 
 // perVisit reports whether a visit has at most one value of dim.
