@@ -108,9 +108,17 @@ func decodePlausible(body []byte) (dropinHit, reason) {
 	// roll-ups elsewhere.
 	d.Domain, _, _ = strings.Cut(domain, ",")
 	d.Domain = strings.TrimSpace(d.Domain)
+	if d.Domain == "" {
+		// ",b.com" or " ": no first site to be ours.
+		return d, reasonMissingSite
+	}
 	d.URL = u
 	if b.H.String() != "1" {
 		d.URL, _, _ = strings.Cut(u, "#")
+	}
+	if d.URL == "" {
+		// "#top": a fragment and no page.
+		return d, reasonMalformed
 	}
 	switch name {
 	case "pageview":
