@@ -3,6 +3,7 @@ package collector
 import (
 	"bytes"
 	"encoding/json"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -192,6 +193,10 @@ func decodeUmami(body []byte) (dropinHit, reason) {
 		// The scheme is not sent; nothing kept depends on it.
 		d.URL = "https://" + p.Hostname + p.URL
 	default:
+		return d, reasonMalformed
+	}
+	if u, err := url.Parse(d.URL); err == nil && u.Host == "" {
+		// "http://" and no host: no page of any site.
 		return d, reasonMalformed
 	}
 	if p.Screen != "" {
