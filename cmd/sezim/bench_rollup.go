@@ -25,6 +25,7 @@ func benchRollup(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	storeURL := fs.String("store", "", "store to use (default: embedded, in a temporary folder)")
 	newEvents := fs.Int("new-events", 120_000, "events added after the full run for the incremental one (default: 60 s at 2,000 events/s)")
 	inGo := fs.Bool("in-go", false, "recompute by reading the events into Go, the way before the engine did it, for comparison")
+	trace := fs.Bool("trace", false, "print every statement of the runs with its time (to stderr)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -80,7 +81,11 @@ func benchRollup(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fmt.Fprintf(stderr, "stored %d events in %.1f s; recomputing the day\n", stored, time.Since(began).Seconds())
 
 	// Settle -1: the benchmark runs after its own inserts, nobody else's.
-	roll := rollup.New(rollup.Options{Store: st, Sites: cfg, InGo: *inGo, Settle: -1})
+	var runStore store.Store = st
+	if *trace {
+		runStore = &tracedStore{Store: st, out: stderr}
+	}
+	roll := rollup.New(rollup.Options{Store: runStore, Sites: cfg, InGo: *inGo, Settle: -1})
 	began = time.Now()
 	res, err := roll.Run(ctx, saltDay)
 	if err != nil {

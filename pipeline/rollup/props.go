@@ -30,14 +30,13 @@ var propsOfEventsSQL = fmt.Sprintf("arrayMap(e -> arrayMap((k, v) -> (concat('%s
 // arrayFlatten: the -Array combinator flattens).
 const propValsSQL = "arrayDistinct(arrayReduce('groupArrayArray', eprops))"
 
-// propKeysSQL is the branch of R rows (visitKeysSQL) of each event's
-// properties: one pageview or event per property it carried, in the period
-// of its time t (period).
-func propKeysSQL(visits, period string) string {
-	return fmt.Sprintf(`SELECT visitor, nv, p0, %s AS p, x.1 AS dim, x.2 AS value,
-   toUInt64(0) AS visits, toUInt64(k = 1) AS pageviews, toUInt64(0) AS bounces, toUInt64(0) AS duration, toUInt64(k != 1) AS events
-  FROM (SELECT visitor, nv, p0, t, k, ps FROM %s ARRAY JOIN et AS t, ek AS k, eprops AS ps WHERE notEmpty(ps))
-  ARRAY JOIN ps AS x`, period, visits)
+// propContribSQL is, per visit, what each event's properties add to their
+// keys (visitContribSQL's tuples): its pageview or event, in the period
+// pt of its time t. 18.16 has no arrayFlatten: the -Array combinator
+// flattens.
+func propContribSQL(pt string) string {
+	return fmt.Sprintf(`arrayReduce('groupArrayArray', arrayMap((t, k, ps) -> arrayMap(x -> (%s, x.1, x.2,
+   toUInt64(0), toUInt64(k = 1), toUInt64(0), toUInt64(0), toUInt64(k != 1)), ps), et, ek, eprops))`, pt)
 }
 
 // The Go path reads an event's properties as one string: pairs separated

@@ -131,19 +131,33 @@ func visitsSQL(db, where, top, goals string, props bool) string {
 		fs, sdims, DimPage, DimEvent, int(SessionTimeout.Seconds()), tuple, db, where, vals, eprops, epropsCol, epropsWhere)
 }
 
-// keyRowsSQL returns the SELECT of what each visit of table visits adds to
-// each key (visitor, nv, p0, p, dim, value and the numbers), a key in
-// several rows; period as for visitKeysSQL. With props, each event's
-// properties add its pageview or event to their keys (props.go).
-func keyRowsSQL(visits, period string, props bool) string {
+// visitKeysSQL returns the SELECT of R: per visit (visitor, p0) and key
+// (kh, a hash of period, dim and value) the visit's numbers there (vi, pv,
+// bo, du, ev), with the key's strings (kp, kd, kv) and the visitor's
+// number of visits (nv). period is an expression of {ts}, a unix time
+// (UInt32), giving the key's period. With props, each event's properties
+// add its pageview or event to their keys (props.go).
+//
+// There is no GROUP BY over the visits: one of (visit, key) made the
+// engine hold a hash table of every visit's every key, which grew faster
+// than the day (5 s at 1M events, 85 s at 10M). Instead a visit's rows
+// come out distinct from its own arrays:
+//
+//   - its session dimensions, one row per dimension and period it has
+//     events in (visits, bounces and duration only in the period it
+//     started), distinct already;
+//   - its pages, events, goals and properties (visitContribSQL): every
+//     event adds its pageview or event and time on page to its page or
+//     name (and its properties) in its own period, every distinct value of
+//     vals adds the visit once in the period it started; these are added
+//     up per key within the visit's array.
+func visitKeysSQL(visits, period string, props bool) string {
 	p := func(x string) string { return strings.ReplaceAll(period, "{ts}", x) }
 	entryExit := fmt.Sprintf("('%s', '%s')", DimEntryPage, DimExitPage)
-	// Every column has the same type in the three branches: 18.16 does
-	// not widen them.
-	rows := fmt.Sprintf(`SELECT visitor, nv, p0, pp AS p, d.1 AS dim, d.2 AS value,
-   toUInt64(pp = pz) AS visits, toUInt64(if(d.1 IN %[2]s, 0, npp)) AS pageviews,
-   toUInt64(if(pp = pz, bounce, 0)) AS bounces, toUInt64(if(pp = pz, dur, 0)) AS duration,
-   toUInt64(if(d.1 IN %[2]s, 0, nep)) AS events
+	sessions := fmt.Sprintf(`SELECT visitor, p0, nv, cityHash64(pp, d.1, d.2) AS kh, pp AS kp, d.1 AS kd, d.2 AS kv,
+   toUInt64(pp = pz) AS vi, toUInt64(if(d.1 IN %[2]s, 0, npp)) AS pv,
+   toUInt64(if(pp = pz, bounce, 0)) AS bo, toUInt64(if(pp = pz, dur, 0)) AS du,
+   toUInt64(if(d.1 IN %[2]s, 0, nep)) AS ev
   FROM (
    SELECT visitor, nv, p0, bounce, dur, pz, pp, npp, nep, arrayJoin(sd) AS d
    FROM (
@@ -153,40 +167,79 @@ func keyRowsSQL(visits, period string, props bool) string {
     FROM (SELECT *, arrayMap(t -> %[3]s, et) AS ps FROM %[4]s)
     WHERE notEmpty(ps) AND notEmpty(ek))
    ARRAY JOIN pps AS pp, npvs AS npp, neps AS nep)
-  WHERE pp = pz OR d.1 NOT IN %[2]s
- UNION ALL
-  SELECT visitor, nv, p0, %[5]s AS p, if(k = 1, '%[6]s', '%[7]s') AS dim, v AS value,
-   toUInt64(0) AS visits, toUInt64(k = 1) AS pageviews, toUInt64(0) AS bounces, toUInt64(top) AS duration, toUInt64(k != 1) AS events
-  FROM %[4]s ARRAY JOIN et AS t, ek AS k, ev AS v, etop AS top
-  WHERE k = 1 OR v != ''
- UNION ALL
-  SELECT visitor, nv, p0, %[1]s AS p, x.1 AS dim, x.2 AS value,
-   toUInt64(1) AS visits, toUInt64(0) AS pageviews, toUInt64(if(x.1 = '%[6]s', bounce, 0)) AS bounces, toUInt64(0) AS duration, toUInt64(0) AS events
-  FROM %[4]s ARRAY JOIN vals AS x`,
-		p("p0"), entryExit, p("t"), visits, p("t"), DimPage, DimEvent)
+  WHERE pp = pz OR d.1 NOT IN %[2]s`, p("p0"), entryExit, p("t"), visits)
+	// The visit's contributions c are sorted by their keys' hashes, so
+	// that each key is a run of equal hashes: its strings are those of the
+	// run's first element, its numbers the differences of the cumulative
+	// sums at the runs' ends. (A lambda that reads a whole array for each
+	// key instead made this step 20 times as slow: the engine copies the
+	// array it closes over once per element.)
+	propsWhere := ""
 	if props {
-		rows += "\n UNION ALL\n  " + propKeysSQL(visits, p("t"))
+		propsWhere = " AND length(eprops) >= 0"
 	}
-	return rows
+	metrics := []string{"vi", "pv", "bo", "du", "ev"}
+	sums := make([]string, len(metrics))
+	out := make([]string, len(metrics))
+	for i, m := range metrics {
+		sums[i] = fmt.Sprintf("arrayPopFront(arrayDifference(arrayPushFront(arrayFilter((v, e) -> e, arrayCumSum(arrayMap(x -> x.%d, sc)), ends), toUInt64(0)))) AS s_%s", i+4, m)
+		out[i] = fmt.Sprintf("toUInt64(s%s) AS %s", m, m)
+		metrics[i] = "s_" + m + " AS s" + m
+	}
+	// 18.16 prunes a subquery's columns that the outer query uses only
+	// inside a lambda: the always-true WHERE clauses name them outside one.
+	values := fmt.Sprintf(`SELECT visitor, p0, nv, kh, f.1 AS kp, f.2 AS kd, f.3 AS kv, %[1]s
+  FROM (
+   SELECT visitor, p0, nv, arrayFilter((x, s) -> s, sc, starts) AS fs, arrayFilter((h, s) -> s, sh, starts) AS khs,
+    %[2]s
+   FROM (
+    SELECT visitor, p0, nv, sc, sh, starts, arrayPopFront(arrayPushBack(starts, 1)) AS ends
+    FROM (
+     SELECT visitor, p0, nv, sc, sh, arrayMap((h, ph, i) -> i = 1 OR h != ph, sh, arrayPushFront(arrayPopBack(sh), toUInt64(0)), arrayEnumerate(sh)) AS starts
+     FROM (
+      SELECT visitor, p0, nv, arraySort((x, h) -> h, c, hs) AS sc, arraySort(hs) AS sh
+      FROM (
+       SELECT visitor, p0, nv, c, arrayMap(x -> cityHash64(x.1, x.2, x.3), c) AS hs
+       FROM (SELECT visitor, p0, nv, %[3]s AS c FROM %[4]s
+        WHERE notEmpty(et) AND notEmpty(ek) AND notEmpty(ev) AND notEmpty(etop) AND length(vals) >= 0 AND bounce <= 1%[5]s)
+       WHERE notEmpty(c))
+      WHERE notEmpty(c) AND notEmpty(hs))
+     WHERE notEmpty(sc) AND notEmpty(sh))
+    WHERE notEmpty(sc) AND notEmpty(starts))
+   WHERE notEmpty(fs) AND notEmpty(khs))
+  ARRAY JOIN fs AS f, khs AS kh, %[6]s`,
+		strings.Join(out, ", "), strings.Join(sums, ",\n    "), visitContribSQL(period, props), visits, propsWhere, strings.Join(metrics, ", "))
+	return sessions + "\n UNION ALL\n  " + values
 }
 
-// visitKeysSQL returns the SELECT of R: per visit (visitor, p0) and key
-// (kh, a hash of period, dim and value) the visit's numbers there, with
-// the key's strings and the visitor's number of visits. period is an
-// expression of {ts}, a unix time (UInt32), giving the key's period.
-func visitKeysSQL(visits, period string, props bool) string {
-	return fmt.Sprintf(`SELECT visitor, p0, any(nv) AS nv, cityHash64(p, dim, value) AS kh, any(p) AS kp, any(dim) AS kd, any(value) AS kv,
-  sum(visits) AS vi, sum(pageviews) AS pv, sum(bounces) AS bo, sum(duration) AS du, sum(events) AS ev
- FROM (%s) GROUP BY visitor, p0, kh`, keyRowsSQL(visits, period, props))
+// visitContribSQL is, per visit, the array of what its events and values
+// add to their keys: (period, dim, value, visits, pageviews, bounces,
+// duration, events), a key possibly more than once.
+func visitContribSQL(period string, props bool) string {
+	p := func(x string) string { return strings.ReplaceAll(period, "{ts}", x) }
+	// Every tuple has the same types: 18.16 does not widen them.
+	events := fmt.Sprintf(`arrayFilter(x -> x.2 = '%[2]s' OR x.3 != '', arrayMap((t, k, v, top) -> (%[1]s, if(k = 1, '%[2]s', '%[3]s'), v,
+   toUInt64(0), toUInt64(k = 1), toUInt64(0), toUInt64(top), toUInt64(k != 1)), et, ek, ev, etop))`, p("t"), DimPage, DimEvent)
+	vals := fmt.Sprintf(`arrayMap(x -> (%[1]s, x.1, x.2,
+   toUInt64(1), toUInt64(0), toUInt64(if(x.1 = '%[2]s', bounce, 0)), toUInt64(0), toUInt64(0)), vals)`, p("p0"), DimPage)
+	if !props {
+		return fmt.Sprintf("arrayConcat(%s, %s)", events, vals)
+	}
+	return fmt.Sprintf("arrayConcat(%s, %s, %s)", events, vals, propContribSQL(p("t")))
 }
 
 // visitorKeysSQL is visitKeysSQL per visitor instead of per visit (no p0,
 // no nv): a visitor has one row per key, so that its cells
 // (visitorCellsSQL) count visitors as rows, with no set of them per cell.
+// Only the visitors with several visits need adding up. (p0 > 0: 18.16
+// would prune p0, which R uses inside lambdas.)
 func visitorKeysSQL(visits, period string, props bool) string {
-	return fmt.Sprintf(`SELECT visitor, cityHash64(p, dim, value) AS kh, any(p) AS kp, any(dim) AS kd, any(value) AS kv,
-  sum(visits) AS vi, sum(pageviews) AS pv, sum(bounces) AS bo, sum(duration) AS du, sum(events) AS ev
- FROM (%s) GROUP BY visitor, kh`, keyRowsSQL(visits, period, props))
+	r := visitKeysSQL(visits, period, props)
+	return fmt.Sprintf(`SELECT visitor, kh, kp, kd, kv, vi, pv, bo, du, ev FROM (%[1]s) WHERE nv = 1 AND p0 > 0
+ UNION ALL
+ SELECT visitor, kh, any(kp) AS kp, any(kd) AS kd, any(kv) AS kv,
+  sum(vi) AS vi, sum(pv) AS pv, sum(bo) AS bo, sum(du) AS du, sum(ev) AS ev
+ FROM (%[1]s) WHERE nv > 1 AND p0 > 0 GROUP BY visitor, kh`, r)
 }
 
 // visitorsSQL counts the distinct visitors of a group of R rows: a visitor
