@@ -115,7 +115,7 @@ func (r *Rollup) writeFunnelsSQL(ctx context.Context, s *site.Site, day store.Da
 		ins := fmt.Sprintf(`INSERT INTO %s.%s (%s)
  SELECT %s, p, f, st, toDate(%s), visitors, visits, ckey, toUInt64(%d) FROM (%s)`,
 			db, FunnelsTable, cols, store.Quote(s.ID), store.Quote(day.String()), version, cells)
-		if err := r.st.Exec(ctx, ins); err != nil {
+		if err := r.insertSelect(ctx, ins); err != nil {
 			return fmt.Errorf("cannot compute the funnels of %s for site %q: %w", day, s.ID, err)
 		}
 	}
@@ -124,7 +124,7 @@ func (r *Rollup) writeFunnelsSQL(ctx context.Context, s *site.Site, day store.Da
  FROM %[1]s.%[2]s FINAL
  WHERE site = %[5]s AND salt_day = %[6]s AND version < %[4]d AND (visitors + visits) > 0`,
 		db, FunnelsTable, cols, version, store.Quote(s.ID), store.Quote(day.String()))
-	if err := r.st.Exec(ctx, zero); err != nil {
+	if err := r.insertSelect(ctx, zero); err != nil {
 		return fmt.Errorf("cannot zero stale funnels of %s for site %q: %w", day, s.ID, err)
 	}
 	return nil

@@ -268,7 +268,7 @@ func (r *Rollup) applyDelta(ctx context.Context, s *site.Site, day store.Day, ve
 		ins := fmt.Sprintf("INSERT INTO %s.%s (site, %s, salt_day, %s) SELECT %s, %s, toDate(%s), %s FROM %s",
 			db, table, strings.Join(keys, ", "), strings.Join(metricCols, ", "),
 			store.Quote(s.ID), keyList, store.Quote(day.String()), strings.Join(m, ", "), tmp)
-		if err := r.st.Exec(ctx, ins); err != nil {
+		if err := r.insertSelect(ctx, ins); err != nil {
 			return 0, fmt.Errorf("cannot write the changes to %s of %s for site %q: %w", table, day, s.ID, err)
 		}
 		return r.countTable(ctx, tmp)
@@ -296,7 +296,7 @@ func (r *Rollup) applyDelta(ctx context.Context, s *site.Site, day store.Day, ve
 		db, table, strings.Join(cols, ", "), store.Quote(s.ID), keyList, store.Quote(day.String()),
 		strings.Join(sums, ", "), version, tmp, strings.Join(stored, ", "), strings.Join(olds, ", "),
 		strings.Join(keys, ", "))
-	if err := r.st.Exec(ctx, ins); err != nil {
+	if err := r.insertSelect(ctx, ins); err != nil {
 		return 0, fmt.Errorf("cannot write the changes to %s of %s for site %q: %w", table, day, s.ID, err)
 	}
 	return r.countTable(ctx, tmp)

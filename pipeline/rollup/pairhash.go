@@ -109,7 +109,7 @@ func (r *Rollup) applyPairDelta(ctx context.Context, s *site.Site, day store.Day
  ) AS filters USING (fh)`,
 		db, pairsTable, strings.Join(metricCols, ", "), store.Quote(s.ID), store.Quote(day.String()),
 		strings.Join(ms, ", "), tmp, strings.Join(keyNames, "\n   UNION ALL "), strings.Join(filterNames, "\n  UNION ALL "))
-	if err := r.st.Exec(ctx, ins); err != nil {
+	if err := r.insertSelect(ctx, ins); err != nil {
 		return 0, fmt.Errorf("cannot write the changes to %s of %s for site %q: %w", pairsTable, day, s.ID, err)
 	}
 	return r.countTable(ctx, tmp)

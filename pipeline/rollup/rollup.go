@@ -130,6 +130,10 @@ type Rollup struct {
 	goalPrint map[string]string
 	// seq names the tables a run makes for itself.
 	seq atomic.Uint64
+	// insertSettings end every INSERT … SELECT (insertSelect), learnt
+	// once from the engine's version.
+	settingsOnce   sync.Once
+	insertSettings string
 
 	runTime  prometheus.Histogram
 	rowsRead prometheus.Counter

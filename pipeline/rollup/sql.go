@@ -12,7 +12,9 @@ package rollup
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,7 +65,7 @@ func (r *Rollup) writeSQL(ctx context.Context, s *site.Site, day store.Day, vers
  FROM (%[7]s)`,
 			db, table, col, store.Quote(s.ID), store.Quote(day.String()), version,
 			[]string{cells.hourly, cells.daily}[g])
-		if err := r.st.Exec(ctx, ins); err != nil {
+		if err := r.insertSelect(ctx, ins); err != nil {
 			return written, fmt.Errorf("cannot compute %s of %s for site %q: %w", table, day, s.ID, err)
 		}
 		// Every key this run produced has the new version, every other
@@ -73,7 +75,7 @@ func (r *Rollup) writeSQL(ctx context.Context, s *site.Site, day store.Day, vers
  FROM %[1]s.%[2]s FINAL
  WHERE site = %[5]s AND salt_day = %[6]s AND version < %[4]d AND (visitors + visits + pageviews + events) > 0`,
 			db, table, col, version, store.Quote(s.ID), store.Quote(day.String()))
-		if err := r.st.Exec(ctx, zero); err != nil {
+		if err := r.insertSelect(ctx, zero); err != nil {
 			return written, fmt.Errorf("cannot zero stale %s of %s for site %q: %w", table, day, s.ID, err)
 		}
 		n, err := r.countVersion(ctx, table, s, day, version)
@@ -213,4 +215,22 @@ func (r *Rollup) mergePairs(ctx context.Context, saltDay store.Day) error {
 		}
 	}
 	return nil
+}
+
+// insertSelect runs an INSERT … SELECT into a MergeTree table. Engines
+// from version 20 on write with several threads when asked: writing a full
+// day's pair cells (sorting them on their strings) took about half as long
+// with two. 18.16 knows no such setting and writes with one.
+func (r *Rollup) insertSelect(ctx context.Context, q string) error {
+	r.settingsOnce.Do(func() {
+		v, err := r.st.Version(ctx)
+		if err != nil {
+			return
+		}
+		major, _, _ := strings.Cut(v, ".")
+		if n, err := strconv.Atoi(major); err == nil && n >= 20 {
+			r.insertSettings = fmt.Sprintf(" SETTINGS max_insert_threads = %d", max(runtime.NumCPU(), 2))
+		}
+	})
+	return r.st.Exec(ctx, q+r.insertSettings)
 }

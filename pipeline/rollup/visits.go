@@ -152,22 +152,29 @@ func visitsSQL(db, where, top, goals string, props bool) string {
 //     vals adds the visit once in the period it started; these are added
 //     up per key within the visit's array.
 func visitKeysSQL(visits, period string, props bool) string {
+	return keyRowsSQL(visits, period, props, "", "")
+}
+
+// keyRowsSQL is visitKeysSQL of the visits that also match cond (" AND
+// …", or ""), with the visits' columns carry (", a, b", or "") on every
+// row.
+func keyRowsSQL(visits, period string, props bool, cond, carry string) string {
 	p := func(x string) string { return strings.ReplaceAll(period, "{ts}", x) }
 	entryExit := fmt.Sprintf("('%s', '%s')", DimEntryPage, DimExitPage)
-	sessions := fmt.Sprintf(`SELECT visitor, p0, nv, cityHash64(pp, d.1, d.2) AS kh, pp AS kp, d.1 AS kd, d.2 AS kv,
+	sessions := fmt.Sprintf(`SELECT visitor, p0, nv%[5]s, cityHash64(pp, d.1, d.2) AS kh, pp AS kp, d.1 AS kd, d.2 AS kv,
    toUInt64(pp = pz) AS vi, toUInt64(if(d.1 IN %[2]s, 0, npp)) AS pv,
    toUInt64(if(pp = pz, bounce, 0)) AS bo, toUInt64(if(pp = pz, dur, 0)) AS du,
    toUInt64(if(d.1 IN %[2]s, 0, nep)) AS ev
   FROM (
-   SELECT visitor, nv, p0, bounce, dur, pz, pp, npp, nep, arrayJoin(sd) AS d
+   SELECT visitor, nv, p0%[5]s, bounce, dur, pz, pp, npp, nep, arrayJoin(sd) AS d
    FROM (
-    SELECT visitor, nv, p0, bounce, dur, sd, %[1]s AS pz, ps, arrayDistinct(ps) AS pps,
+    SELECT visitor, nv, p0%[5]s, bounce, dur, sd, %[1]s AS pz, ps, arrayDistinct(ps) AS pps,
      arrayMap(x -> arrayCount((q, k) -> q = x AND k = 1, ps, ek), pps) AS npvs,
      arrayMap(x -> arrayCount((q, k) -> q = x AND k != 1, ps, ek), pps) AS neps
-    FROM (SELECT *, arrayMap(t -> %[3]s, et) AS ps FROM %[4]s)
+    FROM (SELECT *, arrayMap(t -> %[3]s, et) AS ps FROM %[4]s WHERE 1%[6]s)
     WHERE notEmpty(ps) AND notEmpty(ek))
    ARRAY JOIN pps AS pp, npvs AS npp, neps AS nep)
-  WHERE pp = pz OR d.1 NOT IN %[2]s`, p("p0"), entryExit, p("t"), visits)
+  WHERE pp = pz OR d.1 NOT IN %[2]s`, p("p0"), entryExit, p("t"), visits, carry, cond)
 	// The visit's contributions c are sorted by their keys' hashes, so
 	// that each key is a run of equal hashes: its strings are those of the
 	// run's first element, its numbers the differences of the cumulative
@@ -188,27 +195,27 @@ func visitKeysSQL(visits, period string, props bool) string {
 	}
 	// 18.16 prunes a subquery's columns that the outer query uses only
 	// inside a lambda: the always-true WHERE clauses name them outside one.
-	values := fmt.Sprintf(`SELECT visitor, p0, nv, kh, f.1 AS kp, f.2 AS kd, f.3 AS kv, %[1]s
+	values := fmt.Sprintf(`SELECT visitor, p0, nv%[7]s, kh, f.1 AS kp, f.2 AS kd, f.3 AS kv, %[1]s
   FROM (
-   SELECT visitor, p0, nv, arrayFilter((x, s) -> s, sc, starts) AS fs, arrayFilter((h, s) -> s, sh, starts) AS khs,
+   SELECT visitor, p0, nv%[7]s, arrayFilter((x, s) -> s, sc, starts) AS fs, arrayFilter((h, s) -> s, sh, starts) AS khs,
     %[2]s
    FROM (
-    SELECT visitor, p0, nv, sc, sh, starts, arrayPopFront(arrayPushBack(starts, 1)) AS ends
+    SELECT visitor, p0, nv%[7]s, sc, sh, starts, arrayPopFront(arrayPushBack(starts, 1)) AS ends
     FROM (
-     SELECT visitor, p0, nv, sc, sh, arrayMap((h, ph, i) -> i = 1 OR h != ph, sh, arrayPushFront(arrayPopBack(sh), toUInt64(0)), arrayEnumerate(sh)) AS starts
+     SELECT visitor, p0, nv%[7]s, sc, sh, arrayMap((h, ph, i) -> i = 1 OR h != ph, sh, arrayPushFront(arrayPopBack(sh), toUInt64(0)), arrayEnumerate(sh)) AS starts
      FROM (
-      SELECT visitor, p0, nv, arraySort((x, h) -> h, c, hs) AS sc, arraySort(hs) AS sh
+      SELECT visitor, p0, nv%[7]s, arraySort((x, h) -> h, c, hs) AS sc, arraySort(hs) AS sh
       FROM (
-       SELECT visitor, p0, nv, c, arrayMap(x -> cityHash64(x.1, x.2, x.3), c) AS hs
-       FROM (SELECT visitor, p0, nv, %[3]s AS c FROM %[4]s
-        WHERE notEmpty(et) AND notEmpty(ek) AND notEmpty(ev) AND notEmpty(etop) AND length(vals) >= 0 AND bounce <= 1%[5]s)
+       SELECT visitor, p0, nv%[7]s, c, arrayMap(x -> cityHash64(x.1, x.2, x.3), c) AS hs
+       FROM (SELECT visitor, p0, nv%[7]s, %[3]s AS c FROM %[4]s
+        WHERE notEmpty(et) AND notEmpty(ek) AND notEmpty(ev) AND notEmpty(etop) AND length(vals) >= 0 AND bounce <= 1%[5]s%[8]s)
        WHERE notEmpty(c))
       WHERE notEmpty(c) AND notEmpty(hs))
      WHERE notEmpty(sc) AND notEmpty(sh))
     WHERE notEmpty(sc) AND notEmpty(starts))
    WHERE notEmpty(fs) AND notEmpty(khs))
   ARRAY JOIN fs AS f, khs AS kh, %[6]s`,
-		strings.Join(out, ", "), strings.Join(sums, ",\n    "), visitContribSQL(period, props), visits, propsWhere, strings.Join(metrics, ", "))
+		strings.Join(out, ", "), strings.Join(sums, ",\n    "), visitContribSQL(period, props), visits, propsWhere, strings.Join(metrics, ", "), carry, cond)
 	return sessions + "\n UNION ALL\n  " + values
 }
 
@@ -292,28 +299,44 @@ func priorSQL(keys, visits string) string {
 }
 
 // pairHashCellsSQL is the SELECT of one site's exact pair cells on hashes
-// (fh, kh, visitors, visits, pageviews, bounces, duration, events, ckey)
+// (fh, kh, visitors, visits, pageviews, bounces, duration, events, ckey):
+// pairHashRowsSQL added up per cell.
+func pairHashCellsSQL(keys, visits, prior, period string, props bool) string {
+	return fmt.Sprintf(`SELECT fh, kh, sum(visitors) AS visitors, sum(visits) AS visits, sum(pageviews) AS pageviews,
+   sum(bounces) AS bounces, sum(duration) AS duration, sum(events) AS events, sum(ckey) AS ckey
+  FROM (%s) GROUP BY fh, kh`, pairHashRowsSQL(keys, visits, prior, period, props))
+}
+
+// pairHashRowsSQL is the SELECT of what each visit adds to each of its pair
+// cells on hashes (pairHashCellsSQL's columns, a cell in several rows),
 // from the daily R rows in table keys of a visits table made with filter
 // values and its prior table (priorSQL): only hashes and numbers go
 // through the cross of keys and filter values, and pairNames gives the
-// strings back.
+// strings back. Whoever reads it adds the rows up: the cells are grouped
+// once, with whatever they are compared to.
 //
-// A visitor is counted in a cell by the first of its visits in it (first):
-// a filter value of a visit is new to a key unless it is among relf, which
-// arrayEnumerateUniq tells without a set per cell (a set per cell, even
-// an empty one, made the cells cost three times as much to count).
-func pairHashCellsSQL(keys, visits, prior string) string {
-	return fmt.Sprintf(`SELECT fh, kh, sum(first) AS visitors, sum(vi) AS visits,
-   sum(pv) AS pageviews, sum(bo) AS bounces, sum(du) AS duration, sum(ev) AS events, sum(first * rk) AS ckey
+// A visitor with one visit that day (most of them) is counted in every
+// cell its visit has: its keys are made again from its visit row, with
+// the visit's filter values carried along (keyRowsSQL), and crossed with
+// no join. A visitor with several visits is counted in a cell by the
+// first of its visits in it (first): a filter value of a visit is new to
+// a key unless it is among relf, which arrayEnumerateUniq tells without a
+// set per cell (a set per cell, even an empty one, made the cells cost
+// three times as much to count).
+func pairHashRowsSQL(keys, visits, prior, period string, props bool) string {
+	// p0 > 0: 18.16 would prune p0, which the key rows use inside lambdas.
+	single := fmt.Sprintf(`SELECT fh, kh, toUInt64(1) AS visitors, vi AS visits, pv AS pageviews, bo AS bounces, du AS duration, ev AS events, %[1]s AS ckey
+  FROM (%[2]s) ARRAY JOIN fhs AS fh WHERE p0 > 0`, RecordKeySQL("visitor"), keyRowsSQL(visits, period, props, " AND nv = 1", ", fhs"))
+	several := fmt.Sprintf(`SELECT fh, kh, first AS visitors, vi AS visits, pv AS pageviews, bo AS bounces, du AS duration, ev AS events, first * rk AS ckey
   FROM (
    SELECT kh, fhs, rk, vi, pv, bo, du, ev, arraySlice(arrayEnumerateUniq(arrayConcat(relf, fhs)), length(relf) + 1) AS us
    FROM (
     SELECT visitor, p0, kh, vi, pv, bo, du, ev, relf
-    FROM (SELECT visitor, p0, kh, vi, pv, bo, du, ev FROM %[1]s) AS keys
+    FROM (SELECT visitor, p0, kh, vi, pv, bo, du, ev FROM %[1]s WHERE nv > 1) AS keys
     ANY LEFT JOIN %[3]s AS prior USING (visitor, p0, kh)) AS keys
-   ANY LEFT JOIN (SELECT visitor, p0, fhs, %[4]s AS rk FROM %[2]s) AS visits USING (visitor, p0))
-  ARRAY JOIN fhs AS fh, arrayMap(u -> toUInt64(u = 1), us) AS first
-  GROUP BY fh, kh`, keys, visits, prior, RecordKeySQL("visitor"))
+   ANY LEFT JOIN (SELECT visitor, p0, fhs, %[4]s AS rk FROM %[2]s WHERE nv > 1) AS visits USING (visitor, p0))
+  ARRAY JOIN fhs AS fh, arrayMap(u -> toUInt64(u = 1), us) AS first`, keys, visits, prior, RecordKeySQL("visitor"))
+	return single + "\n UNION ALL\n  " + several
 }
 
 // pairNames are the SELECTs of the strings behind a pair cell's hashes:
@@ -335,7 +358,7 @@ func newPairNames(keys, visits string) pairNames {
 // fvalue, dim, value, visitors, visits, pageviews, bounces, duration,
 // events, ckey) from the daily R rows in table keys of a visits table made with
 // filter values: pairHashCellsSQL with the strings joined to the cells.
-func pairCellsSQL(keys, visits, prior string) string {
+func pairCellsSQL(keys, visits, prior, period string, props bool) string {
 	names := newPairNames(keys, visits)
 	// 18.16 has one JOIN per SELECT: the key strings, then the filter
 	// strings. ANY LEFT JOIN: newer engines make ANY INNER JOIN keep one
@@ -346,7 +369,7 @@ func pairCellsSQL(keys, visits, prior string) string {
   FROM (%[1]s) AS cells
   ANY LEFT JOIN (SELECT kh, any(day) AS day, any(dim) AS dim, any(value) AS value FROM (%[2]s) GROUP BY kh) AS names USING (kh)) AS named
  ANY LEFT JOIN (SELECT fh, any(fdim) AS fdim, any(fvalue) AS fvalue FROM (%[3]s) GROUP BY fh) AS filters USING (fh)`,
-		pairHashCellsSQL(keys, visits, prior), names.keys, names.filters)
+		pairHashCellsSQL(keys, visits, prior, period, props), names.keys, names.filters)
 }
 
 // withTable makes a table in memory of a SELECT under a name of its own,
@@ -364,7 +387,7 @@ func (r *Rollup) withTable(ctx context.Context, tag, sel string, fn func(name st
 
 // cellSources are the SELECTs of one visits table's cells: hourly and
 // daily (cellsSQL columns) and pairs (pairCellsSQL columns), and the pairs
-// on hashes (pairHashCellsSQL columns) with their names.
+// rows on hashes (pairHashRowsSQL columns) with their names.
 type cellSources struct {
 	hourly, daily, pairs string
 	funnel               string // funnelCellsSQL's; "" without funnels
@@ -391,8 +414,8 @@ func (r *Rollup) withCells(ctx context.Context, s *site.Site, where, top string,
 				return fn(cells)
 			}
 			return r.withTable(ctx, "prior", priorSQL(keys, visits), func(prior string) error {
-				cells.pairs = pairCellsSQL(keys, visits, prior)
-				cells.pairHashes = pairHashCellsSQL(keys, visits, prior)
+				cells.pairs = pairCellsSQL(keys, visits, prior, periods[daily], props)
+				cells.pairHashes = pairHashRowsSQL(keys, visits, prior, periods[daily], props)
 				cells.pairNames = newPairNames(keys, visits)
 				return fn(cells)
 			})
