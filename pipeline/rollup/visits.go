@@ -19,11 +19,12 @@ package rollup
 //     dimensions in every period it has events in (visits, bounces and
 //     duration only in the period it started), each event in its page or
 //     event name, each page or event name it contains once;
-//  4. those rows added up per visit and key (R), then per key: a visitor
-//     with one visit has one R row per key, so visitors are counted as
-//     rows, and only the visitors with several visits need a distinct
-//     count. The hourly cells add the rows up per visitor and key instead,
-//     and count rows.
+//  4. those rows added up per visit and key (R), within the visit's own
+//     arrays (visitKeysSQL), then per key: a visitor with one visit has
+//     one R row per key, so visitors are counted as rows, and only the
+//     visitors with several visits need a distinct count (hourly and
+//     daily alike: a set per hourly cell of those few visitors cost half
+//     as much as adding every visitor's rows up per key first).
 //
 // Pair cells cross each R row of a visit with the visit's filter values.
 // That cross is most of a run's work (a visit with f filter values and n
@@ -235,20 +236,6 @@ func visitContribSQL(period string, props bool) string {
 	return fmt.Sprintf("arrayConcat(%s, %s, %s)", events, vals, propContribSQL(p("t")))
 }
 
-// visitorKeysSQL is visitKeysSQL per visitor instead of per visit (no p0,
-// no nv): a visitor has one row per key, so that its cells
-// (visitorCellsSQL) count visitors as rows, with no set of them per cell.
-// Only the visitors with several visits need adding up. (p0 > 0: 18.16
-// would prune p0, which R uses inside lambdas.)
-func visitorKeysSQL(visits, period string, props bool) string {
-	r := visitKeysSQL(visits, period, props)
-	return fmt.Sprintf(`SELECT visitor, kh, kp, kd, kv, vi, pv, bo, du, ev FROM (%[1]s) WHERE nv = 1 AND p0 > 0
- UNION ALL
- SELECT visitor, kh, any(kp) AS kp, any(kd) AS kd, any(kv) AS kv,
-  sum(vi) AS vi, sum(pv) AS pv, sum(bo) AS bo, sum(du) AS du, sum(ev) AS ev
- FROM (%[1]s) WHERE nv > 1 AND p0 > 0 GROUP BY visitor, kh`, r)
-}
-
 // visitorsSQL counts the distinct visitors of a group of R rows: a visitor
 // with one visit has one row per key.
 //
@@ -265,14 +252,6 @@ func cellsSQL(keys string) string {
 	return fmt.Sprintf(`SELECT kh, any(kp) AS p, any(kd) AS d, any(kv) AS v, %s AS visitors, sum(vi) AS visits,
    sum(pv) AS pageviews, sum(bo) AS bounces, sum(du) AS duration, sum(ev) AS events, %s AS ckey
   FROM %s GROUP BY kh`, visitorsSQL, ckeySQL, keys)
-}
-
-// visitorCellsSQL is cellsSQL of rows per visitor and key
-// (visitorKeysSQL).
-func visitorCellsSQL(keys string) string {
-	return fmt.Sprintf(`SELECT kh, any(kp) AS p, any(kd) AS d, any(kv) AS v, count() AS visitors, sum(vi) AS visits,
-   sum(pv) AS pageviews, sum(bo) AS bounces, sum(du) AS duration, sum(ev) AS events, sum(%s) AS ckey
-  FROM %s GROUP BY kh`, RecordKeySQL("visitor"), keys)
 }
 
 // priorSQL is the SELECT of the rows that tell a visit's pair cells that
@@ -406,7 +385,9 @@ func (r *Rollup) withCells(ctx context.Context, s *site.Site, where, top string,
 		// once.
 		return r.withTable(ctx, "keys", visitKeysSQL(visits, periods[daily], props), func(keys string) error {
 			cells := cellSources{
-				hourly: visitorCellsSQL("(" + visitorKeysSQL(visits, periods[hourly], props) + ")"),
+				// p0 > 0: 18.16 would prune p0, which the key rows
+				// use inside lambdas.
+				hourly: cellsSQL("(SELECT * FROM (" + visitKeysSQL(visits, periods[hourly], props) + ") WHERE p0 > 0)"),
 				daily:  cellsSQL(keys),
 				funnel: funnelCellsSQL(s, visits, periods[daily]),
 			}
