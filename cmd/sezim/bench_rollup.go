@@ -116,7 +116,12 @@ func benchRollup(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if !inc.Incremental {
 		return fmt.Errorf("the run after new traffic recomputed the whole day instead of adding to it")
 	}
+	incTime := time.Since(began)
+	if *trace {
+		fmt.Fprintf(stderr, "rows written: full run %d aggregate, %d pair; incremental run %d aggregate, %d pair\n",
+			res.Rows, res.PairRows, inc.Rows, inc.PairRows)
+	}
 	fmt.Fprintf(stdout, "rollup events=%d full_s=%.2f incremental_s=%.2f rows_read=%d incremental_rows_read=%d new_events=%d\n",
-		stored, full.Seconds(), time.Since(began).Seconds(), res.Events, inc.Events, len(evs))
+		stored, full.Seconds(), incTime.Seconds(), res.Events, inc.Events, len(evs))
 	return nil
 }
