@@ -60,7 +60,7 @@ func (q *Querier) FilteredBreakdown(ctx context.Context, s *site.Site, r Range, 
 	// below k into the remainder '' is made here, per stored cell (one
 	// salt day and day), exactly as pipeline/rollup/pairs.go makes it;
 	// folding a finished day's cells again changes nothing.
-	parts := breakdownParts(src, src, fmt.Sprintf("if(visitors < %d, '', value)", k), dim, k, limit)
+	parts := breakdownParts(src, fmt.Sprintf("if(visitors < %d, '', value)", k), dim, k, limit)
 	parts = append(parts, q.coverPart(s, r, id, days, f, pairsOf(rollup.DimTotal)))
 	p, err := q.panel(ctx, parts)
 	if err != nil {

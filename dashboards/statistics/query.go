@@ -298,7 +298,7 @@ func (q *Querier) Breakdown(ctx context.Context, s *site.Site, r Range, dim stri
 		store.Quote(s.ID), store.Quote(r.From.String()), store.Quote(r.To.String()), store.Quote(dim))
 	if only == nil {
 		src := published(s, "agg_daily", q.from("agg_daily", r, where))
-		p, err := q.panel(ctx, breakdownParts(src, src, "value", dim, kOf(s), limit))
+		p, err := q.panel(ctx, breakdownParts(src, "value", dim, kOf(s), limit))
 		if err != nil {
 			return Breakdown{}, fmt.Errorf("cannot query the %s breakdown of site %q: %w", dim, s.ID, err)
 		}
@@ -336,24 +336,28 @@ const (
 // partSums are the sums every part selects, named for HAVING and ORDER BY.
 const partSums = "sum(visitors) AS v, sum(visits) AS n, sum(pageviews) AS p, sum(bounces) AS b, sum(duration) AS d, sum(events) AS e"
 
-// breakdownParts are the parts of a breakdown: the total of totalSrc and
-// the top values of rowSrc (each a FROM, see Querier.from), where valueExpr
-// is the value a row counts under (empty: none). Rows with at least k
-// visitors (events: by events) are the candidates; the top ones are chosen
-// in the engine so that a dimension with many values (pages) never comes
-// back whole.
-func breakdownParts(totalSrc, rowSrc, valueExpr, dim string, k, limit int) []string {
-	order := "v DESC"
+// breakdownParts is the part of a breakdown: the total of src and its top
+// values, where valueExpr is the value a row counts under (empty: none).
+// Rows with at least k visitors (events: by events) are the candidates;
+// the top ones are chosen in the engine so that a dimension with many
+// values (pages) never comes back whole. One pass over src gives both: the
+// rows per value are made once, and the total is their sum. In the
+// protective mode src publishes every cell of the range (a table lookup per
+// count), which two passes, one for the total and one for the rows, paid
+// twice (README, "Dashboards over 10 million events").
+func breakdownParts(src, valueExpr, dim string, k, limit int) []string {
+	// t is (val, v, n, p, b, d, e); a UNION ALL keeps no order, so the rows
+	// are sorted again in Go.
+	order := "-toInt64(t.2)"
 	if dim == rollup.DimEvent {
-		order = "e DESC"
+		order = "-toInt64(t.7)"
 	}
-	return []string{
-		fmt.Sprintf("SELECT toUInt8(%d) AS part, toString('') AS val, %s FROM %s", partTotal, partSums, totalSrc),
-		// The inner SELECT keeps ORDER BY and LIMIT to this part on every
-		// version; the rows are sorted again in Go (a UNION ALL keeps no order).
-		fmt.Sprintf("SELECT * FROM (SELECT toUInt8(%d) AS part, %s AS val, %s FROM %s GROUP BY val HAVING val != '' AND v >= %d ORDER BY %s, val LIMIT %d)",
-			partRow, valueExpr, partSums, rowSrc, max(k, 1), order, limit),
-	}
+	return []string{fmt.Sprintf(`SELECT x.1 AS part, x.2 AS val, x.3 AS v, x.4 AS n, x.5 AS p, x.6 AS b, x.7 AS d, x.8 AS e FROM (
+ SELECT arrayConcat([(toUInt8(%d), toString(''), sum(v), sum(n), sum(p), sum(b), sum(d), sum(e))],
+  arrayMap(t -> (toUInt8(%d), t.1, t.2, t.3, t.4, t.5, t.6, t.7),
+   arraySlice(arraySort(t -> (%s, t.1), groupArrayIf((val, v, n, p, b, d, e), val != '' AND v >= %d)), 1, %d))) AS xs
+ FROM (SELECT %s AS val, %s FROM %s GROUP BY val)) ARRAY JOIN xs AS x`,
+		partTotal, partRow, order, max(k, 1), limit, valueExpr, partSums, src)}
 }
 
 // panelAnswer is what the parts of one panel query returned.
