@@ -113,9 +113,10 @@ sites:
 		var days, hrs [][]any
 		for _, set := range []string{"alpha", "dom"} {
 			for _, mode := range []string{"-exact", "-cellkey"} {
-				for _, r := range data[set] {
+				keys := cellKeysOf(data[set], partitions[set], rng)
+				for i, r := range data[set] {
 					d, _ := time.Parse(time.DateOnly, r.day)
-					days = append(days, []any{set + mode, store.DayOf(d), r.dim, r.value, store.DayOf(d), r.visitors, r.visits, r.pageviews, r.bounces, r.duration, r.events, rng.Uint64(), uint64(1)})
+					days = append(days, []any{set + mode, store.DayOf(d), r.dim, r.value, store.DayOf(d), r.visitors, r.visits, r.pageviews, r.bounces, r.duration, r.events, keys[i], uint64(1)})
 				}
 				for _, h := range hours[set] {
 					n, _ := strconv.Atoi(h.hour)
@@ -200,6 +201,33 @@ sites:
 	})
 }
 
+// cellKeysOf draws the rows' cell keys as the rollup's would be: random,
+// except that where a day's values of a property are its visitors
+// (partitions) the keys add up to the day's, since a cell's key is the sum
+// of its visitors' keys. Then that property's whole-dimension cell is the
+// day's own cell, with the same number, and the attacker knows it.
+func cellKeysOf(rows []aggRow, parts []string, rng *rand.Rand) []uint64 {
+	keys := make([]uint64, len(rows))
+	dayKey := map[string]uint64{}
+	for i, r := range rows {
+		keys[i] = rng.Uint64()
+		if r.dim == "" {
+			dayKey[r.day] = keys[i]
+		}
+	}
+	for _, p := range parts {
+		day, dim, _ := strings.Cut(p, "|")
+		last, sum := -1, uint64(0)
+		for i, r := range rows {
+			if r.day == day && r.dim == dim {
+				last, sum = i, sum+keys[i]
+			}
+		}
+		keys[last] += dayKey[day] - sum
+	}
+	return keys
+}
+
 func httpGet(t *testing.T, u string) []byte {
 	t.Helper()
 	resp, err := http.Get(u)
@@ -244,8 +272,15 @@ func cellTruth(rows []aggRow, hrs []struct {
 // observation is what one published visitors number says: the sum of the
 // cells is in [lo, hi] (exact: lo = hi; suppressed: 1 to k−1). rounded
 // marks a number published rounded; suppressed one published as "< k".
+//
+// In the cellkey mode a breakdown's total is the sum of whole-dimension
+// cells ("DAY|DIM": each published from the sum of the day's value cells),
+// and its "other" that sum minus the rows shown: then whole names them and
+// minus the cells subtracted.
 type observation struct {
 	cells      []string
+	whole      []string
+	minus      []string
 	lo, hi     int64
 	rounded    bool
 	suppressed bool
@@ -300,6 +335,22 @@ func askEverything(t *testing.T, base, id string, periods []string, truth cellTr
 		}
 		obs = append(obs, o)
 	}
+	// addWhole adds a cellkey answer over whole-dimension cells: their sum
+	// minus the cells of minus (see observation), which is n, or at most
+	// 0 when n is 0 (a difference is published floored at 0).
+	addWhole := func(what string, whole, minus []string, n num) {
+		var have []string
+		for _, c := range minus {
+			if _, ok := truth.visitors[c]; ok {
+				have = append(have, c)
+			}
+		}
+		o := observation{whole: whole, minus: have, what: what, k: 1, lo: int64(*n.Visitors), hi: int64(*n.Visitors)}
+		if o.lo == 0 {
+			o.lo = -1 << 30
+		}
+		obs = append(obs, o)
+	}
 	dayCells := func(days []string, dim, value string) []string {
 		var out []string
 		for _, d := range days {
@@ -327,18 +378,34 @@ func askEverything(t *testing.T, base, id string, periods []string, truth cellTr
 					Total num  `json:"total"`
 				}
 				mustJSON(t, httpGet(t, base+"/breakdown?site="+q), &b)
-				var all []string
+				var all, shown, whole []string
 				for _, v := range truth.values[dim] {
 					all = append(all, dayCells(days, dim, v)...)
 				}
-				add(q+" total", all, b.Total, b.K)
+				for _, d := range days {
+					whole = append(whole, d+"|"+dim)
+				}
+				perturbed := b.K == 1
+				if perturbed {
+					addWhole(q+" total", whole, nil, b.Total)
+				} else {
+					add(q+" total", all, b.Total, b.K)
+				}
 				rest := slices.Clone(all)
 				for _, r := range b.Results {
 					cells := dayCells(days, dim, r.Value)
 					add(q+" "+r.Value, cells, r.num, b.K)
+					shown = append(shown, cells...)
 					rest = slices.DeleteFunc(rest, func(c string) bool { return slices.Contains(cells, c) })
 				}
-				if b.Other != nil {
+				switch {
+				case perturbed:
+					other := num{Visitors: new(uint64)}
+					if b.Other != nil {
+						other = *b.Other
+					}
+					addWhole(q+" other", whole, shown, other)
+				case b.Other != nil:
 					add(q+" other", rest, *b.Other, b.K)
 				}
 			}
@@ -438,8 +505,28 @@ func attackCells(t *testing.T, obs []observation, truth cellTruths, how reading,
 		}
 		return
 	}
+	wholes := map[string]int{} // the whole-dimension cells' published values
+	wholeOf := func(dayDim string) int {
+		if w, ok := wholes[dayDim]; ok {
+			return w
+		}
+		w := sys.newVar(0, 1<<20)
+		wholes[dayDim] = w
+		vars, coefs := []int{w}, []int64{1}
+		for c := range truth.visitors {
+			if strings.HasPrefix(c, "d|"+dayDim+"|") {
+				vars, coefs = append(vars, count[c]), append(coefs, -1)
+			}
+		}
+		sys.add(vars, coefs, -2, 2)
+		return w
+	}
 	for _, p := range parts {
 		day, dim, _ := strings.Cut(p, "|")
+		if perturbed {
+			// The same visitors and key: the same published cell.
+			sys.add([]int{wholeOf(p), pub["d|"+day+"||"]}, []int64{1, -1}, 0, 0)
+		}
 		vars, coefs := []int{count["d|"+day+"||"]}, []int64{-1}
 		for c := range truth.visitors {
 			if strings.HasPrefix(c, "d|"+day+"|"+dim+"|") {
@@ -455,6 +542,12 @@ func attackCells(t *testing.T, obs []observation, truth cellTruths, how reading,
 	var targets []target
 	for _, o := range obs {
 		vars, coefs, v := sum(o.cells, pub)
+		for _, w := range o.whole {
+			vars, coefs = append(vars, wholeOf(w)), append(coefs, 1)
+		}
+		for _, c := range o.minus {
+			vars, coefs = append(vars, pub[c]), append(coefs, -1)
+		}
 		lo, hi := o.lo, o.hi
 		if o.rounded && how == withoutRounded {
 			continue

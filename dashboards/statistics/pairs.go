@@ -54,13 +54,14 @@ func (q *Querier) FilteredBreakdown(ctx context.Context, s *site.Site, r Range, 
 		return q.pairCells(fmt.Sprintf("site = %s AND fdim = %s AND fvalue = %s AND dim = %s AND %s",
 			id, store.Quote(f.Dim), store.Quote(f.Value), store.Quote(dim), days))
 	}
-	src := published(s, "agg_pairs", pairsOf(dim))
+	cells := pairsOf(dim)
 	// While a salt day is open its pair cells are stored unfolded (the
 	// rollup folds them when it finishes the day), so the fold of cells
 	// below k into the remainder '' is made here, per stored cell (one
 	// salt day and day), exactly as pipeline/rollup/pairs.go makes it;
 	// folding a finished day's cells again changes nothing.
-	parts := breakdownParts(src, fmt.Sprintf("if(visitors < %d, '', value)", k), dim, k, limit)
+	parts := breakdownParts(published(s, "agg_pairs", cells), publishedTotals(s, "agg_pairs", cells),
+		fmt.Sprintf("if(visitors < %d, '', value)", k), dim, k, limit)
 	parts = append(parts, q.coverPart(s, r, id, days, f, pairsOf(rollup.DimTotal)))
 	p, err := q.panel(ctx, parts)
 	if err != nil {

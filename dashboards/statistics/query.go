@@ -297,8 +297,8 @@ func (q *Querier) Breakdown(ctx context.Context, s *site.Site, r Range, dim stri
 	where := fmt.Sprintf("site = %s AND day >= %s AND day <= %s AND dim = %s",
 		store.Quote(s.ID), store.Quote(r.From.String()), store.Quote(r.To.String()), store.Quote(dim))
 	if only == nil {
-		src := published(s, "agg_daily", q.from("agg_daily", r, where))
-		p, err := q.panel(ctx, breakdownParts(src, "value", dim, kOf(s), limit))
+		cells := q.from("agg_daily", r, where)
+		p, err := q.panel(ctx, breakdownParts(published(s, "agg_daily", cells), publishedTotals(s, "agg_daily", cells), "value", dim, kOf(s), limit))
 		if err != nil {
 			return Breakdown{}, fmt.Errorf("cannot query the %s breakdown of site %q: %w", dim, s.ID, err)
 		}
@@ -336,8 +336,8 @@ const (
 // partSums are the sums every part selects, named for HAVING and ORDER BY.
 const partSums = "sum(visitors) AS v, sum(visits) AS n, sum(pageviews) AS p, sum(bounces) AS b, sum(duration) AS d, sum(events) AS e"
 
-// breakdownParts is the part of a breakdown: the total of src and its top
-// values, where valueExpr is the value a row counts under (empty: none).
+// breakdownParts is the part of a breakdown: the total and the top values
+// of src, where valueExpr is the value a row counts under (empty: none).
 // Rows with at least k visitors (events: by events) are the candidates;
 // the top ones are chosen in the engine so that a dimension with many
 // values (pages) never comes back whole. One pass over src gives both: the
@@ -345,19 +345,29 @@ const partSums = "sum(visitors) AS v, sum(visits) AS n, sum(pageviews) AS p, sum
 // protective mode src publishes every cell of the range (a table lookup per
 // count), which two passes, one for the total and one for the rows, paid
 // twice (README, "Dashboards over 10 million events").
-func breakdownParts(src, valueExpr, dim string, k, limit int) []string {
+//
+// With totals set (the protective mode, publishedTotals), the total is the
+// sums of totals instead: each day's whole dimension published as a cell
+// of its own, whose noise does not grow with the number of values.
+func breakdownParts(src, totals, valueExpr, dim string, k, limit int) []string {
 	// t is (val, v, n, p, b, d, e); a UNION ALL keeps no order, so the rows
 	// are sorted again in Go.
 	order := "-toInt64(t.2)"
 	if dim == rollup.DimEvent {
 		order = "-toInt64(t.7)"
 	}
-	return []string{fmt.Sprintf(`SELECT x.1 AS part, x.2 AS val, x.3 AS v, x.4 AS n, x.5 AS p, x.6 AS b, x.7 AS d, x.8 AS e FROM (
- SELECT arrayConcat([(toUInt8(%d), toString(''), sum(v), sum(n), sum(p), sum(b), sum(d), sum(e))],
-  arrayMap(t -> (toUInt8(%d), t.1, t.2, t.3, t.4, t.5, t.6, t.7),
-   arraySlice(arraySort(t -> (%s, t.1), groupArrayIf((val, v, n, p, b, d, e), val != '' AND v >= %d)), 1, %d))) AS xs
- FROM (SELECT %s AS val, %s FROM %s GROUP BY val)) ARRAY JOIN xs AS x`,
-		partTotal, partRow, order, max(k, 1), limit, valueExpr, partSums, src)}
+	rows := fmt.Sprintf(`arrayMap(t -> (toUInt8(%d), t.1, t.2, t.3, t.4, t.5, t.6, t.7),
+   arraySlice(arraySort(t -> (%s, t.1), groupArrayIf((val, v, n, p, b, d, e), val != '' AND v >= %d)), 1, %d))`,
+		partRow, order, max(k, 1), limit)
+	var parts []string
+	if totals == "" {
+		rows = fmt.Sprintf("arrayConcat([(toUInt8(%d), toString(''), sum(v), sum(n), sum(p), sum(b), sum(d), sum(e))],\n  %s)", partTotal, rows)
+	} else {
+		parts = append(parts, fmt.Sprintf("SELECT toUInt8(%d) AS part, toString('') AS val, %s FROM %s", partTotal, partSums, totals))
+	}
+	return append([]string{fmt.Sprintf(`SELECT x.1 AS part, x.2 AS val, x.3 AS v, x.4 AS n, x.5 AS p, x.6 AS b, x.7 AS d, x.8 AS e FROM (
+ SELECT %s AS xs
+ FROM (SELECT %s AS val, %s FROM %s GROUP BY val)) ARRAY JOIN xs AS x`, rows, valueExpr, partSums, src)}, parts...)
 }
 
 // panelAnswer is what the parts of one panel query returned.
