@@ -1,6 +1,8 @@
 package statistics
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -116,5 +118,57 @@ sites:
 		bad.Unkeyed, bad.OK = 1, false
 		bad.Probed-- // the page total holds the unkeyed cell
 		check(map[string]DisclosureStatus{"guarded": bad, "open": open})
+	})
+}
+
+// TestWholeCellsPublishedInGo checks that a breakdown's total, whose
+// whole-breakdown cells are looked up in Go (publishCell), is what the
+// engine's publishBy gives the same cells: random counts (0, 1, 2 and
+// large, bounces up to the visits) and keys, one day of two salt days.
+func TestWholeCellsPublishedInGo(t *testing.T) {
+	cfg, err := site.Parse([]byte("sites:\n  - {id: guarded, domains: [g.example], timezone: Asia/Almaty}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	count := func() uint64 { return []uint64{0, 1, 1, 2, 3, uint64(rng.IntN(5000))}[rng.IntN(6)] }
+	var rows [][]any
+	for d := range 40 {
+		day := store.Day{Year: 2026, Month: 10, Day: 1}.Time().AddDate(0, 0, d)
+		for v := range 1 + rng.IntN(6) {
+			for salt := range 2 {
+				visits := count()
+				rows = append(rows, []any{"guarded", store.DayOf(day), "page", fmt.Sprintf("/%d", v), store.DayOf(day.AddDate(0, 0, salt)),
+					count(), visits, count(), uint64(rng.IntN(int(visits) + 1)), uint64(rng.IntN(100000)), count(), rng.Uint64() >> 20, uint64(1)})
+			}
+		}
+	}
+	storetest.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := t.Context()
+		cols := []string{"site", "day", "dim", "value", "salt_day", "visitors", "visits", "pageviews", "bounces", "duration", "events", "ckey", "version"}
+		if err := st.Insert(ctx, st.DB().Stats+".agg_daily", cols, rows); err != nil {
+			t.Fatal(err)
+		}
+		q := NewQuerier(st)
+		s := cfg.Site("guarded")
+		for _, r := range []Range{{From: store.Day{Year: 2026, Month: 10, Day: 3}, To: store.Day{Year: 2026, Month: 10, Day: 3}},
+			{From: store.Day{Year: 2026, Month: 10, Day: 1}, To: store.Day{Year: 2026, Month: 11, Day: 9}}} {
+			b, err := q.Breakdown(ctx, s, r, "page", 3, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			where := fmt.Sprintf("site = 'guarded' AND dim = 'page' AND day >= %s AND day <= %s", store.Quote(r.From.String()), store.Quote(r.To.String()))
+			var want Metrics
+			err = st.Query(ctx, "SELECT "+sums+" FROM "+publishBy("site, day, dim", q.from("agg_daily", r, where)), func(row store.Row) error {
+				want = scanMetrics(row, 0)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.Total != want {
+				t.Errorf("%v: total published in Go %+v, in the engine %+v", r, b.Total, want)
+			}
+		}
 	})
 }

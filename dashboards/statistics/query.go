@@ -298,7 +298,7 @@ func (q *Querier) Breakdown(ctx context.Context, s *site.Site, r Range, dim stri
 		store.Quote(s.ID), store.Quote(r.From.String()), store.Quote(r.To.String()), store.Quote(dim))
 	if only == nil {
 		cells := q.from("agg_daily", r, where)
-		p, err := q.panel(ctx, breakdownParts(published(s, "agg_daily", cells), publishedTotals(s, "agg_daily", cells), "value", dim, kOf(s), limit))
+		p, err := q.panel(ctx, breakdownParts(published(s, "agg_daily", cells), wholePart(s, "agg_daily", cells), "value", dim, kOf(s), limit))
 		if err != nil {
 			return Breakdown{}, fmt.Errorf("cannot query the %s breakdown of site %q: %w", dim, s.ID, err)
 		}
@@ -331,13 +331,14 @@ const (
 	partTotal   = 0 // the sums over every row: value ''
 	partRow     = 1 // a top value and its sums, at most limit of them
 	partMissing = 2 // visitors holds a count (see FilteredBreakdown)
+	partWhole   = 3 // a whole-breakdown cell's counts, its key in val (wholePart)
 )
 
 // partSums are the sums every part selects, named for HAVING and ORDER BY.
 const partSums = "sum(visitors) AS v, sum(visits) AS n, sum(pageviews) AS p, sum(bounces) AS b, sum(duration) AS d, sum(events) AS e"
 
-// breakdownParts is the part of a breakdown: the total and the top values
-// of src, where valueExpr is the value a row counts under (empty: none).
+// breakdownParts is the part of a breakdown: the total of src and its top
+// values, where valueExpr is the value a row counts under (empty: none).
 // Rows with at least k visitors (events: by events) are the candidates;
 // the top ones are chosen in the engine so that a dimension with many
 // values (pages) never comes back whole. One pass over src gives both: the
@@ -346,28 +347,29 @@ const partSums = "sum(visitors) AS v, sum(visits) AS n, sum(pageviews) AS p, sum
 // count), which two passes, one for the total and one for the rows, paid
 // twice (README, "Dashboards over 10 million events").
 //
-// With totals set (the protective mode, publishedTotals), the total is the
-// sums of totals instead: each day's whole dimension published as a cell
-// of its own, whose noise does not grow with the number of values.
-func breakdownParts(src, totals, valueExpr, dim string, k, limit int) []string {
+// With wholes set (the protective mode's wholePart), the total is instead
+// the sum of the days' whole-breakdown cells, whose noise does not grow
+// with the number of values.
+func breakdownParts(src, wholes, valueExpr, dim string, k, limit int) []string {
 	// t is (val, v, n, p, b, d, e); a UNION ALL keeps no order, so the rows
 	// are sorted again in Go.
 	order := "-toInt64(t.2)"
 	if dim == rollup.DimEvent {
 		order = "-toInt64(t.7)"
 	}
-	rows := fmt.Sprintf(`arrayMap(t -> (toUInt8(%d), t.1, t.2, t.3, t.4, t.5, t.6, t.7),
+	xs := fmt.Sprintf(`arrayMap(t -> (toUInt8(%d), t.1, t.2, t.3, t.4, t.5, t.6, t.7),
    arraySlice(arraySort(t -> (%s, t.1), groupArrayIf((val, v, n, p, b, d, e), val != '' AND v >= %d)), 1, %d))`,
 		partRow, order, max(k, 1), limit)
-	var parts []string
-	if totals == "" {
-		rows = fmt.Sprintf("arrayConcat([(toUInt8(%d), toString(''), sum(v), sum(n), sum(p), sum(b), sum(d), sum(e))],\n  %s)", partTotal, rows)
-	} else {
-		parts = append(parts, fmt.Sprintf("SELECT toUInt8(%d) AS part, toString('') AS val, %s FROM %s", partTotal, partSums, totals))
+	if wholes == "" {
+		xs = fmt.Sprintf("arrayConcat([(toUInt8(%d), toString(''), sum(v), sum(n), sum(p), sum(b), sum(d), sum(e))],\n  %s)", partTotal, xs)
 	}
-	return append([]string{fmt.Sprintf(`SELECT x.1 AS part, x.2 AS val, x.3 AS v, x.4 AS n, x.5 AS p, x.6 AS b, x.7 AS d, x.8 AS e FROM (
+	parts := []string{fmt.Sprintf(`SELECT x.1 AS part, x.2 AS val, x.3 AS v, x.4 AS n, x.5 AS p, x.6 AS b, x.7 AS d, x.8 AS e FROM (
  SELECT %s AS xs
- FROM (SELECT %s AS val, %s FROM %s GROUP BY val)) ARRAY JOIN xs AS x`, rows, valueExpr, partSums, src)}, parts...)
+ FROM (SELECT %s AS val, %s FROM %s GROUP BY val)) ARRAY JOIN xs AS x`, xs, valueExpr, partSums, src)}
+	if wholes != "" {
+		parts = append(parts, wholes)
+	}
+	return parts
 }
 
 // panelAnswer is what the parts of one panel query returned.
@@ -388,6 +390,13 @@ func (q *Querier) panel(ctx context.Context, parts []string) (panelAnswer, error
 			a.rows = append(a.rows, BreakdownRow{Value: row.String(1), Metrics: scanMetrics(row, 2)})
 		case partMissing:
 			a.missing = row.Uint64(2)
+		case partWhole:
+			u, err := strconv.ParseUint(row.String(1), 10, 32)
+			if err != nil {
+				return fmt.Errorf("a whole-breakdown cell's key %q: %w", row.String(1), err)
+			}
+			a.total.add(publishCell(scanMetrics(row, 2), uint32(u)))
+			a.total.derive()
 		}
 		return nil
 	})
