@@ -117,7 +117,8 @@ const OtherValue = "(other)"
 
 // foldBreakdown applies k to a breakdown: rows are the candidate rows in
 // display order, total the sum over every row of the dimension in the
-// range. It returns at most limit shown rows, each from at least k
+// range (in the protective mode, of its days' whole-breakdown cells: see
+// wholePart). It returns at most limit shown rows, each from at least k
 // visitors, and the "other" row holding everything else (nil when empty),
 // suppressed when it holds fewer than k visitors.
 func foldBreakdown(rows []BreakdownRow, total Metrics, limit, k int) ([]BreakdownRow, *BreakdownRow) {
