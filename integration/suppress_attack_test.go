@@ -312,13 +312,19 @@ func askEverything(t *testing.T, base, id string, periods []string, truth cellTr
 		Rounded    bool    `json:"rounded"`
 		K          int     `json:"k"`
 	}
-	add := func(what string, cells []string, n num, k int) {
+	// stored keeps the cells that exist (the attacker knows the others are
+	// empty).
+	stored := func(cells []string) []string {
 		var have []string
 		for _, c := range cells {
 			if _, ok := truth.visitors[c]; ok {
 				have = append(have, c)
 			}
 		}
+		return have
+	}
+	add := func(what string, cells []string, n num, k int) {
+		have := stored(cells)
 		if len(have) == 0 {
 			return // the attacker knows these cells are empty
 		}
@@ -339,13 +345,7 @@ func askEverything(t *testing.T, base, id string, periods []string, truth cellTr
 	// minus the cells of minus (see observation), which is n, or at most
 	// 0 when n is 0 (a difference is published floored at 0).
 	addWhole := func(what string, whole, minus []string, n num) {
-		var have []string
-		for _, c := range minus {
-			if _, ok := truth.visitors[c]; ok {
-				have = append(have, c)
-			}
-		}
-		o := observation{whole: whole, minus: have, what: what, k: 1, lo: int64(*n.Visitors), hi: int64(*n.Visitors)}
+		o := observation{whole: whole, minus: stored(minus), what: what, k: 1, lo: int64(*n.Visitors), hi: int64(*n.Visitors)}
 		if o.lo == 0 {
 			o.lo = -1 << 30
 		}

@@ -96,11 +96,11 @@ func published(s *site.Site, table, src string) string {
 // its visitors and key are the day's, so it is the same cell as the site's
 // total and shows the same number.
 //
-// Why in Go. The engine spends most of a small breakdown's time reading
-// the noise expressions, not running them: a breakdown over an empty table
-// takes 39 ms on the embedded engine. Publishing these few cells there too
-// cost a country breakdown over 30 days 40 ms more (69 → 106 ms p50 on 3M
-// events); a day's cell looked up in Go costs nothing.
+// Why in Go. A protective-mode query has a large fixed cost on the
+// embedded engine (a breakdown over an empty table takes 34–39 ms), part of
+// it the noise expressions. With these few cells published in the engine
+// too, a country breakdown over 30 days took 92 ms p50 on 3M events; looked
+// up in Go, 84 ms (62 ms for a total summed from the rows).
 func wholePart(s *site.Site, table, cells string) string {
 	if !s.Perturbed() {
 		return ""
@@ -239,7 +239,8 @@ func CheckDisclosure(ctx context.Context, st store.Store, sites *site.Config, no
 }
 
 // checkSite compares a perturbed site's daily totals, top pages and the
-// page breakdown's total of the 30 days before now, as the Querier answers them, with the stored cells.
+// page breakdown's total of the 30 days before now, as the Querier answers
+// them, with the stored cells.
 func (q *Querier) checkSite(ctx context.Context, s *site.Site, now time.Time, ds *DisclosureStatus) error {
 	today := store.DayOf(now.In(s.Location))
 	r := Range{From: store.DayOf(today.Time().AddDate(0, 0, -29)), To: today}

@@ -396,10 +396,10 @@ func (q *Querier) panel(ctx context.Context, parts []string) (panelAnswer, error
 				return fmt.Errorf("a whole-breakdown cell's key %q: %w", row.String(1), err)
 			}
 			a.total.add(publishCell(scanMetrics(row, 2), uint32(u)))
-			a.total.derive()
 		}
 		return nil
 	})
+	a.total.derive() // the rates of a total added up from whole cells
 	return a, err
 }
 
