@@ -24,7 +24,8 @@ import (
 // events inserted per salt day in batches of 100,000, the salt day rolled up
 // and its raw partition dropped, as retention does), then every dashboard
 // panel's query over 30 and 90 days, 20 runs each, p50 and p95: first with
-// every month read FINAL, then after Compact.
+// every month read FINAL, then after Compact, then with the published sums
+// of final days (rollup.Publish).
 //
 // It takes minutes, so it runs only with SEZIM_BENCH_10M=1:
 //
@@ -143,6 +144,22 @@ func TestBench10M(t *testing.T) {
 	}
 	t.Logf("compacted the closed months in %v", time.Since(start).Round(time.Millisecond))
 	measure(t, panels, lastLocal, "closed months compacted")
+	// As the retention job does next: the published sums of every final
+	// day. "Now" is the day after the last salt day, so that the range's
+	// last day is still open and published at read time, as in use.
+	start = time.Now()
+	if err := roll.Publish(ctx, last.AddDate(0, 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("published the final days in %v", time.Since(start).Round(time.Millisecond))
+	for _, table := range []string{rollup.PublishedTable, rollup.PublishedBlocksTable} {
+		n, err := store.CountWhere(ctx, st, st.DB().Stats+"."+table, "1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("table %-20s %11d rows", table, n)
+	}
+	measure(t, panels, lastLocal, "final days published")
 }
 
 type benchPanel struct {

@@ -67,3 +67,9 @@ func (l *shardLocal) Query(ctx context.Context, query string, fn func(Row) error
 func (l *shardLocal) Insert(ctx context.Context, table string, cols []string, rows [][]any) error {
 	return l.Store.Insert(ctx, l.local(table), cols, rows)
 }
+
+// IsShardLocal reports whether s is a shard's local view (ShardLocal).
+func IsShardLocal(s Store) bool {
+	_, ok := s.(*shardLocal)
+	return ok
+}

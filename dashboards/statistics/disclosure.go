@@ -115,6 +115,76 @@ func wholePart(s *site.Site, table, cells string) string {
 		partWhole, rollup.ReduceKeySQL("cityHash64("+keys+")"), rollup.ReduceKeySQL("ck"), keys, cells, keys)
 }
 
+// blockSources is, in the protective mode, what a read of site s's
+// agg_daily cells of dim over r (only those of value, when set) reads: src,
+// the published cells (a FROM with day, value and the six numbers), and
+// wholes, the panel parts of dim's whole-breakdown cells.
+// The days of r that agg_published holds as current blocks are read from
+// them, already published and summed (pipeline/rollup/published.go); only
+// the others (today, yesterday, a day a late write reopened, or all of
+// them before the first build) are published here. Both give the same
+// numbers: a block is the sum of its days' published cells. With daily
+// set, only blocks of one day are read, so that day is each row's own
+// (a block's rows carry its first day).
+//
+// What it saves: the page breakdown of 90 days publishes some 400,000 day
+// cells at read time; from blocks it adds up at most two blocks per level,
+// and a range of final days alone has none of the noise expressions,
+// whose fixed cost per query is tens of milliseconds on the embedded
+// engine (see wholePart).
+func (q *Querier) blockSources(ctx context.Context, s *site.Site, r Range, dim string, value *string, daily bool) (src string, wholes []string, err error) {
+	valid, err := rollup.ValidBlocks(ctx, q.st, s.ID, r.From, r.To)
+	if err != nil {
+		return "", nil, err
+	}
+	if daily {
+		for k := range valid {
+			if k[0] != 0 {
+				delete(valid, k)
+			}
+		}
+	}
+	blocks, rest := rollup.Cover(valid, r.From, r.To)
+	id, db := store.Quote(s.ID), q.st.DB().Stats
+	dimCond, cond := "dim = "+store.Quote(dim), "dim = "+store.Quote(dim)
+	if value != nil {
+		cond += " AND value = " + store.Quote(*value)
+	}
+	const cols = "day, value, visitors, visits, pageviews, bounces, duration, events"
+	var srcs []string
+	if len(blocks) > 0 {
+		base := fmt.Sprintf("FROM %s.%s WHERE site = %s AND %s AND day >= %s AND day <= %s AND %s",
+			db, rollup.PublishedTable, id, cond, store.Quote(r.From.String()), store.Quote(r.To.String()), rollup.BlocksSQL(blocks))
+		srcs = append(srcs, "SELECT "+cols+" "+base+" AND whole = 0")
+		wholes = append(wholes, fmt.Sprintf("SELECT toUInt8(%d) AS part, toString('') AS val, %s FROM %s.%s WHERE site = %s AND %s AND day >= %s AND day <= %s AND %s AND whole = 1",
+			partSummed, partSums, db, rollup.PublishedTable, id, dimCond, store.Quote(r.From.String()), store.Quote(r.To.String()), rollup.BlocksSQL(blocks)))
+	}
+	if len(rest) > 0 || len(blocks) == 0 {
+		rr, days := r, "1"
+		if len(rest) > 0 {
+			rr.From, rr.To = rollup.DayRangesSpan(rest)
+			days = rollup.DaysSQL("day", rest)
+		}
+		cells := q.from("agg_daily", rr, fmt.Sprintf("site = %s AND %s AND day >= %s AND day <= %s AND %s",
+			id, cond, store.Quote(rr.From.String()), store.Quote(rr.To.String()), days))
+		srcs = append(srcs, "SELECT "+cols+" FROM "+published(s, "agg_daily", cells))
+		wholes = append(wholes, wholePart(s, "agg_daily", cells))
+	}
+	return "(" + strings.Join(srcs, " UNION ALL ") + ")", wholes, nil
+}
+
+// dailyCells is the FROM of site s's agg_daily cells of f's value over r,
+// as published: through the published sums of final days in the protective
+// mode (blockSources), else as q.from reads them.
+func (q *Querier) dailyCells(ctx context.Context, s *site.Site, r Range, f Filter, daily bool) (string, error) {
+	if s.Perturbed() && !q.noBlocks {
+		src, _, err := q.blockSources(ctx, s, r, f.Dim, &f.Value, daily)
+		return src, err
+	}
+	where := fmt.Sprintf("site = %s AND day >= %s AND day <= %s AND %s", store.Quote(s.ID), store.Quote(r.From.String()), store.Quote(r.To.String()), dimWhere(f))
+	return published(s, "agg_daily", q.from("agg_daily", r, where)), nil
+}
+
 // publishCell is the published numbers of a cell of counts m at reduced
 // key u, as publishBy computes them in the engine.
 func publishCell(m Metrics, u uint32) Metrics {
@@ -136,21 +206,7 @@ func publishedRows(s *site.Site, table, src string) string {
 }
 
 // publishBy publishes the rows of src as cells of the key columns keys.
-func publishBy(keys, src string) string {
-	if keys == "" {
-		panic("dashboards: a read of a table without cell keys")
-	}
-	p := rollup.Perturbation
-	pub := func(c string) string { return p.PublishSQL(c, "u") }
-	// Bounces never exceed visits, so that a bounce rate stays a rate.
-	return fmt.Sprintf(`(SELECT %[1]s, %[2]s AS visitors, %[3]s AS visits, %[4]s AS pageviews,
-  least(%[5]s, visits) AS bounces, %[6]s AS duration, %[7]s AS events
- FROM (SELECT %[1]s, c0, c1, c2, c3, c4, c5, if(ck = 0, %[8]s, %[9]s) AS u
-  FROM (SELECT %[1]s, sum(visitors) AS c0, sum(visits) AS c1, sum(pageviews) AS c2, sum(bounces) AS c3, sum(duration) AS c4,
-    sum(events) AS c5, sum(ckey) AS ck FROM %[10]s GROUP BY %[1]s)))`,
-		keys, pub("c0"), pub("c1"), pub("c2"), pub("c3"), p.PublishDurationSQL("c4", "c1", "u"), pub("c5"),
-		rollup.ReduceKeySQL("cityHash64("+keys+")"), rollup.ReduceKeySQL("ck"), src)
-}
+func publishBy(keys, src string) string { return rollup.PublishCellsSQL(keys, src) }
 
 // realtimeKeySQL is the reduced cell key of the distinct visitors of a
 // read of the events: the last five minutes' visitors are a cell too.

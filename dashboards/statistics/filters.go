@@ -541,7 +541,7 @@ func (q *Querier) valueBreakdown(ctx context.Context, s *site.Site, r Range, dim
 	// of their own: the viewer chooses which values pass, and a cell per
 	// choice would be a fresh draw of noise over the same visitors each
 	// time, which averaging takes away.
-	parts := append(breakdownParts(src, "", "value", dim, k, limit),
+	parts := append(breakdownParts(src, nil, "value", dim, k, limit),
 		fmt.Sprintf(`SELECT toUInt8(%d) AS part, toString('') AS val, toUInt64(count()) AS v, toUInt64(0) AS n, toUInt64(0) AS p, toUInt64(0) AS b, toUInt64(0) AS d, toUInt64(0) AS e
  FROM (SELECT value, sum(visitors) AS vv FROM %s GROUP BY value HAVING vv > 0 AND vv < %d)`, partHidden, inv, max(k, 1)))
 	a, err := q.panel(ctx, parts)

@@ -60,7 +60,7 @@ func (q *Querier) FilteredBreakdown(ctx context.Context, s *site.Site, r Range, 
 	// below k into the remainder '' is made here, per stored cell (one
 	// salt day and day), exactly as pipeline/rollup/pairs.go makes it;
 	// folding a finished day's cells again changes nothing.
-	parts := breakdownParts(published(s, "agg_pairs", cells), wholePart(s, "agg_pairs", cells),
+	parts := breakdownParts(published(s, "agg_pairs", cells), []string{wholePart(s, "agg_pairs", cells)},
 		fmt.Sprintf("if(visitors < %d, '', value)", k), dim, k, limit)
 	parts = append(parts, q.coverPart(s, r, id, days, f, pairsOf(rollup.DimTotal)))
 	p, err := q.panel(ctx, parts)

@@ -80,6 +80,9 @@ type Querier struct {
 	st   store.Store
 	now  func() time.Time
 	mode atomic.Int32 // see prepare
+	// noBlocks publishes every cell at read time, never reading the
+	// published sums (blockSources): the reference the tests compare with.
+	noBlocks bool
 }
 
 // NewQuerier returns a Querier over st's stats database.
@@ -181,9 +184,11 @@ func (q *Querier) aggregates(ctx context.Context, s *site.Site, rs []Range, f Fi
 	q.prepare(ctx)
 	parts := make([]string, len(rs))
 	for i, r := range rs {
-		where := fmt.Sprintf("site = %s AND day >= %s AND day <= %s AND %s",
-			store.Quote(s.ID), store.Quote(r.From.String()), store.Quote(r.To.String()), dimWhere(f))
-		parts[i] = fmt.Sprintf("SELECT toUInt8(%d) AS part, %s FROM %s", i, sums, published(s, "agg_daily", q.from("agg_daily", r, where)))
+		src, err := q.dailyCells(ctx, s, r, f, false)
+		if err != nil {
+			return nil, err
+		}
+		parts[i] = fmt.Sprintf("SELECT toUInt8(%d) AS part, %s FROM %s", i, sums, src)
 	}
 	out := make([]Metrics, len(rs))
 	err := q.st.Query(ctx, strings.Join(parts, " UNION ALL "), func(row store.Row) error {
@@ -237,8 +242,11 @@ func (q *Querier) series(ctx context.Context, s *site.Site, r Range, hourly bool
 		sql = fmt.Sprintf("SELECT toUInt32(hour) AS t, %s FROM %s GROUP BY t ORDER BY t", sums, published(s, "agg_hourly", q.from("agg_hourly", r,
 			fmt.Sprintf("site = %s AND hour >= toDateTime(%d) AND hour < toDateTime(%d) AND %s", id, from.Unix(), to.Unix(), dimWhere(f)))))
 	} else {
-		sql = fmt.Sprintf("SELECT toString(day) AS t, %s FROM %s GROUP BY t ORDER BY t", sums, published(s, "agg_daily", q.from("agg_daily", r,
-			fmt.Sprintf("site = %s AND day >= %s AND day <= %s AND %s", id, store.Quote(r.From.String()), store.Quote(r.To.String()), dimWhere(f)))))
+		src, err := q.dailyCells(ctx, s, r, f, true)
+		if err != nil {
+			return nil, err
+		}
+		sql = fmt.Sprintf("SELECT toString(day) AS t, %s FROM %s GROUP BY t ORDER BY t", sums, src)
 	}
 	got := map[string]Metrics{}
 	err := q.st.Query(ctx, sql, func(row store.Row) error {
@@ -298,15 +306,25 @@ func (q *Querier) Breakdown(ctx context.Context, s *site.Site, r Range, dim stri
 		store.Quote(s.ID), store.Quote(r.From.String()), store.Quote(r.To.String()), store.Quote(dim))
 	if only == nil {
 		cells := q.from("agg_daily", r, where)
-		p, err := q.panel(ctx, breakdownParts(published(s, "agg_daily", cells), wholePart(s, "agg_daily", cells), "value", dim, kOf(s), limit))
+		src, wholes := published(s, "agg_daily", cells), []string{wholePart(s, "agg_daily", cells)}
+		if s.Perturbed() && !q.noBlocks {
+			var err error
+			if src, wholes, err = q.blockSources(ctx, s, r, dim, nil, false); err != nil {
+				return Breakdown{}, err
+			}
+		}
+		p, err := q.panel(ctx, breakdownParts(src, wholes, "value", dim, kOf(s), limit))
 		if err != nil {
 			return Breakdown{}, fmt.Errorf("cannot query the %s breakdown of site %q: %w", dim, s.ID, err)
 		}
 		return p.breakdown(dim, limit, kOf(s)), nil
 	}
-	where += " AND value = " + store.Quote(*only)
+	src, err := q.dailyCells(ctx, s, r, Filter{Dim: dim, Value: *only}, false)
+	if err != nil {
+		return Breakdown{}, err
+	}
 	var total Metrics
-	err := q.st.Query(ctx, fmt.Sprintf("SELECT %s FROM %s", sums, published(s, "agg_daily", q.from("agg_daily", r, where))), func(row store.Row) error {
+	err = q.st.Query(ctx, fmt.Sprintf("SELECT %s FROM %s", sums, src), func(row store.Row) error {
 		total = scanMetrics(row, 0)
 		return nil
 	})
@@ -332,6 +350,7 @@ const (
 	partRow     = 1 // a top value and its sums, at most limit of them
 	partMissing = 2 // visitors holds a count (see FilteredBreakdown)
 	partWhole   = 3 // a whole-breakdown cell's counts, its key in val (wholePart)
+	partSummed  = 4 // published whole-breakdown cells, added up (blockSources)
 )
 
 // partSums are the sums every part selects, named for HAVING and ORDER BY.
@@ -347,10 +366,11 @@ const partSums = "sum(visitors) AS v, sum(visits) AS n, sum(pageviews) AS p, sum
 // count), which two passes, one for the total and one for the rows, paid
 // twice (README, "Dashboards over 10 million events").
 //
-// With wholes set (the protective mode's wholePart), the total is instead
-// the sum of the days' whole-breakdown cells, whose noise does not grow
-// with the number of values.
-func breakdownParts(src, wholes, valueExpr, dim string, k, limit int) []string {
+// With wholes set (the protective mode's wholePart and blockSources), the
+// total is instead the sum of the days' whole-breakdown cells, whose noise
+// does not grow with the number of values.
+func breakdownParts(src string, wholes []string, valueExpr, dim string, k, limit int) []string {
+	wholes = slices.DeleteFunc(slices.Clone(wholes), func(w string) bool { return w == "" })
 	// t is (val, v, n, p, b, d, e); a UNION ALL keeps no order, so the rows
 	// are sorted again in Go.
 	order := "-toInt64(t.2)"
@@ -360,16 +380,13 @@ func breakdownParts(src, wholes, valueExpr, dim string, k, limit int) []string {
 	xs := fmt.Sprintf(`arrayMap(t -> (toUInt8(%d), t.1, t.2, t.3, t.4, t.5, t.6, t.7),
    arraySlice(arraySort(t -> (%s, t.1), groupArrayIf((val, v, n, p, b, d, e), val != '' AND v >= %d)), 1, %d))`,
 		partRow, order, max(k, 1), limit)
-	if wholes == "" {
+	if len(wholes) == 0 {
 		xs = fmt.Sprintf("arrayConcat([(toUInt8(%d), toString(''), sum(v), sum(n), sum(p), sum(b), sum(d), sum(e))],\n  %s)", partTotal, xs)
 	}
 	parts := []string{fmt.Sprintf(`SELECT x.1 AS part, x.2 AS val, x.3 AS v, x.4 AS n, x.5 AS p, x.6 AS b, x.7 AS d, x.8 AS e FROM (
  SELECT %s AS xs
  FROM (SELECT %s AS val, %s FROM %s GROUP BY val)) ARRAY JOIN xs AS x`, xs, valueExpr, partSums, src)}
-	if wholes != "" {
-		parts = append(parts, wholes)
-	}
-	return parts
+	return append(parts, wholes...)
 }
 
 // panelAnswer is what the parts of one panel query returned.
@@ -396,6 +413,8 @@ func (q *Querier) panel(ctx context.Context, parts []string) (panelAnswer, error
 				return fmt.Errorf("a whole-breakdown cell's key %q: %w", row.String(1), err)
 			}
 			a.total.add(publishCell(scanMetrics(row, 2), uint32(u)))
+		case partSummed:
+			a.total.add(scanMetrics(row, 2))
 		}
 		return nil
 	})

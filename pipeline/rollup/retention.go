@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sezim-analytics/sezim/site"
 	"github.com/sezim-analytics/sezim/store"
 )
 
@@ -141,7 +142,32 @@ func (r *Rollup) Retention(ctx context.Context, now time.Time) error {
 				"rows", n, "before", cutoff.String(), "reason", "retention period over")
 			r.destroyed(ctx, Destruction{Table: t.table, Site: s.ID, Rows: n, Rule: fmt.Sprintf("%s=%d", t.rule, t.days), Cutoff: cutoff.String()})
 		}
+		if err := r.expirePublished(ctx, s, store.DayOf(now.In(s.Location).AddDate(0, 0, -s.Retention.DailyDays))); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// expirePublished deletes site s's published sums of blocks that begin
+// before cutoff, as agg_daily's rows are: a block that reaches past the
+// cutoff is first recorded stale, so that no answer reads it half deleted,
+// and Publish builds it again from its kept days.
+func (r *Rollup) expirePublished(ctx context.Context, s *site.Site, cutoff store.Day) error {
+	db := r.st.DB().Stats
+	where := fmt.Sprintf("site = %s AND day < %s", store.Quote(s.ID), store.Quote(cutoff.String()))
+	n, err := store.CountWhere(ctx, r.st, db+"."+PublishedTable, where)
+	if err != nil || n == 0 {
+		return err
+	}
+	if err := r.unpublishDays(ctx, s, 0, dayNum(cutoff)-1); err != nil {
+		return err
+	}
+	if _, err := store.DeleteWhere(ctx, r.st, db+"."+PublishedTable, where); err != nil {
+		return fmt.Errorf("cannot delete expired published sums of site %q: %w", s.ID, err)
+	}
+	r.log.Info("deleted published sums past their retention", "site", s.ID, "rows", n, "before", cutoff.String(), "reason", "retention period over")
+	r.destroyed(ctx, Destruction{Table: PublishedTable, Site: s.ID, Rows: n, Rule: fmt.Sprintf("agg_daily_days=%d", s.Retention.DailyDays), Cutoff: cutoff.String()})
 	return nil
 }
 

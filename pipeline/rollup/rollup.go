@@ -322,6 +322,10 @@ func (r *Rollup) runSiteMode(ctx context.Context, s *site.Site, saltDay time.Tim
 	if err := r.Reopen(ctx, saltDay); err != nil {
 		return Result{}, err
 	}
+	// And its days' published sums must be built again (published.go).
+	if err := r.Unpublish(ctx, s, saltDay); err != nil {
+		return Result{}, err
+	}
 	version, err := r.nextVersion(ctx, s, day)
 	if err != nil {
 		return Result{}, err

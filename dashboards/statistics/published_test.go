@@ -1,0 +1,216 @@
+package statistics
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/sezim-analytics/sezim/pipeline/rollup"
+	"github.com/sezim-analytics/sezim/site"
+	"github.com/sezim-analytics/sezim/store"
+	"github.com/sezim-analytics/sezim/store/storetest"
+)
+
+// TestBreakdownsFromPublishedBlocks checks that protective-mode answers
+// read from the published sums of final days (blocks) are the ones
+// published at read time, number for number: breakdowns, one value's row,
+// aggregates and daily series, filtered or not, over random ranges, after the first build, after a late write into a built day
+// (stale blocks read at read time until rebuilt) and after the rebuild,
+// and after retention cuts a block; on both engines.
+func TestBreakdownsFromPublishedBlocks(t *testing.T) {
+	cfg, err := site.Parse([]byte(`
+sites:
+  - {id: guarded, domains: [g.example], timezone: Asia/Almaty, retention: {agg_daily_days: 400}}
+  - {id: other, domains: [o.example], timezone: UTC}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(11, 3))
+	count := func() uint64 { return []uint64{0, 1, 1, 2, 3, 7, uint64(rng.IntN(3000))}[rng.IntN(7)] }
+	first := store.Day{Year: 2026, Month: 6, Day: 20}
+	const days = 110
+	row := func(id string, day store.Day, dim, value string, salt int) []any {
+		visits := count()
+		return []any{id, day, dim, value, store.DayOf(day.Time().AddDate(0, 0, salt)),
+			count(), visits, count(), uint64(rng.IntN(int(visits) + 1)), uint64(rng.IntN(100000)), count(), rng.Uint64() >> 20, uint64(1)}
+	}
+	var rows [][]any
+	for d := range days {
+		day := store.DayOf(first.Time().AddDate(0, 0, d))
+		for _, id := range []string{"guarded", "other"} {
+			for salt := range 2 {
+				rows = append(rows, row(id, day, "", "", salt))
+				for v := range rng.IntN(12) {
+					rows = append(rows, row(id, day, "page", fmt.Sprintf("/p%d", v), salt))
+				}
+				for v := range rng.IntN(4) {
+					rows = append(rows, row(id, day, "country", []string{"KZ", "RU", "US", "DE"}[v], salt))
+				}
+			}
+		}
+	}
+	ranges := []Range{
+		{From: first, To: store.DayOf(first.Time().AddDate(0, 0, days+3))},
+		{From: store.Day{Year: 2026, Month: 7, Day: 9}, To: store.Day{Year: 2026, Month: 10, Day: 6}},
+		{From: store.Day{Year: 2026, Month: 8, Day: 1}, To: store.Day{Year: 2026, Month: 8, Day: 1}},
+	}
+	for range 12 {
+		a := rng.IntN(days + 5)
+		ranges = append(ranges, Range{From: store.DayOf(first.Time().AddDate(0, 0, a)), To: store.DayOf(first.Time().AddDate(0, 0, a+rng.IntN(days+5-a)))})
+	}
+	storetest.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := t.Context()
+		cols := []string{"site", "day", "dim", "value", "salt_day", "visitors", "visits", "pageviews", "bounces", "duration", "events", "ckey", "version"}
+		if err := st.Insert(ctx, st.DB().Stats+".agg_daily", cols, rows); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Date(2026, 10, 20, 12, 0, 0, 0, time.UTC)
+		s := cfg.Site("guarded")
+		q, ref := NewQuerier(st), NewQuerier(st)
+		q.now, ref.now = func() time.Time { return now }, func() time.Time { return now }
+		ref.noBlocks = true
+		compare := func(when string) {
+			t.Helper()
+			for _, r := range ranges {
+				for _, dim := range []string{"page", "country"} {
+					want, err := ref.Breakdown(ctx, s, r, dim, 4, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, err := q.Breakdown(ctx, s, r, dim, 4, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !reflect.DeepEqual(got, want) {
+						t.Errorf("%s: %s breakdown of %v from blocks\n%+v\nat read time\n%+v", when, dim, r, got, want)
+					}
+				}
+				for _, f := range []Filter{{}, {Dim: "page", Value: "/p1"}, {Dim: "country", Value: "KZ"}} {
+					want, err := ref.Aggregates(ctx, s, []Range{r, ranges[2]}, f)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, err := q.Aggregates(ctx, s, []Range{r, ranges[2]}, f)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !reflect.DeepEqual(got, want) {
+						t.Errorf("%s: aggregates of %v under %+v from blocks %+v, at read time %+v", when, r, f, got, want)
+					}
+					wantS, err := ref.Timeseries(ctx, s, r, false, f)
+					if err != nil {
+						t.Fatal(err)
+					}
+					gotS, err := q.Timeseries(ctx, s, r, false, f)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !reflect.DeepEqual(gotS, wantS) {
+						t.Errorf("%s: daily series of %v under %+v from blocks differs from the one at read time", when, r, f)
+					}
+				}
+				only := "/p2"
+				want, err := ref.Breakdown(ctx, s, r, "page", 4, &only)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := q.Breakdown(ctx, s, r, "page", 4, &only)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("%s: page %s over %v from blocks %+v, at read time %+v", when, only, r, got, want)
+				}
+			}
+		}
+		compare("before any build")
+		roll := rollup.New(rollup.Options{Store: st, Sites: cfg})
+		if err := roll.Publish(ctx, now); err != nil {
+			t.Fatal(err)
+		}
+		whole := ranges[1] // 90 days, all final
+		valid, err := rollup.ValidBlocks(ctx, st, s.ID, whole.From, whole.To)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks, rest := rollup.Cover(valid, whole.From, whole.To)
+		if len(rest) != 0 || len(blocks) == 0 || len(blocks) > 2*(rollup.MaxPublishedLevel+1) {
+			t.Fatalf("90 final days covered by %d blocks, %v left to read time", len(blocks), rest)
+		}
+		t.Logf("90 days: %d blocks", len(blocks))
+		compare("after the first build")
+		published := func() uint64 {
+			n, err := store.CountWhere(ctx, st, st.DB().Stats+"."+rollup.PublishedTable, "1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		n := published()
+		if err := roll.Publish(ctx, now); err != nil {
+			t.Fatal(err)
+		}
+		if m := published(); m != n {
+			t.Errorf("a second build with nothing new wrote %d rows", m-n)
+		}
+
+		// A late write into salt day 2026-08-15: its days' blocks are stale
+		// before the new numbers are written, then built again.
+		late := time.Date(2026, 8, 15, 0, 0, 0, 0, time.UTC)
+		if err := roll.Unpublish(ctx, s, late); err != nil {
+			t.Fatal(err)
+		}
+		lateRows := [][]any{row("guarded", store.Day{Year: 2026, Month: 8, Day: 15}, "page", "/late", 0),
+			row("guarded", store.Day{Year: 2026, Month: 8, Day: 14}, "country", "KZ", 1)}
+		lateRows[0][5], lateRows[1][5] = uint64(900), uint64(700)
+		lateRows[0][12], lateRows[1][12] = uint64(2), uint64(2)
+		if err := st.Insert(ctx, st.DB().Stats+".agg_daily", cols, lateRows); err != nil {
+			t.Fatal(err)
+		}
+		if _, rest := rollup.Cover(mustValid(t, st, s.ID, whole), whole.From, whole.To); len(rest) == 0 {
+			t.Error("after a late write every day of the range is still read from blocks")
+		}
+		compare("after a late write")
+		if err := roll.Publish(ctx, now); err != nil {
+			t.Fatal(err)
+		}
+		if _, rest := rollup.Cover(mustValid(t, st, s.ID, whole), whole.From, whole.To); len(rest) != 0 {
+			t.Errorf("after the rebuild %v are read at read time", rest)
+		}
+		compare("after the rebuild")
+
+		// Retention: the site keeps 400 days; a year later the first days
+		// go, with every block that starts before them.
+		later := now.AddDate(0, 0, 400-days+40)
+		if err := roll.Retention(ctx, later); err != nil {
+			t.Fatal(err)
+		}
+		cutoff := store.DayOf(later.In(s.Location).AddDate(0, 0, -400))
+		left, err := store.CountWhere(ctx, st, st.DB().Stats+"."+rollup.PublishedTable,
+			fmt.Sprintf("site = 'guarded' AND day < %s", store.Quote(cutoff.String())))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if left != 0 {
+			t.Errorf("%d published rows of blocks before the retention cutoff %s are left", left, cutoff)
+		}
+		if err := roll.Publish(ctx, later); err != nil {
+			t.Fatal(err)
+		}
+		q.now, ref.now = func() time.Time { return later }, func() time.Time { return later }
+		ranges = append(ranges, Range{From: cutoff, To: store.DayOf(later)})
+		compare("after retention")
+	})
+}
+
+func mustValid(t *testing.T, st store.Store, id string, r Range) map[[2]int64]uint64 {
+	t.Helper()
+	v, err := rollup.ValidBlocks(t.Context(), st, id, r.From, r.To)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
