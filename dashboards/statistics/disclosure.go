@@ -115,29 +115,31 @@ func wholePart(s *site.Site, table, cells string) string {
 		partWhole, rollup.ReduceKeySQL("cityHash64("+keys+")"), rollup.ReduceKeySQL("ck"), keys, cells, keys)
 }
 
-// blockSources is, in the protective mode, what a read of site s's
-// agg_daily cells of dim over r (only those of value, when set) reads: src,
-// the published cells (a FROM with day, value and the six numbers), and
-// wholes, the panel parts of dim's whole-breakdown cells.
-// The days of r that agg_published holds as current blocks are read from
-// them, already published and summed (pipeline/rollup/published.go); only
-// the others (today, yesterday, a day a late write reopened, or all of
-// them before the first build) are published here. Both give the same
-// numbers: a block is the sum of its days' published cells. With daily
-// set, only blocks of one day are read, so that day is each row's own
-// (a block's rows carry its first day).
+// blockSources is, in the protective mode, what a read of site s's cells
+// of table (agg_daily, or agg_pairs with fdim set) over r reads: src, the
+// published cells of dim (only those of value, when set) as a FROM with
+// day, value and the six numbers, and wholes, the panel parts of dim's
+// whole-breakdown cells. The days of r that agg_published (or
+// agg_pairs_published) holds as current blocks are read from them,
+// already published and summed (pipeline/rollup/published.go); only the
+// others (today, yesterday, a day a late write reopened, or all of them
+// before the first build) are published here. Both give the same numbers:
+// a block is the sum of its days' published cells. With daily set, only
+// blocks of one day are read, so that day is each row's own (a block's rows
+// carry its first day). A pair cell published with no visitor has the
+// value '' in src, the remainder FilteredBreakdown folds it into.
 //
 // What it saves: the page breakdown of 90 days publishes some 400,000 day
 // cells at read time; from blocks it adds up at most two blocks per level,
 // and a range of final days alone has none of the noise expressions,
 // whose fixed cost per query is tens of milliseconds on the embedded
 // engine (see wholePart).
-func (q *Querier) blockSources(ctx context.Context, s *site.Site, r Range, dim string, value *string, daily bool) (src string, wholes []string, err error) {
+func (q *Querier) blockSources(ctx context.Context, s *site.Site, r Range, c cellRead) (src string, wholes []string, err error) {
 	valid, err := rollup.ValidBlocks(ctx, q.st, s.ID, r.From, r.To)
 	if err != nil {
 		return "", nil, err
 	}
-	if daily {
+	if c.daily {
 		for k := range valid {
 			if k[0] != 0 {
 				delete(valid, k)
@@ -146,18 +148,23 @@ func (q *Querier) blockSources(ctx context.Context, s *site.Site, r Range, dim s
 	}
 	blocks, rest := rollup.Cover(valid, r.From, r.To)
 	id, db := store.Quote(s.ID), q.st.DB().Stats
-	dimCond, cond := "dim = "+store.Quote(dim), "dim = "+store.Quote(dim)
-	if value != nil {
-		cond += " AND value = " + store.Quote(*value)
+	dimCond := "dim = " + store.Quote(c.dim)
+	pub := rollup.PublishedTable
+	if c.table == "agg_pairs" {
+		dimCond = fmt.Sprintf("fdim = %s AND fvalue = %s AND %s", store.Quote(c.fdim), store.Quote(c.fvalue), dimCond)
+		pub = rollup.PairsPublishedTable
 	}
-	const cols = "day, value, visitors, visits, pageviews, bounces, duration, events"
+	cond := dimCond
+	if c.value != nil {
+		cond += " AND value = " + store.Quote(*c.value)
+	}
+	const nums = "visitors, visits, pageviews, bounces, duration, events"
 	var srcs []string
 	if len(blocks) > 0 {
-		base := fmt.Sprintf("FROM %s.%s WHERE site = %s AND %s AND day >= %s AND day <= %s AND %s",
-			db, rollup.PublishedTable, id, cond, store.Quote(r.From.String()), store.Quote(r.To.String()), rollup.BlocksSQL(blocks))
-		srcs = append(srcs, "SELECT "+cols+" "+base+" AND whole = 0")
-		wholes = append(wholes, fmt.Sprintf("SELECT toUInt8(%d) AS part, toString('') AS val, %s FROM %s.%s WHERE site = %s AND %s AND day >= %s AND day <= %s AND %s AND whole = 1",
-			partSummed, partSums, db, rollup.PublishedTable, id, dimCond, store.Quote(r.From.String()), store.Quote(r.To.String()), rollup.BlocksSQL(blocks)))
+		in := fmt.Sprintf("FROM %s.%s WHERE site = %s AND day >= %s AND day <= %s AND %s",
+			db, pub, id, store.Quote(r.From.String()), store.Quote(r.To.String()), rollup.BlocksSQL(blocks))
+		srcs = append(srcs, fmt.Sprintf("SELECT day, value, %s %s AND %s AND whole = 0", nums, in, cond))
+		wholes = append(wholes, fmt.Sprintf("SELECT toUInt8(%d) AS part, toString('') AS val, %s %s AND %s AND whole = 1", partSummed, partSums, in, dimCond))
 	}
 	if len(rest) > 0 || len(blocks) == 0 {
 		rr, days := r, "1"
@@ -165,12 +172,25 @@ func (q *Querier) blockSources(ctx context.Context, s *site.Site, r Range, dim s
 			rr.From, rr.To = rollup.DayRangesSpan(rest)
 			days = rollup.DaysSQL("day", rest)
 		}
-		cells := q.from("agg_daily", rr, fmt.Sprintf("site = %s AND %s AND day >= %s AND day <= %s AND %s",
-			id, cond, store.Quote(rr.From.String()), store.Quote(rr.To.String()), days))
-		srcs = append(srcs, "SELECT "+cols+" FROM "+published(s, "agg_daily", cells))
-		wholes = append(wholes, wholePart(s, "agg_daily", cells))
+		where := fmt.Sprintf("site = %s AND %s AND day >= %s AND day <= %s AND %s", id, cond, store.Quote(rr.From.String()), store.Quote(rr.To.String()), days)
+		cells := q.from("agg_daily", rr, where)
+		value := "value"
+		if c.table == "agg_pairs" {
+			cells, value = q.pairCells(where), "if(visitors < 1, '', value)"
+		}
+		srcs = append(srcs, fmt.Sprintf("SELECT day, fv AS value, %s FROM (SELECT day, %s AS fv, %s FROM %s)", nums, value, nums, published(s, c.table, cells)))
+		wholes = append(wholes, wholePart(s, c.table, cells))
 	}
 	return "(" + strings.Join(srcs, " UNION ALL ") + ")", wholes, nil
+}
+
+// cellRead is what blockSources reads: the cells of dim in table (of the
+// filter fdim == fvalue in agg_pairs), only value's when set, and with
+// daily, one row per day.
+type cellRead struct {
+	table, fdim, fvalue, dim string
+	value                    *string
+	daily                    bool
 }
 
 // dailyCells is the FROM of site s's agg_daily cells of f's value over r,
@@ -178,7 +198,7 @@ func (q *Querier) blockSources(ctx context.Context, s *site.Site, r Range, dim s
 // mode (blockSources), else as q.from reads them.
 func (q *Querier) dailyCells(ctx context.Context, s *site.Site, r Range, f Filter, daily bool) (string, error) {
 	if s.Perturbed() && !q.noBlocks {
-		src, _, err := q.blockSources(ctx, s, r, f.Dim, &f.Value, daily)
+		src, _, err := q.blockSources(ctx, s, r, cellRead{table: "agg_daily", dim: f.Dim, value: &f.Value, daily: daily})
 		return src, err
 	}
 	where := fmt.Sprintf("site = %s AND day >= %s AND day <= %s AND %s", store.Quote(s.ID), store.Quote(r.From.String()), store.Quote(r.To.String()), dimWhere(f))

@@ -59,9 +59,19 @@ func (q *Querier) FilteredBreakdown(ctx context.Context, s *site.Site, r Range, 
 	// rollup folds them when it finishes the day), so the fold of cells
 	// below k into the remainder '' is made here, per stored cell (one
 	// salt day and day), exactly as pipeline/rollup/pairs.go makes it;
-	// folding a finished day's cells again changes nothing.
-	parts := breakdownParts(published(s, "agg_pairs", cells), []string{wholePart(s, "agg_pairs", cells)},
-		fmt.Sprintf("if(visitors < %d, '', value)", k), dim, k, limit)
+	// folding a finished day's cells again changes nothing. In the
+	// protective mode (k is 1) blockSources folds each published day cell.
+	var parts []string
+	if s.Perturbed() && !q.noBlocks {
+		src, wholes, err := q.blockSources(ctx, s, r, cellRead{table: "agg_pairs", fdim: f.Dim, fvalue: f.Value, dim: dim})
+		if err != nil {
+			return Breakdown{}, err
+		}
+		parts = breakdownParts(src, wholes, "value", dim, k, limit)
+	} else {
+		parts = breakdownParts(published(s, "agg_pairs", cells), []string{wholePart(s, "agg_pairs", cells)},
+			fmt.Sprintf("if(visitors < %d, '', value)", k), dim, k, limit)
+	}
 	parts = append(parts, q.coverPart(s, r, id, days, f, pairsOf(rollup.DimTotal)))
 	p, err := q.panel(ctx, parts)
 	if err != nil {
@@ -79,11 +89,7 @@ func (q *Querier) FilteredBreakdown(ctx context.Context, s *site.Site, r Range, 
 // the sum of its rows (pipeline/rollup/pairs.go), so no read needs FINAL,
 // whether its month is compacted or not.
 func (q *Querier) pairCells(where string) string {
-	return fmt.Sprintf(`(SELECT site, day, fdim, fvalue, dim, value, salt_day, toUInt64(sum(c0)) AS visitors, toUInt64(sum(c1)) AS visits,
-  toUInt64(sum(c2)) AS pageviews, toUInt64(sum(c3)) AS bounces, toUInt64(sum(c4)) AS duration, toUInt64(sum(c5)) AS events, sum(c6) AS ckey
- FROM (SELECT site, day, fdim, fvalue, dim, value, salt_day, visitors AS c0, visits AS c1, pageviews AS c2, bounces AS c3, duration AS c4, events AS c5, ckey AS c6
-  FROM %s.agg_pairs WHERE %s)
- GROUP BY site, day, fdim, fvalue, dim, value, salt_day)`, q.st.DB().Stats, where)
+	return rollup.PairCellsSQL(q.st.DB().Stats, where)
 }
 
 // coverPart is the panel part that counts the days of the range on which

@@ -15,8 +15,9 @@ import (
 
 // TestBreakdownsFromPublishedBlocks checks that protective-mode answers
 // read from the published sums of final days (blocks) are the ones
-// published at read time, number for number: breakdowns, one value's row,
-// aggregates and daily series, filtered or not, over random ranges, after the first build, after a late write into a built day
+// published at read time, number for number: breakdowns, filtered
+// breakdowns (pair cells), one value's row, aggregates and daily series,
+// filtered or not, over random ranges, after the first build, after a late write into a built day
 // (stale blocks read at read time until rebuilt) and after the rebuild,
 // and after retention cuts a block; on both engines.
 func TestBreakdownsFromPublishedBlocks(t *testing.T) {
@@ -37,7 +38,21 @@ sites:
 		return []any{id, day, dim, value, store.DayOf(day.Time().AddDate(0, 0, salt)),
 			count(), visits, count(), uint64(rng.IntN(int(visits) + 1)), uint64(rng.IntN(100000)), count(), rng.Uint64() >> 20, uint64(1)}
 	}
-	var rows [][]any
+	// Pair cells of country==KZ: its totals (dim '') on every day and salt
+	// day on which agg_daily has KZ, so that the filter is available, and
+	// page rows under it, some of them twice (two rows of one cell add up).
+	pair := func(id string, day store.Day, dim, value string, salt int) []any {
+		r := row(id, day, dim, value, salt)
+		out := []any{id, day, "country", "KZ", dim, value, r[4]}
+		for _, n := range r[5:11] {
+			out = append(out, int64(n.(uint64)))
+		}
+		if dim == "" {
+			out[7] = out[7].(int64) + 1
+		}
+		return append(out, r[11])
+	}
+	var rows, pairRows [][]any
 	for d := range days {
 		day := store.DayOf(first.Time().AddDate(0, 0, d))
 		for _, id := range []string{"guarded", "other"} {
@@ -48,6 +63,14 @@ sites:
 				}
 				for v := range rng.IntN(4) {
 					rows = append(rows, row(id, day, "country", []string{"KZ", "RU", "US", "DE"}[v], salt))
+					if v == 0 {
+						pairRows = append(pairRows, pair(id, day, "", "", salt))
+						for p := range rng.IntN(8) {
+							for range 1 + rng.IntN(2) {
+								pairRows = append(pairRows, pair(id, day, "page", fmt.Sprintf("/p%d", p), salt))
+							}
+						}
+					}
 				}
 			}
 		}
@@ -57,7 +80,7 @@ sites:
 		{From: store.Day{Year: 2026, Month: 7, Day: 9}, To: store.Day{Year: 2026, Month: 10, Day: 6}},
 		{From: store.Day{Year: 2026, Month: 8, Day: 1}, To: store.Day{Year: 2026, Month: 8, Day: 1}},
 	}
-	for range 12 {
+	for range 5 {
 		a := rng.IntN(days + 5)
 		ranges = append(ranges, Range{From: store.DayOf(first.Time().AddDate(0, 0, a)), To: store.DayOf(first.Time().AddDate(0, 0, a+rng.IntN(days+5-a)))})
 	}
@@ -67,6 +90,10 @@ sites:
 		if err := st.Insert(ctx, st.DB().Stats+".agg_daily", cols, rows); err != nil {
 			t.Fatal(err)
 		}
+		pairCols := []string{"site", "day", "fdim", "fvalue", "dim", "value", "salt_day", "visitors", "visits", "pageviews", "bounces", "duration", "events", "ckey"}
+		if err := st.Insert(ctx, st.DB().Stats+".agg_pairs", pairCols, pairRows); err != nil {
+			t.Fatal(err)
+		}
 		now := time.Date(2026, 10, 20, 12, 0, 0, 0, time.UTC)
 		s := cfg.Site("guarded")
 		q, ref := NewQuerier(st), NewQuerier(st)
@@ -74,6 +101,12 @@ sites:
 		ref.noBlocks = true
 		compare := func(when string) {
 			t.Helper()
+			filtered := 0 // filtered breakdowns with rows
+			defer func() {
+				if filtered < 3 {
+					t.Errorf("%s: %d filtered breakdowns with rows: the test compares too little", when, filtered)
+				}
+			}()
 			for _, r := range ranges {
 				for _, dim := range []string{"page", "country"} {
 					want, err := ref.Breakdown(ctx, s, r, dim, 4, nil)
@@ -111,6 +144,18 @@ sites:
 					if !reflect.DeepEqual(gotS, wantS) {
 						t.Errorf("%s: daily series of %v under %+v from blocks differs from the one at read time", when, r, f)
 					}
+				}
+				kz := Filter{Dim: "country", Value: "KZ"}
+				wantF, errW := ref.FilteredBreakdown(ctx, s, r, "page", 4, kz)
+				gotF, errG := q.FilteredBreakdown(ctx, s, r, "page", 4, kz)
+				if fmt.Sprint(errW) != fmt.Sprint(errG) {
+					t.Errorf("%s: page breakdown of %v under %+v from blocks: %v, at read time: %v", when, r, kz, errG, errW)
+				}
+				if !reflect.DeepEqual(gotF, wantF) {
+					t.Errorf("%s: page breakdown of %v under %+v from blocks\n%+v\nat read time\n%+v", when, r, kz, gotF, wantF)
+				}
+				if errW == nil && len(wantF.Rows) > 0 {
+					filtered++
 				}
 				only := "/p2"
 				want, err := ref.Breakdown(ctx, s, r, "page", 4, &only)

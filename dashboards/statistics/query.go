@@ -309,7 +309,7 @@ func (q *Querier) Breakdown(ctx context.Context, s *site.Site, r Range, dim stri
 		src, wholes := published(s, "agg_daily", cells), []string{wholePart(s, "agg_daily", cells)}
 		if s.Perturbed() && !q.noBlocks {
 			var err error
-			if src, wholes, err = q.blockSources(ctx, s, r, dim, nil, false); err != nil {
+			if src, wholes, err = q.blockSources(ctx, s, r, cellRead{table: "agg_daily", dim: dim}); err != nil {
 				return Breakdown{}, err
 			}
 		}

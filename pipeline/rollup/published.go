@@ -42,8 +42,10 @@ import (
 	"github.com/sezim-analytics/sezim/store"
 )
 
-// PublishedTable and PublishedBlocksTable name the published sums and
-// their blocks' state (migration 024).
+// PublishedTable and PublishedBlocksTable name the published sums of
+// agg_daily's cells and the state of their blocks (migration 024), which
+// is also that of agg_pairs' (PairsPublishedTable): both are built
+// together.
 const (
 	PublishedTable       = "agg_published"
 	PublishedBlocksTable = "agg_published_blocks"
@@ -78,6 +80,21 @@ func PublishCellsSQL(keys, src string) string {
 		keys, pub("c0"), pub("c1"), pub("c2"), pub("c3"), p.PublishDurationSQL("c4", "c1", "u"), pub("c5"),
 		ReduceKeySQL("cityHash64("+keys+")"), ReduceKeySQL("ck"), src)
 }
+
+// PairCellsSQL is the FROM of a read of agg_pairs (in database db): one
+// row per stored cell (site, day, fdim, fvalue, dim, value, salt_day)
+// matching where, with its ckey. A cell is the sum of its rows (pairs.go),
+// so no read needs FINAL.
+func PairCellsSQL(db, where string) string {
+	return fmt.Sprintf(`(SELECT site, day, fdim, fvalue, dim, value, salt_day, toUInt64(sum(c0)) AS visitors, toUInt64(sum(c1)) AS visits,
+  toUInt64(sum(c2)) AS pageviews, toUInt64(sum(c3)) AS bounces, toUInt64(sum(c4)) AS duration, toUInt64(sum(c5)) AS events, sum(c6) AS ckey
+ FROM (SELECT site, day, fdim, fvalue, dim, value, salt_day, visitors AS c0, visits AS c1, pageviews AS c2, bounces AS c3, duration AS c4, events AS c5, ckey AS c6
+  FROM %s.%s WHERE %s)
+ GROUP BY site, day, fdim, fvalue, dim, value, salt_day)`, db, pairsTable, where)
+}
+
+// PairsPublishedTable names the published sums of agg_pairs' cells.
+const PairsPublishedTable = "agg_pairs_published"
 
 // dayNum is d as days since 1970-01-01, the number a Date holds.
 func dayNum(d store.Day) int64 { return d.Time().Unix() / 86400 }
@@ -294,15 +311,27 @@ func (r *Rollup) publishSite(ctx context.Context, s *site.Site, now time.Time, o
 			days = append(days, d)
 		}
 	}
-	cols := "site, level, day, gen, dim, value, whole, visitors, visits, pageviews, bounces, duration, events"
+	const nums = "visitors, visits, pageviews, bounces, duration, events"
+	const sumNums = "sum(visitors), sum(visits), sum(pageviews), sum(bounces), sum(duration), sum(events)"
+	cols := "site, level, day, gen, dim, value, whole, " + nums
+	pairCols := "site, level, day, gen, fdim, fvalue, dim, value, whole, " + nums
 	for chunk := range slices.Chunk(days, publishChunk) {
 		gen := nextCompactVersion()
-		src := fmt.Sprintf("(SELECT * FROM %s.agg_daily FINAL WHERE site = %s AND %s)", db, id, DaysSQL("day", runs(chunk)))
+		days := DaysSQL("day", runs(chunk))
+		src := fmt.Sprintf("(SELECT * FROM %s.agg_daily FINAL WHERE site = %s AND %s)", db, id, days)
+		pairs := PairCellsSQL(db, fmt.Sprintf("site = %s AND %s", id, days))
 		for _, q := range []string{
-			fmt.Sprintf("INSERT INTO %s.%s (%s) SELECT site, 0, day, %d, dim, value, 0, visitors, visits, pageviews, bounces, duration, events FROM %s",
-				db, PublishedTable, cols, gen, PublishCellsSQL("site, day, dim, value", src)),
-			fmt.Sprintf("INSERT INTO %s.%s (%s) SELECT site, 0, day, %d, dim, '', 1, visitors, visits, pageviews, bounces, duration, events FROM %s",
-				db, PublishedTable, cols, gen, PublishCellsSQL("site, day, dim", src)),
+			fmt.Sprintf("INSERT INTO %s.%s (%s) SELECT site, 0, day, %d, dim, value, 0, %s FROM %s",
+				db, PublishedTable, cols, gen, nums, PublishCellsSQL("site, day, dim, value", src)),
+			fmt.Sprintf("INSERT INTO %s.%s (%s) SELECT site, 0, day, %d, dim, '', 1, %s FROM %s",
+				db, PublishedTable, cols, gen, nums, PublishCellsSQL("site, day, dim", src)),
+			// A value whose cell is published with no visitor is not a row of
+			// a filtered breakdown: it goes to the remainder '', as
+			// FilteredBreakdown folds it at read time.
+			fmt.Sprintf("INSERT INTO %s.%s (%s) SELECT site, 0, day, %d, fdim, fvalue, dim, if(visitors < 1, '', value) AS v, 0, %s FROM %s GROUP BY site, day, fdim, fvalue, dim, v",
+				db, PairsPublishedTable, pairCols, gen, sumNums, PublishCellsSQL("site, day, fdim, fvalue, dim, value", pairs)),
+			fmt.Sprintf("INSERT INTO %s.%s (%s) SELECT site, 0, day, %d, fdim, fvalue, dim, '', 1, %s FROM %s",
+				db, PairsPublishedTable, pairCols, gen, nums, PublishCellsSQL("site, day, fdim, fvalue, dim", pairs)),
 		} {
 			if err := r.insertSelect(ctx, q); err != nil {
 				return fmt.Errorf("cannot publish the final days of site %q: %w", s.ID, err)
@@ -342,12 +371,16 @@ func (r *Rollup) publishSite(ctx context.Context, s *site.Site, now time.Time, o
 			continue
 		}
 		if len(halves) > 0 {
-			q := fmt.Sprintf(`INSERT INTO %s.%s (%s) SELECT site, %d, toDate(toUInt32(day) - toUInt32(day) %% %d) AS start, %d, dim, value, whole,
-  sum(visitors), sum(visits), sum(pageviews), sum(bounces), sum(duration), sum(events)
- FROM %s.%s WHERE site = %s AND level = %d AND %s GROUP BY site, start, dim, value, whole`,
-				db, PublishedTable, cols, l, size, gen, db, PublishedTable, id, l-1, BlocksSQL(halves))
-			if err := r.insertSelect(ctx, q); err != nil {
-				return fmt.Errorf("cannot add up the published days of site %q: %w", s.ID, err)
+			for _, t := range []struct{ table, cols, keys string }{
+				{PublishedTable, cols, "dim, value, whole"},
+				{PairsPublishedTable, pairCols, "fdim, fvalue, dim, value, whole"},
+			} {
+				q := fmt.Sprintf(`INSERT INTO %s.%s (%s) SELECT site, %d, toDate(toUInt32(day) - toUInt32(day) %% %d) AS start, %d, %s, %s
+ FROM %s.%s WHERE site = %s AND level = %d AND %s GROUP BY site, start, %s`,
+					db, t.table, t.cols, l, size, gen, t.keys, sumNums, db, t.table, id, l-1, BlocksSQL(halves), t.keys)
+				if err := r.insertSelect(ctx, q); err != nil {
+					return fmt.Errorf("cannot add up the published days of site %q: %w", s.ID, err)
+				}
 			}
 		}
 		if err := record(parents); err != nil {
@@ -384,8 +417,10 @@ func (r *Rollup) publishSite(ctx context.Context, s *site.Site, now time.Time, o
 			keys = append(keys, fmt.Sprintf("(%d, %d)", k[0], k[1]))
 		}
 		where := fmt.Sprintf("site = %s AND (level, toUInt32(day)) IN (%s) AND NOT %s", id, strings.Join(keys, ", "), BlocksSQL(cur))
-		if _, err := store.DeleteWhere(ctx, r.st, db+"."+PublishedTable, where); err != nil {
-			return fmt.Errorf("cannot delete replaced published sums of site %q: %w", s.ID, err)
+		for _, t := range []string{PublishedTable, PairsPublishedTable} {
+			if _, err := store.DeleteWhere(ctx, r.st, db+"."+t, where); err != nil {
+				return fmt.Errorf("cannot delete replaced published sums of site %q: %w", s.ID, err)
+			}
 		}
 	}
 	return nil

@@ -156,18 +156,33 @@ func (r *Rollup) Retention(ctx context.Context, now time.Time) error {
 func (r *Rollup) expirePublished(ctx context.Context, s *site.Site, cutoff store.Day) error {
 	db := r.st.DB().Stats
 	where := fmt.Sprintf("site = %s AND day < %s", store.Quote(s.ID), store.Quote(cutoff.String()))
-	n, err := store.CountWhere(ctx, r.st, db+"."+PublishedTable, where)
-	if err != nil || n == 0 {
-		return err
+	counts := map[string]uint64{}
+	for _, t := range []string{PublishedTable, PairsPublishedTable} {
+		n, err := store.CountWhere(ctx, r.st, db+"."+t, where)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			counts[t] = n
+		}
+	}
+	if len(counts) == 0 {
+		return nil
 	}
 	if err := r.unpublishDays(ctx, s, 0, dayNum(cutoff)-1); err != nil {
 		return err
 	}
-	if _, err := store.DeleteWhere(ctx, r.st, db+"."+PublishedTable, where); err != nil {
-		return fmt.Errorf("cannot delete expired published sums of site %q: %w", s.ID, err)
+	for _, t := range []string{PublishedTable, PairsPublishedTable} {
+		n := counts[t]
+		if n == 0 {
+			continue
+		}
+		if _, err := store.DeleteWhere(ctx, r.st, db+"."+t, where); err != nil {
+			return fmt.Errorf("cannot delete expired published sums of site %q: %w", s.ID, err)
+		}
+		r.log.Info("deleted published sums past their retention", "site", s.ID, "table", t, "rows", n, "before", cutoff.String(), "reason", "retention period over")
+		r.destroyed(ctx, Destruction{Table: t, Site: s.ID, Rows: n, Rule: fmt.Sprintf("agg_daily_days=%d", s.Retention.DailyDays), Cutoff: cutoff.String()})
 	}
-	r.log.Info("deleted published sums past their retention", "site", s.ID, "rows", n, "before", cutoff.String(), "reason", "retention period over")
-	r.destroyed(ctx, Destruction{Table: PublishedTable, Site: s.ID, Rows: n, Rule: fmt.Sprintf("agg_daily_days=%d", s.Retention.DailyDays), Cutoff: cutoff.String()})
 	return nil
 }
 

@@ -26,7 +26,31 @@ CREATE TABLE IF NOT EXISTS {{.Stats}}.agg_published{{.OnCluster}} (
 PARTITION BY toYYYYMM(day)
 ORDER BY (site, dim, level, day, gen, whole, value);
 
--- Which block of agg_published is current: valid = 1 with the gen of its
+-- The same for agg_pairs' cells (filtered breakdowns): a value whose
+-- day cell is published with no visitor is folded into the remainder ''
+-- before the sum, as the dashboards fold it when they publish at read time.
+-- Retention: as agg_daily (agg_daily_days)
+CREATE TABLE IF NOT EXISTS {{.Stats}}.agg_pairs_published{{.OnCluster}} (
+    site String, -- site id
+    level UInt8, -- the block holds 2^level days
+    day Date, -- its first site-local day
+    gen UInt64, -- the build that wrote the row
+    fdim String, -- the filter dimension
+    fvalue String, -- the filter value
+    dim String, -- the breakdown dimension
+    value String, -- the breakdown value ('' in whole rows and for the remainder)
+    whole UInt8, -- 1: the sum of the breakdown's whole cells, 0: of one value's cells
+    visitors UInt64, -- published visitors, summed over the block's days
+    visits UInt64, -- published visits
+    pageviews UInt64, -- published pageviews
+    bounces UInt64, -- published bounces
+    duration UInt64, -- published seconds of visits
+    events UInt64 -- published custom events
+) ENGINE = {{engine "MergeTree" "agg_pairs_published"}}
+PARTITION BY toYYYYMM(day)
+ORDER BY (site, fdim, fvalue, dim, level, day, gen, whole, value);
+
+-- Which block of agg_published (and agg_pairs_published) is current: valid = 1 with the gen of its
 -- rows, valid = 0 once a late write or retention changed one of its days.
 -- Retention: as agg_daily (days only, no numbers)
 CREATE TABLE IF NOT EXISTS {{.Stats}}.agg_published_blocks{{.OnCluster}} (
