@@ -127,7 +127,7 @@ func wholePart(s *site.Site, table, cells string) string {
 // a block is the sum of its days' published cells. With daily set, only
 // blocks of one day are read, so that day is each row's own (a block's rows
 // carry its first day). A pair cell published with no visitor has the
-// value '' in src, the remainder FilteredBreakdown folds it into.
+// value ” in src, the remainder FilteredBreakdown folds it into.
 //
 // What it saves: the page breakdown of 90 days publishes some 400,000 day
 // cells at read time; from blocks it adds up at most two blocks per level,
