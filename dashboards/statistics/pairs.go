@@ -63,20 +63,36 @@ func (q *Querier) FilteredBreakdown(ctx context.Context, s *site.Site, r Range, 
 	// protective mode (k is 1) blockSources folds each published day cell.
 	var parts []string
 	if s.Perturbed() && !q.noBlocks {
-		src, wholes, err := q.blockSources(ctx, s, r, cellRead{table: "agg_pairs", fdim: f.Dim, fvalue: f.Value, dim: dim})
+		b, err := q.blockRead(ctx, s, r, cellRead{table: "agg_pairs", fdim: f.Dim, fvalue: f.Value, dim: dim, inGo: true})
 		if err != nil {
 			return Breakdown{}, err
 		}
-		parts = breakdownParts(src, wholes, "value", dim, k, limit)
+		parts = append(breakdownParts(b.src, b.wholes, "value", dim, k, limit), b.open...)
+		// The final days' coverage is in the blocks; only the others are
+		// checked here.
+		if len(b.blocks) > 0 {
+			parts = append(parts, fmt.Sprintf(`SELECT toUInt8(%d) AS part, toString('') AS val, toUInt64(sum(visitors)) AS v, toUInt64(0) AS n, toUInt64(0) AS p, toUInt64(0) AS b, toUInt64(0) AS d, toUInt64(0) AS e
+ FROM %s.%s WHERE site = %s AND dim = %s AND value = %s AND whole = 2 AND %s AND %s`,
+				partMissing, q.st.DB().Stats, rollup.PublishedTable, id, store.Quote(f.Dim), store.Quote(f.Value), days, rollup.BlocksSQL(b.blocks)))
+			if len(b.rest) > 0 {
+				rr := r
+				rr.From, rr.To = rollup.DayRangesSpan(b.rest)
+				days = rollup.DaysSQL("day", b.rest)
+				parts = append(parts, q.coverPart(s, rr, id, days, f, pairsOf(rollup.DimTotal)))
+			}
+		} else {
+			parts = append(parts, q.coverPart(s, r, id, days, f, pairsOf(rollup.DimTotal)))
+		}
 	} else {
 		parts = breakdownParts(published(s, "agg_pairs", cells), []string{wholePart(s, "agg_pairs", cells)},
 			fmt.Sprintf("if(visitors < %d, '', value)", k), dim, k, limit)
+		parts = append(parts, q.coverPart(s, r, id, days, f, pairsOf(rollup.DimTotal)))
 	}
-	parts = append(parts, q.coverPart(s, r, id, days, f, pairsOf(rollup.DimTotal)))
 	p, err := q.panel(ctx, parts)
 	if err != nil {
 		return Breakdown{}, fmt.Errorf("cannot query the %s breakdown of site %q under %s: %w", dim, s.ID, f.Dim, err)
 	}
+	p.mergeOpen(dim, limit, k, true)
 	if p.missing > 0 {
 		return Breakdown{}, fmt.Errorf("%w: other breakdowns are kept filtered only for the most visited values of each property per day (100 by default), and %s==%s was not among them on %d day(s) of this period",
 			ErrFilterUnavailable, f.Dim, f.Value, p.missing)

@@ -174,6 +174,15 @@ func DaysSQL(col string, rs []DayRange) string {
 	return "(" + strings.Join(parts, " OR ") + ")"
 }
 
+// quoteList is vs as a list of SQL strings.
+func quoteList(vs []string) string {
+	q := make([]string, len(vs))
+	for i, v := range vs {
+		q[i] = store.Quote(v)
+	}
+	return strings.Join(q, ", ")
+}
+
 // runs are the days (ascending) as ranges of consecutive days.
 func runs(days []int64) []DayRange {
 	var out []DayRange
@@ -325,6 +334,15 @@ func (r *Rollup) publishSite(ctx context.Context, s *site.Site, now time.Time, o
 				db, PublishedTable, cols, gen, nums, PublishCellsSQL("site, day, dim, value", src)),
 			fmt.Sprintf("INSERT INTO %s.%s (%s) SELECT site, 0, day, %d, dim, '', 1, %s FROM %s",
 				db, PublishedTable, cols, gen, nums, PublishCellsSQL("site, day, dim", src)),
+			// Coverage (whole = 2): a day on which a filter value had numbers
+			// but no pair rows for one of its salt days, as the dashboards
+			// check it at read time (FilteredBreakdown, coverPart).
+			fmt.Sprintf(`INSERT INTO %s.%s (%s) SELECT site, 0, day, %d, dim, value, 2, toUInt64(1), 0, 0, 0, 0, 0
+ FROM %s WHERE dim IN (%s) AND (visitors + visits + pageviews + events) > 0
+  AND (dim, value, day, salt_day) NOT IN (SELECT fdim, fvalue, day, salt_day FROM %s WHERE (visitors + visits + pageviews + events) > 0)
+ GROUP BY site, day, dim, value`,
+				db, PublishedTable, cols, gen, PublishCellsSQL("site, day, dim, value, salt_day", src), quoteList(PairFilterDims),
+				PairCellsSQL(db, fmt.Sprintf("site = %s AND %s AND dim = ''", id, days))),
 			// A value whose cell is published with no visitor is not a row of
 			// a filtered breakdown: it goes to the remainder '', as
 			// FilteredBreakdown folds it at read time.

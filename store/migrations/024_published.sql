@@ -15,8 +15,8 @@ CREATE TABLE IF NOT EXISTS {{.Stats}}.agg_published{{.OnCluster}} (
     gen UInt64, -- the build that wrote the row; agg_published_blocks names the current one
     dim String, -- dimension ('' for the site's totals)
     value String, -- dimension value ('' in whole rows)
-    whole UInt8, -- 1: the sum of the dimension's whole-breakdown cells, 0: of one value's cells
-    visitors UInt64, -- published visitors, summed over the block's days
+    whole UInt8, -- 1: the sum of the dimension's whole-breakdown cells, 0: of one value's cells, 2: the value's days without pair rows
+    visitors UInt64, -- published visitors, summed over the block's days (whole = 2: days on which the value had published numbers but no pair rows)
     visits UInt64, -- published visits
     pageviews UInt64, -- published pageviews
     bounces UInt64, -- published bounces
