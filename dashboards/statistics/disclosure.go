@@ -248,7 +248,8 @@ func openParts(table, cells, blockRows string) []string {
 // published numbers are never negative, so a value neither in an open day
 // nor among the blocks' top rows is behind limit rows that are at least
 // as large. With fold (pair cells), a cell published with no visitor goes
-// to the remainder ”, which is no row, as blockSources folds it.
+// to the remainder (the empty value), which is no row, as blockSources
+// folds it.
 func (a *panelAnswer) mergeOpen(dim string, limit, k int, fold bool) {
 	if a.openCells == nil && a.openBase == nil {
 		return
