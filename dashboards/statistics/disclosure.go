@@ -1,10 +1,8 @@
 package statistics
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -142,24 +140,13 @@ func (q *Querier) blockSources(ctx context.Context, s *site.Site, r Range, c cel
 }
 
 // blockParts is what blockRead returns: src and wholes as blockSources
-// says, and with cellRead.inGo, open: the panel parts of the open days'
-// cells (partOpenCell) and of their values' sums in the blocks
-// (partOpenBase), for panelAnswer.mergeOpen, src then holding the blocks'
-// rows only.
+// says, the blocks read and the days left to read time.
 type blockParts struct {
 	src    string
 	wholes []string
-	open   []string
-	// The blocks read, and the days left to read time.
 	blocks []rollup.Block
 	rest   []rollup.DayRange
 }
-
-// maxOpenInGo is the most days not covered by blocks whose cells a
-// breakdown publishes in Go (cellRead.inGo): today and yesterday, and a
-// day a late write reopened. More (a range before the first build) are
-// published in the engine, where many cells cost less than in Go.
-const maxOpenInGo = 3
 
 func (q *Querier) blockRead(ctx context.Context, s *site.Site, r Range, c cellRead) (out blockParts, err error) {
 	valid, err := rollup.ValidBlocks(ctx, q.st, s.ID, r.From, r.To)
@@ -188,17 +175,11 @@ func (q *Querier) blockRead(ctx context.Context, s *site.Site, r Range, c cellRe
 	}
 	const nums = "visitors, visits, pageviews, bounces, duration, events"
 	var srcs []string
-	blockRows := ""
 	if len(blocks) > 0 {
 		in := fmt.Sprintf("FROM %s.%s WHERE site = %s AND day >= %s AND day <= %s AND %s",
 			db, pub, id, store.Quote(r.From.String()), store.Quote(r.To.String()), rollup.BlocksSQL(blocks))
-		blockRows = fmt.Sprintf("SELECT day, value, %s %s AND %s AND whole = 0", nums, in, cond)
-		srcs = append(srcs, blockRows)
+		srcs = append(srcs, fmt.Sprintf("SELECT day, value, %s %s AND %s AND whole = 0", nums, in, cond))
 		out.wholes = append(out.wholes, fmt.Sprintf("SELECT toUInt8(%d) AS part, toString('') AS val, %s %s AND %s AND whole = 1", partSummed, partSums, in, dimCond))
-	}
-	openDays := int64(0)
-	for _, d := range rest {
-		openDays += d.To - d.From + 1
 	}
 	if len(rest) > 0 || len(blocks) == 0 {
 		rr, days := r, "1"
@@ -213,83 +194,10 @@ func (q *Querier) blockRead(ctx context.Context, s *site.Site, r Range, c cellRe
 			cells, value = q.pairCells(where), "if(visitors < 1, '', value)"
 		}
 		out.wholes = append(out.wholes, wholePart(s, c.table, cells))
-		if c.inGo && len(blocks) > 0 && openDays <= maxOpenInGo {
-			out.src, out.open = "("+blockRows+")", openParts(c.table, cells, blockRows)
-			return out, nil
-		}
 		srcs = append(srcs, fmt.Sprintf("SELECT day, fv AS value, %s FROM (SELECT day, %s AS fv, %s FROM %s)", nums, value, nums, published(s, c.table, cells)))
 	}
 	out.src = "(" + strings.Join(srcs, " UNION ALL ") + ")"
 	return out, nil
-}
-
-// openParts are the panel parts of a breakdown's open days read for Go
-// (cellRead.inGo): each cell of cells (a FROM of table's stored rows) with
-// its counts and, before the value in val, its reduced key
-// (partOpenCell); and the sums in blockRows (the blocks' rows) of every
-// value those cells have (partOpenBase).
-func openParts(table, cells, blockRows string) []string {
-	keys := cellKeys[table]
-	return []string{
-		fmt.Sprintf(`SELECT toUInt8(%d) AS part, concat(toString(if(ck = 0, %s, %s)), ' ', value) AS val, c0 AS v, c1 AS n, c2 AS p, c3 AS b, c4 AS d, c5 AS e
- FROM (SELECT %s, sum(visitors) AS c0, sum(visits) AS c1, sum(pageviews) AS c2, sum(bounces) AS c3, sum(duration) AS c4,
-  sum(events) AS c5, sum(ckey) AS ck FROM %s GROUP BY %s)`,
-			partOpenCell, rollup.ReduceKeySQL("cityHash64("+keys+")"), rollup.ReduceKeySQL("ck"), keys, cells, keys),
-		fmt.Sprintf("SELECT toUInt8(%d) AS part, value AS val, %s FROM (%s) WHERE value IN (SELECT value FROM %s) GROUP BY value",
-			partOpenBase, partSums, blockRows, cells),
-	}
-}
-
-// mergeOpen adds the open days' cells (partOpenCell), published here, to
-// the rows read from the blocks: a value of an open day is its sums in
-// the blocks (partOpenBase) plus its published cells; the others are the
-// blocks' top rows as read. Then it keeps the top limit rows with at least
-// k visitors, in breakdownParts' order. No other value can be among them:
-// published numbers are never negative, so a value neither in an open day
-// nor among the blocks' top rows is behind limit rows that are at least
-// as large. With fold (pair cells), a cell published with no visitor goes
-// to the remainder (the empty value), which is no row, as blockSources
-// folds it.
-func (a *panelAnswer) mergeOpen(dim string, limit, k int, fold bool) {
-	if a.openCells == nil && a.openBase == nil {
-		return
-	}
-	merged := map[string]Metrics{}
-	for _, r := range a.rows {
-		merged[r.Value] = r.Metrics
-	}
-	for v := range a.openCells {
-		merged[v] = a.openBase[v]
-	}
-	for v, cs := range a.openCells {
-		m := merged[v]
-		for _, c := range cs {
-			pc := publishCell(c.m, c.u)
-			if fold && pc.Visitors < 1 {
-				continue
-			}
-			m.add(pc)
-		}
-		merged[v] = m
-	}
-	a.rows = a.rows[:0]
-	for v, m := range merged {
-		if v == "" || m.Visitors < uint64(max(k, 1)) {
-			continue
-		}
-		m.derive()
-		a.rows = append(a.rows, BreakdownRow{Value: v, Metrics: m})
-	}
-	slices.SortFunc(a.rows, func(x, y BreakdownRow) int {
-		by := cmp.Compare(y.Visitors, x.Visitors)
-		if dim == rollup.DimEvent {
-			by = cmp.Compare(y.Events, x.Events)
-		}
-		return cmp.Or(by, strings.Compare(x.Value, y.Value))
-	})
-	if len(a.rows) > limit {
-		a.rows = a.rows[:limit]
-	}
 }
 
 // cellRead is what blockSources reads: the cells of dim in table (of the
@@ -299,9 +207,6 @@ type cellRead struct {
 	table, fdim, fvalue, dim string
 	value                    *string
 	daily                    bool
-	// inGo: the open days' cells are read for Go (blockRead's open), for
-	// a breakdown that merges them (panelAnswer.mergeOpen).
-	inGo bool
 }
 
 // dailyCells is the FROM of site s's agg_daily cells of f's value over r,

@@ -63,11 +63,11 @@ func (q *Querier) FilteredBreakdown(ctx context.Context, s *site.Site, r Range, 
 	// protective mode (k is 1) blockSources folds each published day cell.
 	var parts []string
 	if s.Perturbed() && !q.noBlocks {
-		b, err := q.blockRead(ctx, s, r, cellRead{table: "agg_pairs", fdim: f.Dim, fvalue: f.Value, dim: dim, inGo: true})
+		b, err := q.blockRead(ctx, s, r, cellRead{table: "agg_pairs", fdim: f.Dim, fvalue: f.Value, dim: dim})
 		if err != nil {
 			return Breakdown{}, err
 		}
-		parts = append(breakdownParts(b.src, b.wholes, "value", dim, k, limit), b.open...)
+		parts = breakdownParts(b.src, b.wholes, "value", dim, k, limit)
 		// The final days' coverage is in the blocks; only the others are
 		// checked here.
 		if len(b.blocks) > 0 {
@@ -92,7 +92,6 @@ func (q *Querier) FilteredBreakdown(ctx context.Context, s *site.Site, r Range, 
 	if err != nil {
 		return Breakdown{}, fmt.Errorf("cannot query the %s breakdown of site %q under %s: %w", dim, s.ID, f.Dim, err)
 	}
-	p.mergeOpen(dim, limit, k, true)
 	if p.missing > 0 {
 		return Breakdown{}, fmt.Errorf("%w: other breakdowns are kept filtered only for the most visited values of each property per day (100 by default), and %s==%s was not among them on %d day(s) of this period",
 			ErrFilterUnavailable, f.Dim, f.Value, p.missing)

@@ -307,19 +307,16 @@ func (q *Querier) Breakdown(ctx context.Context, s *site.Site, r Range, dim stri
 	if only == nil {
 		cells := q.from("agg_daily", r, where)
 		src, wholes := published(s, "agg_daily", cells), []string{wholePart(s, "agg_daily", cells)}
-		var open []string
 		if s.Perturbed() && !q.noBlocks {
-			b, err := q.blockRead(ctx, s, r, cellRead{table: "agg_daily", dim: dim, inGo: true})
-			if err != nil {
+			var err error
+			if src, wholes, err = q.blockSources(ctx, s, r, cellRead{table: "agg_daily", dim: dim}); err != nil {
 				return Breakdown{}, err
 			}
-			src, wholes, open = b.src, b.wholes, b.open
 		}
-		p, err := q.panel(ctx, append(breakdownParts(src, wholes, "value", dim, kOf(s), limit), open...))
+		p, err := q.panel(ctx, breakdownParts(src, wholes, "value", dim, kOf(s), limit))
 		if err != nil {
 			return Breakdown{}, fmt.Errorf("cannot query the %s breakdown of site %q: %w", dim, s.ID, err)
 		}
-		p.mergeOpen(dim, limit, kOf(s), false)
 		return p.breakdown(dim, limit, kOf(s)), nil
 	}
 	src, err := q.dailyCells(ctx, s, r, Filter{Dim: dim, Value: *only}, false)
@@ -354,10 +351,6 @@ const (
 	partMissing = 2 // visitors holds a count (see FilteredBreakdown)
 	partWhole   = 3 // a whole-breakdown cell's counts, its key in val (wholePart)
 	partSummed  = 4 // published whole-breakdown cells, added up (blockSources)
-	// An open day's cell, its reduced key and a space before the value in
-	// val, and its value's sums in the blocks (openParts).
-	partOpenCell = 5
-	partOpenBase = 6
 )
 
 // partSums are the sums every part selects, named for HAVING and ORDER BY.
@@ -401,16 +394,6 @@ type panelAnswer struct {
 	total   Metrics
 	rows    []BreakdownRow
 	missing uint64
-	// The open days' cells by value, and the value's sums in the blocks
-	// (openParts), for mergeOpen.
-	openCells map[string][]openCell
-	openBase  map[string]Metrics
-}
-
-// openCell is a stored cell's counts and reduced key.
-type openCell struct {
-	m Metrics
-	u uint32
 }
 
 // panel runs parts as one query.
@@ -432,21 +415,6 @@ func (q *Querier) panel(ctx context.Context, parts []string) (panelAnswer, error
 			a.total.add(publishCell(scanMetrics(row, 2), uint32(u)))
 		case partSummed:
 			a.total.add(scanMetrics(row, 2))
-		case partOpenCell:
-			key, value, ok := strings.Cut(row.String(1), " ")
-			u, err := strconv.ParseUint(key, 10, 32)
-			if !ok || err != nil {
-				return fmt.Errorf("an open day's cell %q without its key", row.String(1))
-			}
-			if a.openCells == nil {
-				a.openCells = map[string][]openCell{}
-			}
-			a.openCells[value] = append(a.openCells[value], openCell{scanMetrics(row, 2), uint32(u)})
-		case partOpenBase:
-			if a.openBase == nil {
-				a.openBase = map[string]Metrics{}
-			}
-			a.openBase[row.String(1)] = scanMetrics(row, 2)
 		}
 		return nil
 	})
