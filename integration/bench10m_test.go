@@ -152,7 +152,7 @@ func TestBench10M(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("published the final days in %v", time.Since(start).Round(time.Millisecond))
-	for _, table := range []string{rollup.PublishedTable, rollup.PublishedBlocksTable} {
+	for _, table := range []string{rollup.PublishedTable, rollup.PairsPublishedTable, rollup.PublishedBlocksTable} {
 		n, err := store.CountWhere(ctx, st, st.DB().Stats+"."+table, "1")
 		if err != nil {
 			t.Fatal(err)
