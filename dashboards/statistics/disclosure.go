@@ -127,28 +127,14 @@ func wholePart(s *site.Site, table, cells string) string {
 // a block is the sum of its days' published cells. With daily set, only
 // blocks of one day are read, so that day is each row's own (a block's rows
 // carry its first day). A pair cell published with no visitor has the
-// value ” in src, the remainder FilteredBreakdown folds it into.
+// empty value in src, the remainder FilteredBreakdown folds it into.
 //
 // What it saves: the page breakdown of 90 days publishes some 400,000 day
 // cells at read time; from blocks it adds up at most two blocks per level,
 // and a range of final days alone has none of the noise expressions,
 // whose fixed cost per query is tens of milliseconds on the embedded
 // engine (see wholePart).
-func (q *Querier) blockSources(ctx context.Context, s *site.Site, r Range, c cellRead) (src string, wholes []string, err error) {
-	b, err := q.blockRead(ctx, s, r, c)
-	return b.src, b.wholes, err
-}
-
-// blockParts is what blockRead returns: src and wholes as blockSources
-// says, the blocks read and the days left to read time.
-type blockParts struct {
-	src    string
-	wholes []string
-	blocks []rollup.Block
-	rest   []rollup.DayRange
-}
-
-func (q *Querier) blockRead(ctx context.Context, s *site.Site, r Range, c cellRead) (out blockParts, err error) {
+func (q *Querier) blockSources(ctx context.Context, s *site.Site, r Range, c cellRead) (out blockParts, err error) {
 	valid, err := rollup.ValidBlocks(ctx, q.st, s.ID, r.From, r.To)
 	if err != nil {
 		return out, err
@@ -200,6 +186,15 @@ func (q *Querier) blockRead(ctx context.Context, s *site.Site, r Range, c cellRe
 	return out, nil
 }
 
+// blockParts is what blockSources returns: src and wholes, and the
+// blocks read and the days left to read time (for the pair coverage).
+type blockParts struct {
+	src    string
+	wholes []string
+	blocks []rollup.Block
+	rest   []rollup.DayRange
+}
+
 // cellRead is what blockSources reads: the cells of dim in table (of the
 // filter fdim == fvalue in agg_pairs), only value's when set, and with
 // daily, one row per day.
@@ -214,8 +209,8 @@ type cellRead struct {
 // mode (blockSources), else as q.from reads them.
 func (q *Querier) dailyCells(ctx context.Context, s *site.Site, r Range, f Filter, daily bool) (string, error) {
 	if s.Perturbed() && !q.noBlocks {
-		src, _, err := q.blockSources(ctx, s, r, cellRead{table: "agg_daily", dim: f.Dim, value: &f.Value, daily: daily})
-		return src, err
+		b, err := q.blockSources(ctx, s, r, cellRead{table: "agg_daily", dim: f.Dim, value: &f.Value, daily: daily})
+		return b.src, err
 	}
 	where := fmt.Sprintf("site = %s AND day >= %s AND day <= %s AND %s", store.Quote(s.ID), store.Quote(r.From.String()), store.Quote(r.To.String()), dimWhere(f))
 	return published(s, "agg_daily", q.from("agg_daily", r, where)), nil

@@ -63,7 +63,7 @@ func (q *Querier) FilteredBreakdown(ctx context.Context, s *site.Site, r Range, 
 	// protective mode (k is 1) blockSources folds each published day cell.
 	var parts []string
 	if s.Perturbed() && !q.noBlocks {
-		b, err := q.blockRead(ctx, s, r, cellRead{table: "agg_pairs", fdim: f.Dim, fvalue: f.Value, dim: dim})
+		b, err := q.blockSources(ctx, s, r, cellRead{table: "agg_pairs", fdim: f.Dim, fvalue: f.Value, dim: dim})
 		if err != nil {
 			return Breakdown{}, err
 		}

@@ -308,10 +308,11 @@ func (q *Querier) Breakdown(ctx context.Context, s *site.Site, r Range, dim stri
 		cells := q.from("agg_daily", r, where)
 		src, wholes := published(s, "agg_daily", cells), []string{wholePart(s, "agg_daily", cells)}
 		if s.Perturbed() && !q.noBlocks {
-			var err error
-			if src, wholes, err = q.blockSources(ctx, s, r, cellRead{table: "agg_daily", dim: dim}); err != nil {
+			b, err := q.blockSources(ctx, s, r, cellRead{table: "agg_daily", dim: dim})
+			if err != nil {
 				return Breakdown{}, err
 			}
+			src, wholes = b.src, b.wholes
 		}
 		p, err := q.panel(ctx, breakdownParts(src, wholes, "value", dim, kOf(s), limit))
 		if err != nil {

@@ -326,9 +326,9 @@ func (r *Rollup) publishSite(ctx context.Context, s *site.Site, now time.Time, o
 	pairCols := "site, level, day, gen, fdim, fvalue, dim, value, whole, " + nums
 	for chunk := range slices.Chunk(days, publishChunk) {
 		gen := nextCompactVersion()
-		days := DaysSQL("day", runs(chunk))
-		src := fmt.Sprintf("(SELECT * FROM %s.agg_daily FINAL WHERE site = %s AND %s)", db, id, days)
-		pairs := PairCellsSQL(db, fmt.Sprintf("site = %s AND %s", id, days))
+		inChunk := DaysSQL("day", runs(chunk))
+		src := fmt.Sprintf("(SELECT * FROM %s.agg_daily FINAL WHERE site = %s AND %s)", db, id, inChunk)
+		pairs := PairCellsSQL(db, fmt.Sprintf("site = %s AND %s", id, inChunk))
 		for _, q := range []string{
 			fmt.Sprintf("INSERT INTO %s.%s (%s) SELECT site, 0, day, %d, dim, value, 0, %s FROM %s",
 				db, PublishedTable, cols, gen, nums, PublishCellsSQL("site, day, dim, value", src)),
@@ -342,7 +342,7 @@ func (r *Rollup) publishSite(ctx context.Context, s *site.Site, now time.Time, o
   AND (dim, value, day, salt_day) NOT IN (SELECT fdim, fvalue, day, salt_day FROM %s WHERE (visitors + visits + pageviews + events) > 0)
  GROUP BY site, day, dim, value`,
 				db, PublishedTable, cols, gen, PublishCellsSQL("site, day, dim, value, salt_day", src), quoteList(PairFilterDims),
-				PairCellsSQL(db, fmt.Sprintf("site = %s AND %s AND dim = ''", id, days))),
+				PairCellsSQL(db, fmt.Sprintf("site = %s AND %s AND dim = ''", id, inChunk))),
 			// A value whose cell is published with no visitor is not a row of
 			// a filtered breakdown: it goes to the remainder '', as
 			// FilteredBreakdown folds it at read time.
