@@ -382,6 +382,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// the deadline allows (the rest is shipped at the next start), then
 	// let the deferred closes release the store.
 	log.Info("shutting down")
+	stopping := time.Now()
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	_ = coll.App().ShutdownWithContext(sctx)
@@ -401,7 +402,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	_ = admin.Shutdown(sctx)
 	walBytes, walSegments := wlog.Pending()
-	log.Info("stopped", "wal_pending_bytes", walBytes, "wal_segments", walSegments)
+	log.Info("stopped", "wal_pending_bytes", walBytes, "wal_segments", walSegments, "took", time.Since(stopping).Round(time.Millisecond).String())
 	return err
 }
 
