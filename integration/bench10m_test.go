@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,6 +33,10 @@ import (
 //	SEZIM_BENCH_10M=1 go test -run TestBench10M -timeout 0 -v ./integration/
 //
 // SEZIM_BENCH_EVENTS changes the event count (e.g. 1000000 for a quick try).
+// SEZIM_BENCH_DIR keeps the embedded store in that folder: a run that finds
+// the events already rolled up and published there skips to the last
+// pass, so that a change to the read path is measured in a minute;
+// SEZIM_BENCH_PANELS (a regular expression) then picks the panels.
 func TestBench10M(t *testing.T) {
 	if os.Getenv("SEZIM_BENCH_10M") != "1" {
 		t.Skip("set SEZIM_BENCH_10M=1 to run the 10-million-event benchmark (minutes)")
@@ -41,8 +46,26 @@ func TestBench10M(t *testing.T) {
 		total = n
 	}
 	const days = 90
-	st := storetest.Embedded(t)
 	ctx := context.Background()
+	var st store.Store
+	kept := false
+	if dir := os.Getenv("SEZIM_BENCH_DIR"); dir != "" {
+		var err error
+		if st, err = store.OpenEmbedded(dir, store.DefaultNames.WithPrefix("bench_")); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		if _, err := store.NewMigrator(st, store.MigrateOptions{}).Up(ctx); err != nil {
+			t.Fatal(err)
+		}
+		n, err := store.CountWhere(ctx, st, st.DB().Stats+"."+rollup.PublishedBlocksTable, "1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept = n > 0
+	} else {
+		st = storetest.Embedded(t)
+	}
 	cfg, err := site.Parse([]byte("sites:\n  - id: bench\n    domains: [bench.example]\n    timezone: Asia/Almaty\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -53,6 +76,9 @@ func TestBench10M(t *testing.T) {
 	var loadDur, rollDur time.Duration
 	var events, pairRows, aggRows int
 	for d := range days {
+		if kept {
+			break
+		}
 		saltDay := last.AddDate(0, 0, d-days+1)
 		start := time.Now()
 		evs := gen.Day(saltDay, total/days)
@@ -82,6 +108,9 @@ func TestBench10M(t *testing.T) {
 	}
 	t.Logf("loaded %d events in %v (generate + insert), rollup with pairs %v (%v per salt day), %d aggregate and %d pair rows written",
 		events, loadDur.Round(time.Millisecond), rollDur.Round(time.Millisecond), (rollDur / days).Round(time.Millisecond), aggRows, pairRows)
+	if kept {
+		t.Logf("the store in SEZIM_BENCH_DIR is already built: only the last pass is measured")
+	}
 	for _, table := range []string{"agg_hourly", "agg_daily", "agg_pairs", "events"} {
 		var rows, bytes uint64
 		err := st.Query(ctx, fmt.Sprintf("SELECT toUInt64(sum(rows)), toUInt64(sum(bytes_on_disk)) FROM system.parts WHERE database = %s AND table = %s AND active",
@@ -134,6 +163,14 @@ func TestBench10M(t *testing.T) {
 			return err
 		}},
 	)
+	if re := os.Getenv("SEZIM_BENCH_PANELS"); re != "" {
+		match := regexp.MustCompile(re)
+		panels = slices.DeleteFunc(panels, func(p panel) bool { return !match.MatchString(p.name) })
+	}
+	if kept {
+		measure(t, panels, lastLocal, "final days published")
+		return
+	}
 	measure(t, panels, lastLocal, "every month read FINAL")
 	// As the retention job does once the salt days are finished: the months
 	// that ended before the day before "now" are merged and read plainly,

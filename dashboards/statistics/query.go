@@ -352,6 +352,7 @@ const (
 	partMissing = 2 // visitors holds a count (see FilteredBreakdown)
 	partWhole   = 3 // a whole-breakdown cell's counts, its key in val (wholePart)
 	partSummed  = 4 // published whole-breakdown cells, added up (blockSources)
+	partCover   = 5 // a cell of the filter value: "day key paired" in val (coverPart)
 )
 
 // partSums are the sums every part selects, named for HAVING and ORDER BY.
@@ -400,6 +401,7 @@ type panelAnswer struct {
 // panel runs parts as one query.
 func (q *Querier) panel(ctx context.Context, parts []string) (panelAnswer, error) {
 	var a panelAnswer
+	var uncovered map[string]bool // days (partCover)
 	err := q.st.Query(ctx, strings.Join(parts, " UNION ALL "), func(row store.Row) error {
 		switch row.Uint64(0) {
 		case partTotal:
@@ -416,11 +418,37 @@ func (q *Querier) panel(ctx context.Context, parts []string) (panelAnswer, error
 			a.total.add(publishCell(scanMetrics(row, 2), uint32(u)))
 		case partSummed:
 			a.total.add(scanMetrics(row, 2))
+		case partCover:
+			day, u, paired, err := coverCell(row.String(1))
+			if err != nil {
+				return err
+			}
+			if m := publishCell(scanMetrics(row, 2), u); !paired && m.Visitors+m.Visits+m.Pageviews+m.Events > 0 {
+				if uncovered == nil {
+					uncovered = map[string]bool{}
+				}
+				uncovered[day] = true
+			}
 		}
 		return nil
 	})
+	a.missing += uint64(len(uncovered))
 	a.total.derive() // the rates of a total added up from whole cells
 	return a, err
+}
+
+// coverCell splits a partCover row's val: its day, reduced key and whether
+// the pair totals have its salt day.
+func coverCell(val string) (day string, u uint32, paired bool, err error) {
+	f := strings.Fields(val)
+	if len(f) != 3 {
+		return "", 0, false, fmt.Errorf("a coverage cell %q", val)
+	}
+	k, err := strconv.ParseUint(f[1], 10, 32)
+	if err != nil {
+		return "", 0, false, fmt.Errorf("a coverage cell's key %q: %w", val, err)
+	}
+	return f[0], uint32(k), f[2] == "1", nil
 }
 
 // breakdown applies k to the answer (see foldBreakdown), its rows put back
