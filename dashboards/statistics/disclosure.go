@@ -216,6 +216,42 @@ func (q *Querier) dailyCells(ctx context.Context, s *site.Site, r Range, f Filte
 	return published(s, "agg_daily", q.from("agg_daily", r, where)), nil
 }
 
+// hourlyCells is, in the protective mode, the FROM of site s's published
+// hourly cells of f's value over r: the final days' from
+// agg_hourly_published, where they were published once with their day's
+// block (rollup.Publish), the other days' published here from agg_hourly.
+// Both give the same numbers. The first is ordered by dimension and value,
+// so a chart reads its own rows only, where agg_hourly's order by hour
+// makes a month's chart read every dimension's rows of its hours.
+func (q *Querier) hourlyCells(ctx context.Context, s *site.Site, r Range, f Filter) (string, error) {
+	valid, err := rollup.ValidBlocks(ctx, q.st, s.ID, r.From, r.To)
+	if err != nil {
+		return "", err
+	}
+	for k := range valid {
+		if k[0] != 0 {
+			delete(valid, k)
+		}
+	}
+	blocks, rest := rollup.Cover(valid, r.From, r.To)
+	id, db := store.Quote(s.ID), q.st.DB().Stats
+	const nums = "visitors, visits, pageviews, bounces, duration, events"
+	var srcs []string
+	if len(blocks) > 0 {
+		days := make([]string, len(blocks))
+		for i, b := range blocks {
+			days[i] = fmt.Sprintf("(%d, %d)", b.Day, b.Gen)
+		}
+		srcs = append(srcs, fmt.Sprintf("SELECT hour, %s FROM %s.%s WHERE site = %s AND %s AND day >= %s AND day <= %s AND (toUInt32(day), gen) IN (%s)",
+			nums, db, rollup.HourlyPublishedTable, id, dimWhere(f), store.Quote(r.From.String()), store.Quote(r.To.String()), strings.Join(days, ", ")))
+	}
+	if len(rest) > 0 {
+		where := fmt.Sprintf("site = %s AND %s AND %s", id, dimWhere(f), rollup.HoursOfDaysSQL(s, rest))
+		srcs = append(srcs, fmt.Sprintf("SELECT hour, %s FROM %s", nums, published(s, "agg_hourly", q.from("agg_hourly", r, where))))
+	}
+	return "(" + strings.Join(srcs, " UNION ALL ") + ")", nil
+}
+
 // publishCell is the published numbers of a cell of counts m at reduced
 // key u, as publishBy computes them in the engine.
 func publishCell(m Metrics, u uint32) Metrics {

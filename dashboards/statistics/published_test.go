@@ -16,14 +16,14 @@ import (
 // TestBreakdownsFromPublishedBlocks checks that protective-mode answers
 // read from the published sums of final days (blocks) are the ones
 // published at read time, number for number: breakdowns, filtered
-// breakdowns (pair cells), one value's row, aggregates and daily series,
-// filtered or not, over random ranges, after the first build, after a late write into a built day
+// breakdowns (pair cells), one value's row, aggregates, daily and hourly
+// series, filtered or not, over random ranges, after the first build, after a late write into a built day
 // (stale blocks read at read time until rebuilt) and after the rebuild,
 // and after retention cuts a block; on both engines.
 func TestBreakdownsFromPublishedBlocks(t *testing.T) {
 	cfg, err := site.Parse([]byte(`
 sites:
-  - {id: guarded, domains: [g.example], timezone: Asia/Almaty, retention: {agg_daily_days: 400}}
+  - {id: guarded, domains: [g.example], timezone: Asia/Almaty, retention: {agg_daily_days: 400, agg_hourly_days: 380}}
   - {id: other, domains: [o.example], timezone: UTC}
 `))
 	if err != nil {
@@ -52,11 +52,23 @@ sites:
 		}
 		return append(out, r[11])
 	}
-	var rows, pairRows [][]any
+	// Hourly cells of a few hours of each day, the first and last hour of
+	// the local day among them, for the total and page /p1.
+	hourRow := func(id string, day store.Day, h int, dim, value string, salt int) []any {
+		r := row(id, day, dim, value, salt)
+		return append([]any{id, time.Date(day.Year, day.Month, day.Day, h, 0, 0, 0, cfg.Site(id).Location).UTC()}, r[2:]...)
+	}
+	var rows, pairRows, hourRows [][]any
 	for d := range days {
 		day := store.DayOf(first.Time().AddDate(0, 0, d))
 		for _, id := range []string{"guarded", "other"} {
 			for salt := range 2 {
+				for _, h := range []int{0, rng.IntN(24), 23} {
+					hourRows = append(hourRows, hourRow(id, day, h, "", "", salt))
+					if rng.IntN(2) == 0 {
+						hourRows = append(hourRows, hourRow(id, day, h, "page", "/p1", salt))
+					}
+				}
 				rows = append(rows, row(id, day, "", "", salt))
 				for v := range rng.IntN(12) {
 					rows = append(rows, row(id, day, "page", fmt.Sprintf("/p%d", v), salt))
@@ -95,6 +107,10 @@ sites:
 		if err := st.Insert(ctx, st.DB().Stats+".agg_daily", cols, rows); err != nil {
 			t.Fatal(err)
 		}
+		hourCols := append([]string{"site", "hour"}, cols[2:]...)
+		if err := st.Insert(ctx, st.DB().Stats+".agg_hourly", hourCols, hourRows); err != nil {
+			t.Fatal(err)
+		}
 		pairCols := []string{"site", "day", "fdim", "fvalue", "dim", "value", "salt_day", "visitors", "visits", "pageviews", "bounces", "duration", "events", "ckey"}
 		if err := st.Insert(ctx, st.DB().Stats+".agg_pairs", pairCols, pairRows); err != nil {
 			t.Fatal(err)
@@ -107,9 +123,10 @@ sites:
 		compare := func(when string) {
 			t.Helper()
 			filtered, refused := 0, 0 // filtered breakdowns with rows, and refused for days without pair rows
+			hours := 0                // hours with visitors in the hourly series compared
 			defer func() {
-				if filtered < 3 || refused < 3 {
-					t.Errorf("%s: %d filtered breakdowns with rows, %d refused: the test compares too little", when, filtered, refused)
+				if filtered < 3 || refused < 3 || hours < 100 {
+					t.Errorf("%s: %d filtered breakdowns with rows, %d refused, %d hours with visitors: the test compares too little", when, filtered, refused, hours)
 				}
 			}()
 			for _, r := range ranges {
@@ -148,6 +165,25 @@ sites:
 					}
 					if !reflect.DeepEqual(gotS, wantS) {
 						t.Errorf("%s: daily series of %v under %+v from blocks differs from the one at read time", when, r, f)
+					}
+					if f.Dim == "country" {
+						continue // no hourly cells
+					}
+					wantH, err := ref.Timeseries(ctx, s, r, true, f)
+					if err != nil {
+						t.Fatal(err)
+					}
+					gotH, err := q.Timeseries(ctx, s, r, true, f)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !reflect.DeepEqual(gotH, wantH) {
+						t.Errorf("%s: hourly series of %v under %+v from blocks differs from the one at read time", when, r, f)
+					}
+					for _, p := range wantH {
+						if p.Visitors > 0 {
+							hours++
+						}
 					}
 				}
 				for _, v := range []string{"KZ", "US", "RU"} {
@@ -232,6 +268,11 @@ sites:
 		if err := st.Insert(ctx, st.DB().Stats+".agg_daily", cols, lateRows); err != nil {
 			t.Fatal(err)
 		}
+		lateHour := hourRow("guarded", store.Day{Year: 2026, Month: 8, Day: 15}, 5, "", "", 0)
+		lateHour[5], lateHour[12] = uint64(800), uint64(2)
+		if err := st.Insert(ctx, st.DB().Stats+".agg_hourly", hourCols, [][]any{lateHour}); err != nil {
+			t.Fatal(err)
+		}
 		if _, rest := rollup.Cover(mustValid(t, st, s.ID, whole), whole.From, whole.To); len(rest) == 0 {
 			t.Error("after a late write every day of the range is still read from blocks")
 		}
@@ -258,6 +299,15 @@ sites:
 		}
 		if left != 0 {
 			t.Errorf("%d published rows of blocks before the retention cutoff %s are left", left, cutoff)
+		}
+		hourCutoff := store.DayOf(later.In(s.Location).AddDate(0, 0, -s.Retention.HourlyDays))
+		left, err = store.CountWhere(ctx, st, st.DB().Stats+"."+rollup.HourlyPublishedTable,
+			fmt.Sprintf("site = 'guarded' AND hour < toDateTime(%d)", hourCutoff.Time().Unix()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if left != 0 {
+			t.Errorf("%d published hourly cells before the hourly retention cutoff %s are left", left, hourCutoff)
 		}
 		if err := roll.Publish(ctx, later); err != nil {
 			t.Fatal(err)

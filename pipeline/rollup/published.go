@@ -35,6 +35,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,6 +51,10 @@ const (
 	PublishedTable       = "agg_published"
 	PublishedBlocksTable = "agg_published_blocks"
 )
+
+// HourlyPublishedTable names the published hourly cells of final days
+// (migration 025): each day's belong to its day block (level 0, same gen).
+const HourlyPublishedTable = "agg_hourly_published"
 
 // MaxPublishedLevel is the largest block: 2^8 = 256 days. A range of n days
 // is covered by at most two blocks per level (Cover).
@@ -172,6 +177,20 @@ func DaysSQL(col string, rs []DayRange) string {
 		parts[i] = fmt.Sprintf("(%s >= %s AND %s <= %s)", col, store.Quote(dayOfNum(r.From).String()), col, store.Quote(dayOfNum(r.To).String()))
 	}
 	return "(" + strings.Join(parts, " OR ") + ")"
+}
+
+// HoursOfDaysSQL is the condition on an hour column (agg_hourly's) of the
+// hours of site s's local days rs: a bound on the column itself, so that
+// the engine reads only those months and hours, and the local day of each.
+func HoursOfDaysSQL(s *site.Site, rs []DayRange) string {
+	if len(rs) == 0 {
+		return "0"
+	}
+	first, last := DayRangesSpan(rs)
+	from := time.Date(first.Year, first.Month, first.Day, 0, 0, 0, 0, s.Location)
+	to := time.Date(last.Year, last.Month, last.Day+1, 0, 0, 0, 0, s.Location)
+	return fmt.Sprintf("hour >= toDateTime(%d) AND hour < toDateTime(%d) AND %s",
+		from.Unix(), to.Unix(), DaysSQL(fmt.Sprintf("toDate(hour, %s)", store.Quote(s.Location.String())), rs))
 }
 
 // quoteList is vs as a list of SQL strings.
@@ -328,12 +347,17 @@ func (r *Rollup) publishSite(ctx context.Context, s *site.Site, now time.Time, o
 		gen := nextCompactVersion()
 		inChunk := DaysSQL("day", runs(chunk))
 		src := fmt.Sprintf("(SELECT * FROM %s.agg_daily FINAL WHERE site = %s AND %s)", db, id, inChunk)
+		hourly := fmt.Sprintf("(SELECT * FROM %s.agg_hourly FINAL WHERE site = %s AND %s)", db, id, HoursOfDaysSQL(s, runs(chunk)))
 		pairs := PairCellsSQL(db, fmt.Sprintf("site = %s AND %s", id, inChunk))
 		for _, q := range []string{
 			fmt.Sprintf("INSERT INTO %s.%s (%s) SELECT site, 0, day, %d, dim, value, 0, %s FROM %s",
 				db, PublishedTable, cols, gen, nums, PublishCellsSQL("site, day, dim, value", src)),
 			fmt.Sprintf("INSERT INTO %s.%s (%s) SELECT site, 0, day, %d, dim, '', 1, %s FROM %s",
 				db, PublishedTable, cols, gen, nums, PublishCellsSQL("site, day, dim", src)),
+			// Each day's hours, as the hourly chart publishes them at read
+			// time (keys site, hour, dim, value).
+			fmt.Sprintf("INSERT INTO %s.%s (site, day, gen, hour, dim, value, %s) SELECT site, toDate(hour, %s), %d, hour, dim, value, %s FROM %s",
+				db, HourlyPublishedTable, nums, store.Quote(s.Location.String()), gen, nums, PublishCellsSQL("site, hour, dim, value", hourly)),
 			// Coverage (whole = 2): a day on which a filter value had numbers
 			// but no pair rows for one of its salt days, as the dashboards
 			// check it at read time (FilteredBreakdown, coverPart).
@@ -438,6 +462,20 @@ func (r *Rollup) publishSite(ctx context.Context, s *site.Site, now time.Time, o
 		for _, t := range []string{PublishedTable, PairsPublishedTable} {
 			if _, err := store.DeleteWhere(ctx, r.st, db+"."+t, where); err != nil {
 				return fmt.Errorf("cannot delete replaced published sums of site %q: %w", s.ID, err)
+			}
+		}
+		// The hourly cells belong to the day blocks.
+		var days, curDays []string
+		for i, k := range replaced {
+			if k[0] == 0 {
+				days = append(days, strconv.FormatInt(k[1], 10))
+				curDays = append(curDays, fmt.Sprintf("(%d, %d)", k[1], cur[i].Gen))
+			}
+		}
+		if len(days) > 0 {
+			where := fmt.Sprintf("site = %s AND toUInt32(day) IN (%s) AND (toUInt32(day), gen) NOT IN (%s)", id, strings.Join(days, ", "), strings.Join(curDays, ", "))
+			if _, err := store.DeleteWhere(ctx, r.st, db+"."+HourlyPublishedTable, where); err != nil {
+				return fmt.Errorf("cannot delete replaced published hourly cells of site %q: %w", s.ID, err)
 			}
 		}
 	}

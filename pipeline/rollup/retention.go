@@ -118,6 +118,7 @@ func (r *Rollup) Retention(ctx context.Context, now time.Time) error {
 			days             int
 		}{
 			{"agg_hourly", "hour", "agg_hourly_days", s.Retention.HourlyDays},
+			{HourlyPublishedTable, "hour", "agg_hourly_days", s.Retention.HourlyDays},
 			{"agg_daily", "day", "agg_daily_days", s.Retention.DailyDays},
 			{pairsTable, "day", "agg_daily_days", s.Retention.DailyDays},
 			{FunnelsTable, "day", "agg_daily_days", s.Retention.DailyDays},
