@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -107,6 +108,7 @@ type serveOptions struct {
 	consentRate int
 	roles       []roleStoreFlags
 	chains      chainFlags
+	gcPercent   int
 }
 
 func (o *serveOptions) register(fs *flag.FlagSet) {
@@ -134,8 +136,17 @@ func (o *serveOptions) register(fs *flag.FlagSet) {
 	fs.IntVar(&o.slogMax, "sessionlog-max-bytes", collector.DefaultSessionLogMaxBytes, "largest POST /sessionlog body, as sent and after gunzip")
 	o.consent.register(fs)
 	o.chains.register(fs, &o.dataDir)
+	fs.IntVar(&o.gcPercent, "gc-percent", defaultGCPercent, "the Go garbage collector's target (GOGC), unless GOGC is set: heap growth between collections, in percent of the live heap; higher collects less often, for a shorter latency tail, in more memory")
 	fs.IntVar(&o.consentRate, "consent-rate-limit", collector.DefaultConsentRateLimit, "POST /consent decisions one client network (IPv4 /24, IPv6 /48) may post per minute; past it: 429 with Retry-After")
 }
+
+// defaultGCPercent is serve's garbage-collector target. Go's default of 100
+// collects often under load, and its pauses and assists stall requests
+// waiting on the write-ahead log: at 20,000 events/s, open loop, rollup
+// off, the collector's p99 was 47–49 ms at 100, 40 ms at 200 and 26–35 ms
+// at 400, for 200 MiB more peak memory (README, "The collector under
+// load").
+const defaultGCPercent = 400
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", "Run the collector (public), the dashboards and stats API (behind staff sign-in; loopback by default) and the operator endpoints.", stderr)
@@ -147,6 +158,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log, err := newLogger(stderr, o.logLevel)
 	if err != nil {
 		return err
+	}
+	if os.Getenv("GOGC") == "" && o.gcPercent > 0 {
+		debug.SetGCPercent(o.gcPercent)
 	}
 	cfg, err := site.Load(o.sf.config)
 	if err != nil {
