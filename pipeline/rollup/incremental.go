@@ -252,7 +252,7 @@ func (r *Rollup) applyDelta(ctx context.Context, s *site.Site, day store.Day, ve
   %s)
  GROUP BY %s HAVING %s`,
 		tmp, keyList, strings.Join(diff, ", "), sides, keyList, strings.Join(nonzero, " OR "))
-	if err := r.st.Exec(ctx, create); err != nil {
+	if err := r.createAs(ctx, create); err != nil {
 		return 0, fmt.Errorf("cannot compute the changes to %s of %s for site %q: %w", table, day, s.ID, err)
 	}
 	defer func() {

@@ -84,7 +84,7 @@ func (r *Rollup) applyPairDelta(ctx context.Context, s *site.Site, day store.Day
   %s)
  GROUP BY k0, k1 HAVING %s`,
 		tmp, strings.Join(sums, ", "), strings.Join(sides, "\n  UNION ALL\n  "), strings.Join(nonzero, " OR "))
-	if err := r.st.Exec(ctx, create); err != nil {
+	if err := r.createAs(ctx, create); err != nil {
 		return 0, fmt.Errorf("cannot compute the changes to %s of %s for site %q: %w", pairsTable, day, s.ID, err)
 	}
 	defer func() {

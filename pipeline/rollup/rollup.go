@@ -104,6 +104,11 @@ type Options struct {
 	// Destroyed, when set, is told of every destruction Finish and
 	// Retention make, for the retention history (privacy/retention).
 	Destroyed func(ctx context.Context, d Destruction)
+	// Threads caps the engine's threads for the rollup's statements
+	// (max_threads, and max_insert_threads where the engine has it), so
+	// that a run beside the collector leaves it cores; 0: the engine's
+	// default (a thread per core).
+	Threads int
 }
 
 // Rollup recomputes aggregates.
@@ -134,6 +139,9 @@ type Rollup struct {
 	// once from the engine's version.
 	settingsOnce   sync.Once
 	insertSettings string
+	// selectSettings end every CREATE TABLE … AS SELECT of a run (createAs).
+	selectSettings string
+	threads        int
 
 	runTime  prometheus.Histogram
 	rowsRead prometheus.Counter
@@ -165,7 +173,7 @@ func (r *Rollup) LastRun() time.Time {
 // New returns a Rollup.
 func New(o Options) *Rollup {
 	r := &Rollup{st: o.Store, sites: o.Sites, log: o.Logger, now: o.Now, insert: 50_000, topN: max(o.PairTopN, 0),
-		inGo: o.InGo, settle: o.Settle, mine: map[stateKey]uint64{},
+		inGo: o.InGo, settle: o.Settle, mine: map[stateKey]uint64{}, threads: max(o.Threads, 0),
 		goals: map[string][]site.Goal{}, goalPrint: map[string]string{}}
 	if r.settle == 0 {
 		r.settle = 15 * time.Second

@@ -221,16 +221,43 @@ func (r *Rollup) mergePairs(ctx context.Context, saltDay store.Day) error {
 // from version 20 on write with several threads when asked: writing a full
 // day's pair cells (sorting them on their strings) took about half as long
 // with two. 18.16 knows no such setting and writes with one.
+// With Options.Threads set, every statement of a run also carries
+// max_threads (and max_insert_threads that many).
 func (r *Rollup) insertSelect(ctx context.Context, q string) error {
+	r.learnSettings(ctx)
+	return r.st.Exec(ctx, q+r.insertSettings)
+}
+
+// createAs runs a CREATE TABLE … AS SELECT of a run's own tables.
+func (r *Rollup) createAs(ctx context.Context, q string) error {
+	r.learnSettings(ctx)
+	return r.st.Exec(ctx, q+r.selectSettings)
+}
+
+// learnSettings sets insertSettings and selectSettings from the engine's
+// version, once it answers.
+func (r *Rollup) learnSettings(ctx context.Context) {
 	r.settingsOnce.Do(func() {
+		var set []string
+		if r.threads > 0 {
+			set = append(set, fmt.Sprintf("max_threads = %d", r.threads))
+			r.selectSettings = " SETTINGS " + set[0]
+		}
 		v, err := r.st.Version(ctx)
 		if err != nil {
+			r.insertSettings = r.selectSettings
 			return
 		}
 		major, _, _ := strings.Cut(v, ".")
 		if n, err := strconv.Atoi(major); err == nil && n >= 20 {
-			r.insertSettings = fmt.Sprintf(" SETTINGS max_insert_threads = %d", max(runtime.NumCPU(), 2))
+			insertThreads := max(runtime.NumCPU(), 2)
+			if r.threads > 0 {
+				insertThreads = r.threads
+			}
+			set = append(set, fmt.Sprintf("max_insert_threads = %d", insertThreads))
+		}
+		if len(set) > 0 {
+			r.insertSettings = " SETTINGS " + strings.Join(set, ", ")
 		}
 	})
-	return r.st.Exec(ctx, q+r.insertSettings)
 }

@@ -216,7 +216,9 @@ func diffRun(t *testing.T, cfg *site.Config, seed uint64) {
 		// Few pair values, so that some values of a dimension have pair
 		// rows at the end of the day and others not.
 		goPath := rollup.New(rollup.Options{Store: st, Sites: cfg, Now: now, PairTopN: 3, InGo: true})
-		sqlPath := rollup.New(rollup.Options{Store: st, Sites: cfg, Now: now, PairTopN: 3})
+		// The second seed caps the engine's threads, as serve does on the
+		// embedded store: every statement then carries the settings.
+		sqlPath := rollup.New(rollup.Options{Store: st, Sites: cfg, Now: now, PairTopN: 3, Threads: int(seed - 1)})
 		run := func(r *rollup.Rollup, incremental bool) map[string]string {
 			t.Helper()
 			res, err := r.Run(ctx, diffDay)

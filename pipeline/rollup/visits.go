@@ -355,7 +355,7 @@ func pairCellsSQL(keys, visits, prior, period string, props bool) string {
 // calls fn with its name and drops it.
 func (r *Rollup) withTable(ctx context.Context, tag, sel string, fn func(name string) error) error {
 	name := fmt.Sprintf("%s.rollup_%s_%d", r.st.DB().Stats, tag, r.seq.Add(1))
-	if err := r.st.Exec(ctx, "CREATE TABLE "+name+" ENGINE = Memory AS "+sel); err != nil {
+	if err := r.createAs(ctx, "CREATE TABLE "+name+" ENGINE = Memory AS "+sel); err != nil {
 		return fmt.Errorf("cannot make the run's %s: %w", tag, err)
 	}
 	// A leftover would hold visitor hashes beyond their day: drop it even
