@@ -155,34 +155,25 @@ sites:
 					if !reflect.DeepEqual(got, want) {
 						t.Errorf("%s: aggregates of %v under %+v from blocks %+v, at read time %+v", when, r, f, got, want)
 					}
-					wantS, err := ref.Timeseries(ctx, s, r, false, f)
-					if err != nil {
-						t.Fatal(err)
-					}
-					gotS, err := q.Timeseries(ctx, s, r, false, f)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if !reflect.DeepEqual(gotS, wantS) {
-						t.Errorf("%s: daily series of %v under %+v from blocks differs from the one at read time", when, r, f)
-					}
-					if f.Dim == "country" {
-						continue // no hourly cells
-					}
-					wantH, err := ref.Timeseries(ctx, s, r, true, f)
-					if err != nil {
-						t.Fatal(err)
-					}
-					gotH, err := q.Timeseries(ctx, s, r, true, f)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if !reflect.DeepEqual(gotH, wantH) {
-						t.Errorf("%s: hourly series of %v under %+v from blocks differs from the one at read time", when, r, f)
-					}
-					for _, p := range wantH {
-						if p.Visitors > 0 {
-							hours++
+					for _, hourly := range []bool{false, true} {
+						if hourly && f.Dim == "country" {
+							continue // no hourly cells
+						}
+						want, err := ref.Timeseries(ctx, s, r, hourly, f)
+						if err != nil {
+							t.Fatal(err)
+						}
+						got, err := q.Timeseries(ctx, s, r, hourly, f)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if !reflect.DeepEqual(got, want) {
+							t.Errorf("%s: series of %v (hourly: %v) under %+v from blocks differs from the one at read time", when, r, hourly, f)
+						}
+						for _, p := range want {
+							if hourly && p.Visitors > 0 {
+								hours++
+							}
 						}
 					}
 				}
