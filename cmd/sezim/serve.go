@@ -145,8 +145,8 @@ func (o *serveOptions) register(fs *flag.FlagSet) {
 // defaultGCPercent is serve's garbage-collector target. Go's default of 100
 // collects often under load, and its pauses and assists stall requests
 // waiting on the write-ahead log: at 20,000 events/s, open loop, rollup
-// off, the collector's p99 was 47–49 ms at 100, 40 ms at 200 and 26–35 ms
-// at 400, for 200 MiB more peak memory (README, "The collector under
+// off, the collector's p99 was 47–49 ms at 100, 40 ms at 200 and 20–35 ms
+// at 400, for 150–200 MiB more peak memory (README, "The collector under
 // load").
 const defaultGCPercent = 400
 
@@ -274,7 +274,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if rollStore != st {
 		defer rollStore.Close()
 	}
-	roll := rollup.New(rollup.Options{Store: rollStore, Sites: cfg, Logger: log, Reg: reg, Destroyed: rp.statsDestroyed, Threads: rollupThreads(o.rollThreads, st)})
+	roll := rollup.New(rollup.Options{Store: rollStore, Sites: cfg, Logger: log, Reg: reg, Destroyed: rp.statsDestroyed, Threads: rollupThreads(o.rollThreads, rollStore)})
 	started, rollupStall := time.Now(), max(30*time.Minute, 10*o.rollupEvery)
 	accounts := staff.NewDirectory(staff.DirectoryOptions{Store: roles.dashboards})
 	privacyOpts := privacyConsole(salts, reg, roles.privacy)

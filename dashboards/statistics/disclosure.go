@@ -135,18 +135,10 @@ func wholePart(s *site.Site, table, cells string) string {
 // whose fixed cost per query is tens of milliseconds on the embedded
 // engine (see wholePart).
 func (q *Querier) blockSources(ctx context.Context, s *site.Site, r Range, c cellRead) (out blockParts, err error) {
-	valid, err := rollup.ValidBlocks(ctx, q.st, s.ID, r.From, r.To)
+	blocks, rest, err := q.cover(ctx, s, r, c.daily)
 	if err != nil {
 		return out, err
 	}
-	if c.daily {
-		for k := range valid {
-			if k[0] != 0 {
-				delete(valid, k)
-			}
-		}
-	}
-	blocks, rest := rollup.Cover(valid, r.From, r.To)
 	out.blocks, out.rest = blocks, rest
 	id, db := store.Quote(s.ID), q.st.DB().Stats
 	dimCond := "dim = " + store.Quote(c.dim)
@@ -186,6 +178,25 @@ func (q *Querier) blockSources(ctx context.Context, s *site.Site, r Range, c cel
 	return out, nil
 }
 
+// cover splits r into site s's current blocks and the days left to read
+// time (rollup.Cover); with days, blocks of one day only, so that each row
+// of a block keeps its own day.
+func (q *Querier) cover(ctx context.Context, s *site.Site, r Range, days bool) ([]rollup.Block, []rollup.DayRange, error) {
+	valid, err := rollup.ValidBlocks(ctx, q.st, s.ID, r.From, r.To)
+	if err != nil {
+		return nil, nil, err
+	}
+	if days {
+		for k := range valid {
+			if k[0] != 0 {
+				delete(valid, k)
+			}
+		}
+	}
+	blocks, rest := rollup.Cover(valid, r.From, r.To)
+	return blocks, rest, nil
+}
+
 // blockParts is what blockSources returns: src and wholes, and the
 // blocks read and the days left to read time (for the pair coverage).
 type blockParts struct {
@@ -216,24 +227,24 @@ func (q *Querier) dailyCells(ctx context.Context, s *site.Site, r Range, f Filte
 	return published(s, "agg_daily", q.from("agg_daily", r, where)), nil
 }
 
-// hourlyCells is, in the protective mode, the FROM of site s's published
-// hourly cells of f's value over r: the final days' from
+// hourlyCells is the FROM of site s's hourly cells of f's value over r
+// (the hours from..to), as published. In the protective mode the final days' come from
 // agg_hourly_published, where they were published once with their day's
-// block (rollup.Publish), the other days' published here from agg_hourly.
-// Both give the same numbers. The first is ordered by dimension and value,
-// so a chart reads its own rows only, where agg_hourly's order by hour
-// makes a month's chart read every dimension's rows of its hours.
-func (q *Querier) hourlyCells(ctx context.Context, s *site.Site, r Range, f Filter) (string, error) {
-	valid, err := rollup.ValidBlocks(ctx, q.st, s.ID, r.From, r.To)
+// block (rollup.Publish), and the other days' are published here from
+// agg_hourly. Both give the same numbers. The first is ordered by
+// dimension and value, so a chart reads its own rows only, where
+// agg_hourly's order by hour makes a month's chart read every dimension's
+// rows of its hours.
+func (q *Querier) hourlyCells(ctx context.Context, s *site.Site, r Range, from, to time.Time, f Filter) (string, error) {
+	where := fmt.Sprintf("site = %s AND %s", store.Quote(s.ID), dimWhere(f))
+	if !s.Perturbed() || q.noBlocks {
+		where += fmt.Sprintf(" AND hour >= toDateTime(%d) AND hour < toDateTime(%d)", from.Unix(), to.Unix())
+		return published(s, "agg_hourly", q.from("agg_hourly", r, where)), nil
+	}
+	blocks, rest, err := q.cover(ctx, s, r, true)
 	if err != nil {
 		return "", err
 	}
-	for k := range valid {
-		if k[0] != 0 {
-			delete(valid, k)
-		}
-	}
-	blocks, rest := rollup.Cover(valid, r.From, r.To)
 	id, db := store.Quote(s.ID), q.st.DB().Stats
 	const nums = "visitors, visits, pageviews, bounces, duration, events"
 	var srcs []string
@@ -246,7 +257,7 @@ func (q *Querier) hourlyCells(ctx context.Context, s *site.Site, r Range, f Filt
 			nums, db, rollup.HourlyPublishedTable, id, dimWhere(f), store.Quote(r.From.String()), store.Quote(r.To.String()), strings.Join(days, ", ")))
 	}
 	if len(rest) > 0 {
-		where := fmt.Sprintf("site = %s AND %s AND %s", id, dimWhere(f), rollup.HoursOfDaysSQL(s, rest))
+		where += " AND " + rollup.HoursOfDaysSQL(s, rest)
 		srcs = append(srcs, fmt.Sprintf("SELECT hour, %s FROM %s", nums, published(s, "agg_hourly", q.from("agg_hourly", r, where))))
 	}
 	return "(" + strings.Join(srcs, " UNION ALL ") + ")", nil

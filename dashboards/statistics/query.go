@@ -234,18 +234,13 @@ func (q *Querier) Timeseries(ctx context.Context, s *site.Site, r Range, hourly 
 // that buckets of a week or a month (interval.go) are protected as summed.
 func (q *Querier) series(ctx context.Context, s *site.Site, r Range, hourly bool, f Filter) ([]Point, error) {
 	q.prepare(ctx)
-	id := store.Quote(s.ID)
 	var sql string
 	from := time.Date(r.From.Year, r.From.Month, r.From.Day, 0, 0, 0, 0, s.Location)
 	to := time.Date(r.To.Year, r.To.Month, r.To.Day+1, 0, 0, 0, 0, s.Location)
 	if hourly {
-		src := published(s, "agg_hourly", q.from("agg_hourly", r,
-			fmt.Sprintf("site = %s AND hour >= toDateTime(%d) AND hour < toDateTime(%d) AND %s", id, from.Unix(), to.Unix(), dimWhere(f))))
-		if s.Perturbed() && !q.noBlocks {
-			var err error
-			if src, err = q.hourlyCells(ctx, s, r, f); err != nil {
-				return nil, err
-			}
+		src, err := q.hourlyCells(ctx, s, r, from, to, f)
+		if err != nil {
+			return nil, err
 		}
 		sql = fmt.Sprintf("SELECT toUInt32(hour) AS t, %s FROM %s GROUP BY t ORDER BY t", sums, src)
 	} else {

@@ -10,9 +10,11 @@ package rollup
 // same work inside the engine: the events never leave it.
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -234,30 +236,29 @@ func (r *Rollup) createAs(ctx context.Context, q string) error {
 	return r.st.Exec(ctx, q+r.selectSettings)
 }
 
-// learnSettings sets insertSettings and selectSettings from the engine's
-// version, once it answers.
+// learnSettings sets insertSettings and selectSettings, once: the thread
+// cap, and max_insert_threads on engines that have it (version 20 on).
 func (r *Rollup) learnSettings(ctx context.Context) {
 	r.settingsOnce.Do(func() {
-		var set []string
+		var sel []string
 		if r.threads > 0 {
-			set = append(set, fmt.Sprintf("max_threads = %d", r.threads))
-			r.selectSettings = " SETTINGS " + set[0]
+			sel = append(sel, fmt.Sprintf("max_threads = %d", r.threads))
 		}
-		v, err := r.st.Version(ctx)
-		if err != nil {
-			r.insertSettings = r.selectSettings
-			return
-		}
-		major, _, _ := strings.Cut(v, ".")
-		if n, err := strconv.Atoi(major); err == nil && n >= 20 {
-			insertThreads := max(runtime.NumCPU(), 2)
-			if r.threads > 0 {
-				insertThreads = r.threads
+		ins := slices.Clone(sel)
+		if v, err := r.st.Version(ctx); err == nil {
+			major, _, _ := strings.Cut(v, ".")
+			if n, err := strconv.Atoi(major); err == nil && n >= 20 {
+				ins = append(ins, fmt.Sprintf("max_insert_threads = %d", cmp.Or(r.threads, max(runtime.NumCPU(), 2))))
 			}
-			set = append(set, fmt.Sprintf("max_insert_threads = %d", insertThreads))
 		}
-		if len(set) > 0 {
-			r.insertSettings = " SETTINGS " + strings.Join(set, ", ")
-		}
+		r.selectSettings, r.insertSettings = settingsClause(sel), settingsClause(ins)
 	})
+}
+
+// settingsClause is the SETTINGS clause of set, or "" when it is empty.
+func settingsClause(set []string) string {
+	if len(set) == 0 {
+		return ""
+	}
+	return " SETTINGS " + strings.Join(set, ", ")
 }

@@ -3,7 +3,8 @@
 -- already published, from rows ordered by dimension and value, instead of
 -- publishing them again from agg_hourly, whose rows are ordered by hour:
 -- there a month's chart of the site's total reads every dimension's rows of
--- those hours (1.4 M rows FINAL for 30 days at 10 M events). Each day's
+-- those hours FINAL (at 10 M events over 90 days agg_hourly holds 4.3 M
+-- rows, so a third of them for 30 days). Each day's
 -- rows belong to its day block of agg_published_blocks (level 0, same gen).
 -- Numbers per dimension and value only, already perturbed: nothing here is
 -- about a visitor.
